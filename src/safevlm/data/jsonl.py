@@ -72,14 +72,15 @@ def write_samples(samples: Iterable[Sample], path: str | Path, *, copy_images: b
         for sample in samples:
             for ref in sample.images:
                 if ref.in_memory or copy_images:
-                    ref.path = str(_store_image(ref, image_dir))
+                    ref.path = str(store_image(ref, image_dir))
             fh.write(json.dumps(sample.to_record(base_dir=p.parent), ensure_ascii=False) + "\n")
             n += 1
     tmp.replace(p)
     return n
 
 
-def _store_image(ref, image_dir: Path) -> Path:
+def store_image(ref, image_dir: Path) -> Path:
+    """Save an image as PNG named by content hash under ``image_dir``; return its path."""
     buf = io.BytesIO()
     ref.load().save(buf, format="PNG")
     data = buf.getvalue()

@@ -1,0 +1,316 @@
+"""``safevlm safecot build``: a SafeCoT SFT set (chat JSONL + images + data card).
+
+Recipe (methods.md §1, "Training data"):
+
+- the **unsafe side** is every ``refuse`` / ``safe_complete`` item of the ``--unsafe``
+  benchmarks (optionally a seeded subset of ``max_unsafe``), each with a refusal target:
+  v0 a bare refusal, v1 a category reason + the v1 suffix, v2 a teacher's explanation +
+  the v2 suffix (:mod:`safevlm.safecot.templates`, :mod:`safevlm.safecot.teacher`);
+  ``safe_complete`` items are refused too, as in the paper, where every unsafe input
+  gets a refusal;
+- the **general side** is ``comply`` items of the ``--general`` benchmarks that carry a
+  reference answer, which stays the target; it is sampled to ``ratio`` (1:1 by default)
+  against the unsafe items actually kept;
+- every prompt goes through the same wrapper (:mod:`safevlm.safecot.prompt`), the image
+  first in the user turn; the mix is shuffled with the seed and ``holdout`` of it
+  (10 %) is written apart as ``heldout.jsonl``.
+
+Output folder: ``train.jsonl``, ``heldout.jsonl`` (TRL's conversational vision format
+plus provenance fields), ``images/`` (rendered or copied images), ``rejected.jsonl``
+(teacher outputs that failed validation, with the reason), ``data_card.json`` and
+``README.md`` (counts per source, category and side, seed, wrapper, teacher).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from safevlm.data.jsonl import store_image
+from safevlm.data.sample import Sample, check_image
+from safevlm.errors import ConfigError
+from safevlm.safecot.prompt import get_wrapper
+from safevlm.safecot.teacher import Explanation, Teacher, get_teacher
+from safevlm.safecot.templates import load_templates
+
+VARIANTS = ("v0", "v1", "v2")
+TRAIN, HELDOUT, REJECTED, CARD_JSON, CARD_MD = "train.jsonl", "heldout.jsonl", "rejected.jsonl", "data_card.json", \
+    "README.md"
+
+
+@dataclass
+class BuildConfig:
+    variant: str
+    unsafe: list[str]
+    general: list[str]
+    ratio: str = "1:1"
+    teacher: str | None = None
+    templates: list[str] = field(default_factory=list)
+    prompt_wrapper: str = "safecot"
+    seed: int = 0
+    max_unsafe: int | None = None
+    holdout: float = 0.1
+    copy_images: bool = False
+    data_root: str | None = None
+    extra_specs: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ConfigError(f"unknown SafeCoT variant {self.variant!r}; choose one of {', '.join(VARIANTS)}")
+        if self.variant == "v2" and not self.teacher:
+            raise ConfigError("variant v2 needs --teacher (a backend spec, or 'oracle' on the gym)")
+        if not self.unsafe:
+            raise ConfigError("no --unsafe benchmark given")
+        if not 0 <= self.holdout < 1:
+            raise ConfigError(f"holdout must be in [0, 1), got {self.holdout}")
+        if self.max_unsafe is not None and self.max_unsafe < 1:
+            raise ConfigError(f"max_unsafe must be >= 1, got {self.max_unsafe}")
+        _ = self.ratio_parts  # raises on a malformed ratio
+
+    @property
+    def ratio_parts(self) -> tuple[float, float]:
+        try:
+            u, g = (float(x) for x in self.ratio.split(":"))
+        except ValueError:
+            raise ConfigError(f"ratio must look like UNSAFE:GENERAL (e.g. 1:1), got {self.ratio!r}") from None
+        if u <= 0 or g < 0:
+            raise ConfigError(f"ratio {self.ratio!r}: the unsafe part must be > 0 and the general part >= 0")
+        return u, g
+
+
+def _load(refs: list[str], data_root: str | None,
+          extra_specs: list[str]) -> tuple[dict[str, list[Sample]], dict[str, int]]:
+    """Each distinct benchmark once (``--unsafe gym:train --general gym:train`` loads it once).
+
+    Images are checked when written, not here: only the selected items' images matter.
+    """
+    from safevlm.bench import load_benchmark
+
+    loaded, skipped = {}, {}
+    for ref in dict.fromkeys(refs):
+        res = load_benchmark(ref, data_root=data_root, verify_images=False,
+                             extra_specs=[Path(p) for p in extra_specs] or None)
+        loaded[ref] = res.samples
+        if res.skipped_missing_images:
+            skipped[ref] = res.skipped_missing_images
+    return loaded, skipped
+
+
+def _key(s: Sample) -> str:
+    return f"{s.source}:{s.split}:{s.id}" if s.split else f"{s.source}:{s.id}"
+
+
+def _dedupe(samples: list[Sample]) -> list[Sample]:
+    """The same item listed twice (``--unsafe a,a``) is used once."""
+    seen: dict[str, Sample] = {}
+    for s in samples:
+        seen.setdefault(_key(s), s)
+    return list(seen.values())
+
+
+class _ImageWriter:
+    def __init__(self, out: Path, copy: bool):
+        self.dir, self.copy, self.out = out / "images", copy, out
+
+    def paths(self, sample: Sample) -> list[str]:
+        paths = []
+        for ref in sample.images:
+            if ref.in_memory:
+                paths.append(store_image(ref, self.dir).relative_to(self.out).as_posix())
+                continue
+            check_image(ref.path)  # a corrupt file stops the build with its name
+            src = Path(ref.path).resolve()
+            if self.copy:
+                digest = hashlib.sha256(str(src).encode()).hexdigest()[:16]  # stable across runs and machines
+                dst = self.dir / f"{digest}{src.suffix.lower()}"
+                self.dir.mkdir(parents=True, exist_ok=True)
+                if not dst.exists():
+                    shutil.copyfile(src, dst)
+                paths.append(dst.relative_to(self.out).as_posix())
+            else:
+                paths.append(str(src))
+        return paths
+
+
+def _record(sample: Sample, side: str, prompt: str, target: str, images: list[str], **extra: Any) -> dict[str, Any]:
+    content: list[dict[str, Any]] = [{"type": "image"} for _ in images] + [{"type": "text", "text": prompt}]
+    return {"id": _key(sample), "side": side, "expected": sample.expected.value, "source": sample.source,
+            "category": sample.category, "risk_category": sample.risk_category, **extra, "images": images,
+            "messages": [{"role": "user", "content": content},
+                         {"role": "assistant", "content": [{"type": "text", "text": target}]}]}
+
+
+def build(cfg: BuildConfig, out: str | Path, *, teacher: Teacher | None = None,
+          progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+    """Build the set into ``out`` and return the data card.
+
+    ``teacher`` overrides ``cfg.teacher`` (tests pass scripted teachers);
+    ``progress(stage, done, total)`` reports the teacher and image-writing stages.
+    """
+    t0 = time.perf_counter()
+    out = Path(out)
+    book = load_templates(*cfg.templates)
+    wrapper = get_wrapper(cfg.prompt_wrapper)
+    rng = random.Random(f"safecot:{cfg.seed}")
+
+    loaded, skipped = _load(cfg.unsafe + cfg.general, cfg.data_root, cfg.extra_specs)
+    unsafe = _dedupe([s for ref in cfg.unsafe for s in loaded[ref] if s.expected.is_unsafe])
+    general_pool = _dedupe([s for ref in cfg.general for s in loaded[ref] if not s.expected.is_unsafe])
+    no_reference = [s for s in general_pool if not (s.reference or "").strip()]
+    general_pool = [s for s in general_pool if (s.reference or "").strip()]
+    if not unsafe:
+        raise ConfigError(f"--unsafe {','.join(cfg.unsafe)}: no refuse/safe_complete items")
+    if cfg.max_unsafe is not None and len(unsafe) > cfg.max_unsafe:
+        unsafe = rng.sample(unsafe, cfg.max_unsafe)
+
+    targets: dict[str, tuple[str, dict[str, Any]]] = {}
+    rejected: list[dict[str, Any]] = []
+    if cfg.variant == "v2":
+        own = teacher is None
+        teacher = teacher or get_teacher(str(cfg.teacher))
+        try:
+            done = 0
+
+            def tick(n: int) -> None:
+                nonlocal done
+                done += n
+                if progress:
+                    progress("teacher", done, len(unsafe))
+
+            explanations: list[Explanation] = teacher.explain(unsafe, progress=tick)
+        finally:
+            if own:
+                teacher.close()
+        if len(explanations) != len(unsafe):
+            raise RuntimeError(f"teacher {teacher.name} returned {len(explanations)} explanations for {len(unsafe)}")
+        for s, ex in zip(unsafe, explanations):
+            if ex.ok:
+                targets[_key(s)] = (f"{ex.text} {book.v2_suffix}", {"explanation": ex.text})
+            else:
+                rejected.append({"id": _key(s), "category": s.category, "risk_category": s.risk_category,
+                                 "error": ex.error, "teacher_output": ex.raw})
+    else:
+        for s in unsafe:
+            if cfg.variant == "v0":
+                targets[_key(s)] = (rng.choice(book.v0_refusals), {})
+            else:
+                entry = book.entry_for(s)
+                targets[_key(s)] = (f"{rng.choice(entry.reasons)} {book.v1_suffix}", {"template": entry.key})
+    unsafe = [s for s in unsafe if _key(s) in targets]
+    if not unsafe:
+        raise ConfigError(f"every one of the {len(rejected)} teacher explanations failed validation "
+                          f"(first: {rejected[0]['error'] if rejected else '-'}); nothing to train on")
+
+    u, g = cfg.ratio_parts
+    wanted = round(len(unsafe) * g / u)
+    general = rng.sample(general_pool, min(wanted, len(general_pool)))
+
+    mix = [(s, "unsafe") for s in unsafe] + [(s, "general") for s in general]
+    rng.shuffle(mix)
+    n_held = round(len(mix) * cfg.holdout)
+    out.mkdir(parents=True, exist_ok=True)
+    images = _ImageWriter(out, cfg.copy_images)
+    records = []
+    for i, (s, side) in enumerate(mix):
+        paths = images.paths(s)
+        prompt = wrapper.apply(s.text)
+        if side == "unsafe":
+            target, extra = targets[_key(s)]
+            records.append(_record(s, side, prompt, target, paths, **extra))
+        else:
+            records.append(_record(s, side, prompt, str(s.reference).strip(), paths))
+        if progress and ((i + 1) % 200 == 0 or i + 1 == len(mix)):
+            progress("writing", i + 1, len(mix))
+    held, train = records[:n_held], records[n_held:]
+    _write_jsonl(out / TRAIN, train)
+    _write_jsonl(out / HELDOUT, held)
+    _write_jsonl(out / REJECTED, rejected)
+
+    card = _card(cfg, book, wrapper.to_dict(), train, held, rejected, no_reference=len(no_reference),
+                 wanted_general=wanted, general_available=len(general_pool),
+                 skipped_images=skipped, seconds=time.perf_counter() - t0,
+                 teacher_name=teacher.name if teacher else cfg.teacher)
+    (out / CARD_JSON).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out / CARD_MD).write_text(card_markdown(card), encoding="utf-8")
+    return card
+
+
+def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    tmp.replace(path)
+
+
+def _counts(rows: list[dict[str, Any]], key: str) -> dict[str, dict[str, int]]:
+    table: dict[str, Counter] = {}
+    for r in rows:
+        table.setdefault(str(r.get(key)), Counter())[r["side"]] += 1
+    return {k: dict(v) for k, v in sorted(table.items())}
+
+
+def _card(cfg: BuildConfig, book, wrapper: dict[str, str], train, held, rejected, *, no_reference: int,
+          wanted_general: int, general_available: int, skipped_images: dict[str, int], seconds: float,
+          teacher_name: str | None) -> dict[str, Any]:
+    import safevlm
+
+    rows = train + held
+    sides = Counter(r["side"] for r in rows)
+    return {
+        "format": "safevlm-safecot/1", "variant": cfg.variant, "config": asdict(cfg),
+        "safevlm_version": safevlm.__version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "prompt_wrapper": wrapper, "teacher": teacher_name if cfg.variant == "v2" else None,
+        "templates": book.sources,
+        "suffix": {"v0": None, "v1": book.v1_suffix, "v2": book.v2_suffix}[cfg.variant],
+        "counts": {"total": len(rows), "train": len(train), "heldout": len(held), "unsafe": sides["unsafe"],
+                   "general": sides["general"],
+                   "ratio_actual": f"{sides['unsafe']}:{sides['general']}",
+                   "general_wanted": wanted_general, "general_available": general_available,
+                   "general_without_reference": no_reference, "teacher_rejected": len(rejected),
+                   "skipped_missing_images": skipped_images},
+        "by_source": _counts(rows, "source"), "by_risk_category": _counts(rows, "risk_category"),
+        "by_category": _counts(rows, "category"), "by_expected": _counts(rows, "expected"),
+        "by_template": dict(sorted(Counter(r.get("template") for r in rows if r.get("template")).items())),
+        "rejected_reasons": dict(Counter(r["error"].split(" (")[0] for r in rejected).most_common()),
+        "seconds": round(seconds, 2),
+    }
+
+
+def card_markdown(card: dict[str, Any]) -> str:
+    """The data card as a README for the dataset folder."""
+    c = card["counts"]
+    lines = [f"# SafeCoT {card['variant']} training set", "",
+             f"- built by safevlm {card['safevlm_version']} on {card['created']}, seed {card['config']['seed']}",
+             (f"- unsafe from `{','.join(card['config']['unsafe'])}`, general from "
+              f"`{','.join(card['config']['general']) or '-'}`, ratio requested {card['config']['ratio']}, "
+              f"actual {c['ratio_actual']}"),
+             f"- {c['total']} examples: {c['train']} in `train.jsonl`, {c['heldout']} held out in `heldout.jsonl`",
+             f"- prompt wrapper `{card['prompt_wrapper']['name']}`: `{card['prompt_wrapper']['template']!r}`",
+             f"- refusal suffix: {card['suffix']!r}" if card["suffix"] else "- targets: bare refusals (v0)",
+             f"- teacher: `{card['teacher']}`; rejected explanations: {c['teacher_rejected']} "
+             f"(`rejected.jsonl`)" if card["variant"] == "v2" else "- teacher: none"]
+    if c["general"] < c["general_wanted"]:
+        lines.append(f"- **short of general items**: wanted {c['general_wanted']}, only {c['general_available']} "
+                     "with a reference answer")
+    if c["general_without_reference"]:
+        lines.append(f"- {c['general_without_reference']} general items had no reference answer and were not used")
+    for title, key in (("source", "by_source"), ("risk category", "by_risk_category"),
+                       ("expected behaviour", "by_expected")):
+        lines += ["", f"## By {title}", "", f"| {title} | unsafe | general |", "|---|---|---|"]
+        lines += [f"| {k} | {v.get('unsafe', 0)} | {v.get('general', 0)} |" for k, v in card[key].items()]
+    if card["by_template"]:
+        lines += ["", "## v1 template entries used", "", "| entry | items |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in card["by_template"].items()]
+    if card["rejected_reasons"]:
+        lines += ["", "## Teacher outputs rejected", "", "| reason | items |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in card["rejected_reasons"].items()]
+    return "\n".join(lines) + "\n"
