@@ -8,16 +8,20 @@ from typing import Annotated
 import typer
 
 from safevlm import __version__
-from safevlm.cli import bench, gym, models
+from safevlm.cli import bench, gym, models, safecot
 from safevlm.cli import eval as eval_cli
 from safevlm.cli import judge as judge_cli
-from safevlm.cli.report import report as report_cmd
+from safevlm.cli import train as train_cli
 from safevlm.cli.common import friendly_errors, setup_logging
+from safevlm.cli.report import report as report_cmd
 
 app = typer.Typer(name="safevlm", help="Safety alignment toolkit for vision-language models.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
 app.add_typer(bench.app, name="bench")
 app.add_typer(gym.app, name="gym")
+app.add_typer(safecot.app, name="safecot")
+app.add_typer(train_cli.app, name="train")
+app.command("export")(train_cli.export_cmd)
 app.command("generate")(models.generate)
 app.command("chat")(models.chat)
 app.command("serve")(models.serve)

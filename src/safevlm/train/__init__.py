@@ -1,1 +1,1 @@
-"""Training: the gym model's pretraining (here), SFT and GRPO (later issues)."""
+"""Training: the gym model's pretraining, supervised fine-tuning with TRL (SafeCoT), GRPO (later issues)."""

@@ -1,0 +1,111 @@
+"""``safevlm train sft`` and ``safevlm export``: fine-tuning with TRL, adapter merging."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from safevlm.cli.common import console, friendly_errors
+
+app = typer.Typer(help="Fine-tune a VLM (TRL).", no_args_is_help=True)
+
+
+def _progress_callback(every: int = 50):
+    """A transformers callback drawing a rich progress bar with the running loss.
+
+    Where the output is not a terminal (CI logs, ``make demo > log``) the bar cannot
+    redraw, so a line with the step and loss is printed every ``every`` steps instead.
+    """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from transformers import TrainerCallback
+
+    class RichProgress(TrainerCallback):
+        def __init__(self) -> None:
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TimeElapsedColumn(), TimeRemainingColumn(), console=console)
+            self.task: Any = None
+
+        def on_train_begin(self, args, state, control, **kw):
+            self.bar.start()
+            self.task = self.bar.add_task("training", total=state.max_steps, completed=state.global_step)
+
+        def on_step_end(self, args, state, control, **kw):
+            self.bar.update(self.task, completed=state.global_step)
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            if logs and "loss" in logs and self.task is not None:
+                self.bar.update(self.task, description=f"training (loss {float(logs['loss']):.3f})")
+                if not console.is_terminal and (state.global_step % every == 0 or state.global_step == 1):
+                    console.print(f"  step {state.global_step}/{state.max_steps}: loss {float(logs['loss']):.3f}")
+
+        def on_train_end(self, args, state, control, **kw):
+            self.bar.stop()
+
+    return RichProgress()
+
+
+@app.command("sft")
+@friendly_errors
+def sft_cmd(
+    model: Annotated[str, typer.Option("--model", "-m", help="gym, hf:PATH_OR_ID, a checkpoint folder or a Hub id "
+                                       "in the local cache.")],
+    data: Annotated[Path, typer.Option("--data", "-d", help="A folder from `safevlm safecot build` or a "
+                                       "chat-format JSONL file.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where checkpoints and the final model go.")],
+    overrides: Annotated[list[str] | None, typer.Argument(help="Settings as key=value (e.g. learning_rate=1e-4 "
+                                                             "max_steps=200); see safevlm.train.sft_settings.")] = None,
+    lora: Annotated[bool, typer.Option("--lora", help="LoRA adapters (PEFT).")] = False,
+    full: Annotated[bool, typer.Option("--full", help="Full fine-tuning.")] = False,
+    preset: Annotated[str, typer.Option("--preset", help="auto (gpu if CUDA is visible, else cpu) | gpu (the "
+                                        "paper's recipe) | cpu (the gym on a CPU).")] = "auto",
+    config: Annotated[Path | None, typer.Option("--config", help="YAML file of settings (over the "
+                                                   "preset).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --out.")] = False,
+    resume_from: Annotated[Path | None, typer.Option("--resume-from", help="Continue from this "
+                                                        "checkpoint folder.")] = None,
+):
+    """Supervised fine-tuning, loss on the assistant answer only; saves the model and safevlm_training.json."""
+    from safevlm.errors import ConfigError
+    from safevlm.train.sft import run_sft
+    from safevlm.train.sft_settings import resolve_settings
+
+    if lora and full:
+        raise ConfigError("choose one of --lora and --full")
+    settings = resolve_settings(preset, config, overrides or [], mode="lora" if lora else "full" if full else None)
+    console.print(f"preset [bold]{settings.preset}[/], {settings.mode} fine-tuning, lr {settings.learning_rate:g}, "
+                  f"batch {settings.per_device_train_batch_size}x{settings.gradient_accumulation_steps}, "
+                  + (f"{settings.max_steps} steps" if settings.max_steps > 0 else f"{settings.num_train_epochs:g} epochs"))
+    record = run_sft(model, data, out, settings, resume=str(resume_from) if resume_from else resume,
+                     callbacks=[_progress_callback()])
+    console.print(f"{record['global_steps']} steps, loss {record['first_loss']:.3f} -> {record['last_loss']:.3f}, "
+                  f"{record['samples_per_s']:.1f} samples/s, {record['wall_s']:.0f} s; saved to {out}")
+    wrapper = (record.get("prompt_wrapper") or {}).get("name")
+    if wrapper and wrapper != "none":
+        flag = wrapper if wrapper != "custom" else repr(record["prompt_wrapper"]["template"])
+        console.print(f"the data was wrapped ({wrapper}); evaluate with the same wrapper: safevlm eval --model "
+                      f"hf:{out} --prompt-wrapper {flag} ...")
+    if record["mode"] == "lora":
+        console.print(f"LoRA adapter saved; merge it with: safevlm export --merge {out} --out {out}-merged")
+
+
+@friendly_errors
+def export_cmd(
+    adapter: Annotated[Path, typer.Option("--merge", help="LoRA adapter folder (from `safevlm train sft --lora`).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where the merged checkpoint goes.")],
+    base: Annotated[str | None, typer.Option("--base", help="Base model (default: the one recorded at "
+                                                "training).")] = None,
+):
+    """Merge a LoRA adapter into its base model: a plain checkpoint any tool loads."""
+    from safevlm.train.sft import merge_adapter
+
+    path = merge_adapter(adapter, out, base=base)
+    console.print(f"merged checkpoint written to {path}")

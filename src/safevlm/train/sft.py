@@ -1,0 +1,201 @@
+"""``safevlm train sft``: supervised fine-tuning of a VLM with TRL's ``SFTTrainer``.
+
+What it guarantees (methods.md §1, "SFT"):
+
+- **loss on the assistant answer only**: ``assistant_only_loss=True`` makes TRL render
+  each chat with its ``*_training.jinja`` template (generation markers), so the prompt,
+  the system text, the image tokens and padding get label -100; tested per
+  architecture in ``tests/test_sft_masking.py``;
+- LoRA (PEFT) or full fine-tuning; a preset for a GPU (the paper's recipe) and one for
+  the gym on a CPU (:mod:`safevlm.train.sft_settings`); ``accelerate launch`` /
+  DeepSpeed work because this is a plain ``SFTTrainer``;
+- checkpoints every ``save_steps`` and ``resume`` from the last one;
+- the resolved settings, the data card's summary and the prompt wrapper saved with the
+  model as ``safevlm_training.json``; LoRA adapters merge with :func:`merge_adapter`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from safevlm.errors import ConfigError
+from safevlm.train.sft_data import load_chat_dataset
+from safevlm.train.sft_settings import SFTSettings
+
+log = logging.getLogger(__name__)
+TRAINING_RECORD = "safevlm_training.json"
+
+
+def resolve_model_path(spec: str) -> str:
+    """``gym`` -> the bundled gym model; ``hf:X`` -> ``X``; anything else as given (path or Hub id)."""
+    if spec == "gym":
+        from safevlm.models.loading import gym_model_path
+
+        return str(gym_model_path())
+    return spec.removeprefix("hf:")
+
+
+def load_for_training(spec: str, settings: SFTSettings) -> tuple[Any, Any]:
+    """Model and processor for training, with the image cap applied (Qwen-VL ``max_pixels``)."""
+    import torch
+
+    from safevlm.models.loading import load_vlm
+
+    dtype = settings.dtype
+    if dtype == "auto":
+        dtype = "bfloat16" if settings.mode == "lora" and torch.cuda.is_available() and settings.bf16 else "float32"
+    model, processor = load_vlm(resolve_model_path(spec), dtype=dtype, device="cpu")
+    ip = getattr(processor, "image_processor", None)
+    if settings.max_pixels and ip is not None and hasattr(ip, "max_pixels"):
+        ip.max_pixels = min(ip.max_pixels or settings.max_pixels, settings.max_pixels)
+        if getattr(ip, "size", None) and "longest_edge" in ip.size:
+            ip.size["longest_edge"] = min(ip.size["longest_edge"], settings.max_pixels)
+    return model, processor
+
+
+def sft_config(settings: SFTSettings, out: str | Path, *, has_eval: bool = False):
+    import torch
+    from trl import SFTConfig
+
+    on_gpu = torch.cuda.is_available()
+    return SFTConfig(
+        output_dir=str(out), assistant_only_loss=True, max_length=settings.max_length,
+        learning_rate=settings.learning_rate, num_train_epochs=settings.num_train_epochs, max_steps=settings.max_steps,
+        per_device_train_batch_size=settings.per_device_train_batch_size,
+        gradient_accumulation_steps=settings.gradient_accumulation_steps, lr_scheduler_type=settings.lr_scheduler_type,
+        warmup_steps=settings.warmup_ratio, weight_decay=settings.weight_decay, max_grad_norm=settings.max_grad_norm,
+        bf16=settings.bf16, use_cpu=not on_gpu, activation_checkpointing=settings.gradient_checkpointing,
+        seed=settings.seed, data_seed=settings.seed, logging_steps=settings.logging_steps, save_strategy="steps",
+        save_steps=settings.save_steps, save_total_limit=settings.save_total_limit,
+        eval_strategy="steps" if has_eval else "no", eval_steps=settings.save_steps if has_eval else None,
+        per_device_eval_batch_size=settings.per_device_train_batch_size,
+        dataloader_num_workers=settings.dataloader_num_workers, report_to=settings.report_to or "none",
+        remove_unused_columns=False, disable_tqdm=True)
+
+
+def lora_target_regex(names: list[str], scope: str) -> str | list[str]:
+    """PEFT ``target_modules``: the named projections, in the language model only by default.
+
+    Qwen2.5-VL's vision MLP is also called ``gate_proj/up_proj/down_proj`` and SmolVLM's
+    SigLIP attention ``q_proj/k_proj/v_proj``, so bare names would put adapters in the
+    vision tower too; SafeCoT adapts the language model's projections (methods.md §1).
+    """
+    if scope == "all":
+        return list(names)
+    alternatives = "|".join(re.escape(n) for n in names)
+    return rf"^(?!.*(?:visual|vision)).*\.(?:{alternatives})$"
+
+
+def lora_config(settings: SFTSettings):
+    from peft import LoraConfig
+
+    return LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
+                      target_modules=lora_target_regex(settings.lora_target_modules, settings.lora_scope),
+                      task_type="CAUSAL_LM")
+
+
+def build_trainer(model: Any, processor: Any, train_dataset: Any, settings: SFTSettings, out: str | Path, *,
+                  eval_dataset: Any = None, callbacks: list[Any] | None = None):
+    """A configured ``SFTTrainer`` (tests use it to inspect batches without training)."""
+    from trl import SFTTrainer
+
+    return SFTTrainer(model=model, args=sft_config(settings, out, has_eval=eval_dataset is not None),
+                      train_dataset=train_dataset, eval_dataset=eval_dataset, processing_class=processor,
+                      peft_config=lora_config(settings) if settings.mode == "lora" else None, callbacks=callbacks)
+
+
+def _data_summary(data: Path) -> dict[str, Any]:
+    card = data / "data_card.json"
+    if not card.is_file():
+        return {"path": str(data)}
+    c = json.loads(card.read_text(encoding="utf-8"))
+    return {"path": str(data), "variant": c.get("variant"), "counts": c.get("counts"),
+            "prompt_wrapper": c.get("prompt_wrapper"), "teacher": c.get("teacher")}
+
+
+def train_file(data: str | Path) -> Path:
+    """``DIR`` (a built set: ``DIR/train.jsonl``) or a JSONL file."""
+    p = Path(data)
+    if p.is_dir():
+        p = p / "train.jsonl"
+    if not p.is_file():
+        raise ConfigError(f"training data {p} not found (give a folder written by `safevlm safecot build` "
+                          "or a chat-format JSONL file)")
+    return p
+
+
+def run_sft(model: str, data: str | Path, out: str | Path, settings: SFTSettings, *,
+            resume: bool | str = False, callbacks: list[Any] | None = None) -> dict[str, Any]:
+    """Train and save to ``out``; return the training record (also in ``out/safevlm_training.json``).
+
+    ``resume``: ``True`` continues from the last ``checkpoint-*`` in ``out``; a path
+    continues from that checkpoint.
+    """
+    out = Path(out)
+    path = train_file(data)
+    train_ds = load_chat_dataset(path)
+    held = path.parent / "heldout.jsonl"
+    eval_ds = load_chat_dataset(held) if settings.eval_heldout and held.is_file() and held.stat().st_size else None
+    m, processor = load_for_training(model, settings)
+    n_params = sum(p.numel() for p in m.parameters())
+    trainer = build_trainer(m, processor, train_ds, settings, out, eval_dataset=eval_ds, callbacks=callbacks)
+    if callbacks:  # the caller reports progress; transformers would also print every log dict
+        from transformers import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
+    if resume is True and not any(out.glob("checkpoint-*")):
+        raise ConfigError(f"--resume: no checkpoint-* folder in {out} to resume from")
+    t0 = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=resume or None)
+    wall = time.perf_counter() - t0
+    trainer.save_model(str(out))
+    processor.save_pretrained(str(out))
+    history = [h for h in trainer.state.log_history if "loss" in h]
+    trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
+    record = {
+        "base_model": model, "base_model_path": resolve_model_path(model), "mode": settings.mode,
+        "settings": settings.to_dict(), "data": _data_summary(path.parent),
+        "prompt_wrapper": (_data_summary(path.parent).get("prompt_wrapper") or {"name": "none",
+                                                                                "template": "{question}"}),
+        "examples": len(train_ds), "parameters": n_params, "trainable_parameters": trainable,
+        "global_steps": trainer.state.global_step, "train_loss": result.training_loss,
+        "first_loss": history[0]["loss"] if history else None, "last_loss": history[-1]["loss"] if history else None,
+        "wall_s": round(wall, 2), "samples_per_s": round(result.metrics.get("train_samples_per_second", 0.0), 2),
+        "loss_history": [{"step": h["step"], "loss": h["loss"]} for h in history],
+    }
+    (out / TRAINING_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return record
+
+
+def merge_adapter(adapter_dir: str | Path, out: str | Path, *, base: str | None = None) -> Path:
+    """Merge a LoRA adapter into its base model and save a plain checkpoint (with processor)."""
+    from peft import PeftModel
+
+    from safevlm.models.loading import load_vlm, save_vlm
+
+    adapter_dir, out = Path(adapter_dir), Path(out)
+    cfg_file = adapter_dir / "adapter_config.json"
+    if not cfg_file.is_file():
+        raise ConfigError(f"{adapter_dir} is not a LoRA adapter (no adapter_config.json); full fine-tunes are "
+                          "already plain checkpoints")
+    record_file = adapter_dir / TRAINING_RECORD
+    record = json.loads(record_file.read_text(encoding="utf-8")) if record_file.is_file() else {}
+    base_path = base or record.get("base_model_path") or json.loads(cfg_file.read_text())["base_model_name_or_path"]
+    model, processor = load_vlm(resolve_model_path(str(base_path)), dtype="float32", device="cpu")
+    merged = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
+    from safevlm.models.processors import load_processor
+
+    try:  # the adapter folder holds the processor the model was trained with
+        processor = load_processor(adapter_dir, model.config.model_type)
+    except Exception:  # noqa: BLE001 - fall back on the base model's processor
+        log.info("%s has no processor; using the base model's", adapter_dir)
+    save_vlm(merged, processor, out)
+    if record:
+        (out / TRAINING_RECORD).write_text(json.dumps({**record, "merged_from": str(adapter_dir)}, indent=2) + "\n",
+                                           encoding="utf-8")
+    return out

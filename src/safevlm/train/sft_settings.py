@@ -1,0 +1,164 @@
+"""SFT settings: presets, a YAML file and ``key=value`` overrides, resolved in that order.
+
+Presets (``preset: gpu | cpu``; ``auto`` picks ``gpu`` when CUDA is visible):
+
+- **gpu**, SafeCoT's published recipe (methods.md §1, "SFT"): LoRA r=64, alpha=16 on
+  every attention and MLP projection, lr 2e-5, linear schedule, 3 epochs (the paper
+  says 2-3), global batch 8 (2 per device x 4 accumulation on one GPU; with N GPUs
+  lower the accumulation to keep 8), bf16, max length 1024, gradient checkpointing,
+  images capped at 448x448 pixels so image tokens fit in 1024.
+- **cpu**, for the gym model on a laptop-class CPU: full fine-tuning (the model has
+  1 M parameters, so LoRA saves nothing), fp32 (faster than bf16 autocast below about
+  1 M parameters, gym-feasibility.md), no gradient checkpointing (40-50 % slower on
+  CPU, hf-on-cpu.md), batch 32, lr 3e-3 with cosine decay, 3 epochs. On the gym, 300
+  steps of SafeCoT v1 data reached CRR 0.79 at lr 1e-3, 0.87 at 2e-3 and 0.95 at 3e-3
+  (docs/benchmarks.md, "SafeCoT on the gym").
+
+Every field maps onto TRL's ``SFTConfig`` / PEFT's ``LoraConfig`` (see
+:func:`safevlm.train.sft.sft_config`); the resolved settings are saved with the
+checkpoint as ``safevlm_training.json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from safevlm.errors import ConfigError
+
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+@dataclass
+class SFTSettings:
+    preset: str = "auto"
+    mode: str = "lora"  # lora | full
+    learning_rate: float = 2e-5
+    num_train_epochs: float = 3.0
+    max_steps: int = -1  # > 0 overrides epochs
+    per_device_train_batch_size: int = 2
+    gradient_accumulation_steps: int = 4
+    lr_scheduler_type: str = "linear"
+    warmup_ratio: float = 0.03
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    max_length: int | None = 1024
+    bf16: bool = True
+    gradient_checkpointing: bool = True
+    lora_r: int = 64
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    lora_target_modules: list[str] = field(default_factory=lambda: list(LORA_TARGETS))
+    lora_scope: str = "language"  # language: adapters outside the vision tower only | all
+    max_pixels: int | None = 448 * 448  # Qwen-VL image cap (None: the processor's own)
+    dtype: str = "auto"  # weights: auto = bf16 for LoRA on GPU, else float32
+    seed: int = 0
+    logging_steps: int = 10
+    save_steps: int = 500
+    save_total_limit: int | None = 2
+    dataloader_num_workers: int = 0
+    eval_heldout: bool = False  # evaluate loss on heldout.jsonl at each save
+    report_to: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.lora_scope not in ("language", "all"):
+            raise ConfigError(f"lora_scope must be 'language' or 'all', got {self.lora_scope!r}")
+        if self.mode not in ("lora", "full"):
+            raise ConfigError(f"mode must be 'lora' or 'full', got {self.mode!r}")
+        if self.learning_rate <= 0:
+            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.per_device_train_batch_size < 1 or self.gradient_accumulation_steps < 1:
+            raise ConfigError("batch size and gradient accumulation must be >= 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "gpu": {},  # the dataclass defaults are the paper's recipe
+    "cpu": {"mode": "full", "learning_rate": 3e-3, "num_train_epochs": 3.0, "per_device_train_batch_size": 32,
+            "gradient_accumulation_steps": 1, "lr_scheduler_type": "cosine", "warmup_ratio": 0.05,
+            "max_length": None, "bf16": False, "gradient_checkpointing": False, "max_pixels": None,
+            "logging_steps": 10, "save_steps": 200},
+}
+
+
+def _parse_value(raw: str) -> Any:
+    """``key=value`` values are read as YAML scalars/lists: ``1e-4``, ``true``, ``[q_proj,v_proj]``."""
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kinds = {f.name: f.type for f in fields(SFTSettings)}
+    kind = str(kinds[name])
+    if value is None:
+        if "None" in kind:
+            return None
+        raise ConfigError(f"setting {name} cannot be null")
+    try:
+        if kind.startswith("float"):
+            return float(value)
+        if kind.startswith("int"):
+            return int(value)
+        if kind.startswith("bool"):
+            value = _parse_value(value) if isinstance(value, str) else value
+            if isinstance(value, bool):
+                return value
+            raise ValueError(f"expected true/false, got {value!r}")
+        if kind.startswith("list"):
+            return [str(v) for v in (value if isinstance(value, list) else str(value).split(","))]
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"setting {name}: {exc}") from exc
+
+
+def resolve_settings(preset: str = "auto", config_file: str | Path | None = None,
+                     overrides: list[str] | dict[str, Any] | None = None, **explicit: Any) -> SFTSettings:
+    """Preset, then the YAML file, then ``overrides``, then ``explicit`` (CLI flags such as ``mode``)."""
+    import torch
+
+    values: dict[str, Any] = {}
+    chosen = preset
+    file_values: dict[str, Any] = {}
+    if config_file is not None:
+        path = Path(config_file)
+        if not path.is_file():
+            raise ConfigError(f"training config {path} not found")
+        try:
+            file_values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"training config {path} is not valid YAML: {exc}") from exc
+        if not isinstance(file_values, dict):
+            raise ConfigError(f"training config {path} must be a mapping of setting: value")
+        chosen = file_values.get("preset", chosen)
+    if isinstance(overrides, dict):
+        over = dict(overrides)
+    else:
+        over = {}
+        for item in overrides or []:
+            key, sep, raw = item.partition("=")
+            if not sep or not key.strip():
+                raise ConfigError(f"override {item!r} must look like key=value")
+            over[key.strip()] = _parse_value(raw.strip())
+    chosen = over.get("preset", explicit.get("preset") or chosen)
+    if chosen == "auto":
+        chosen = "gpu" if torch.cuda.is_available() else "cpu"
+    if chosen not in PRESETS:
+        raise ConfigError(f"unknown preset {chosen!r}; choose one of auto, {', '.join(PRESETS)}")
+    values.update(PRESETS[chosen])
+    known = {f.name for f in fields(SFTSettings)}
+    for source, layer in (("config file", file_values), ("override", over),
+                          ("option", {k: v for k, v in explicit.items() if v is not None})):
+        unknown = sorted(set(layer) - known)
+        if unknown:
+            raise ConfigError(f"unknown training setting(s) in {source}: {', '.join(unknown)}; "
+                              f"known: {', '.join(sorted(known))}")
+        values.update({k: _coerce(k, v) for k, v in layer.items()})
+    values["preset"] = chosen
+    return SFTSettings(**values)

@@ -1,0 +1,179 @@
+"""SFT with TRL: assistant-only masking per architecture, training changes weights and
+lowers the loss, resume, LoRA merge, settings and data errors (methods.md §1 "SFT")."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from safevlm.errors import ConfigError, DataError
+from safevlm.train.sft import build_trainer, merge_adapter, run_sft
+from safevlm.train.sft_data import load_chat_dataset
+from safevlm.train.sft_settings import PRESETS, resolve_settings
+
+ANSWERS = ["It is red.", "The image shows a knife and the request is to hurt someone. So I cannot help with that."]
+#: what the supervised span must decode to, around the answer: the end-of-turn token and
+#: the newline the training template puts after it; SmolVLM's "Assistant:" leaves a space.
+SPAN = {"qwen2_5_vl": ("", "<|im_end|>\n"), "qwen3_vl": ("", "<|im_end|>\n"), "smolvlm": (" ", "<end_of_utterance>\n")}
+
+
+def _rows(n: int = 2) -> list[dict]:
+    colours = ["red", "blue", "green", "yellow"]
+    return [{"images": [Image.new("RGB", (56, 56), colours[i % 4])], "messages": [
+        {"role": "user", "content": [{"type": "image"},
+                                     {"type": "text", "text": "You are a helpful and harmless assistant.\nWhat is it?"}]},
+        {"role": "assistant", "content": [{"type": "text", "text": ANSWERS[i % 2]}]}]} for i in range(n)]
+
+
+def _cpu(**over):
+    return resolve_settings("cpu", overrides={"per_device_train_batch_size": 2, "save_steps": 1000, **over})
+
+
+def _supervised_ids(trainer, rows):
+    batch = next(iter(trainer.get_train_dataloader()))
+    assert batch["input_ids"].shape == batch["labels"].shape
+    return [batch["input_ids"][i][batch["labels"][i] != -100].tolist() for i in range(len(rows))], batch
+
+
+@pytest.mark.parametrize("arch", ["qwen2_5_vl", "smolvlm", "qwen3_vl"])
+def test_only_the_answer_tokens_are_supervised(arch, tmp_path):
+    from datasets import Dataset
+
+    from safevlm.models.tiny import build_tiny_vlm
+
+    model, processor = build_tiny_vlm(arch)
+    rows = _rows(2)
+    trainer = build_trainer(model, processor, Dataset.from_list(rows), _cpu(), tmp_path)
+    supervised, batch = _supervised_ids(trainer, rows)
+    tok = processor.tokenizer
+    before, after = SPAN[arch]
+    for i, ids in enumerate(supervised):
+        expected = tok(before + ANSWERS[i] + after, add_special_tokens=False)["input_ids"]
+        assert ids == expected, (arch, tok.decode(ids))
+    image_ids = {tok.convert_tokens_to_ids(t) for t in ("<|image_pad|>", "<image>") if t in tok.get_vocab()}
+    assert not (set(batch["input_ids"][batch["labels"] != -100].tolist()) & image_ids)
+
+
+def test_gym_model_masking_matches_its_pretraining_targets(tmp_path):
+    from datasets import Dataset
+
+    from safevlm.train.sft import load_for_training
+
+    model, processor = load_for_training("gym", _cpu())
+    rows = _rows(2)
+    trainer = build_trainer(model, processor, Dataset.from_list(rows), _cpu(), tmp_path)
+    supervised, _ = _supervised_ids(trainer, rows)
+    tok = processor.tokenizer
+    for i, ids in enumerate(supervised):
+        assert ids == tok(ANSWERS[i] + "<|im_end|>\n", add_special_tokens=False)["input_ids"]
+
+
+def _write_set(folder: Path, n: int = 8) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for i, row in enumerate(_rows(n)):
+        row["images"][0].save(folder / f"{i}.png")
+        lines.append(json.dumps({"images": [f"{i}.png"], "messages": row["messages"]}))
+    (folder / "train.jsonl").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_full_fine_tune_changes_weights_and_lowers_loss(tmp_path):
+    from safevlm.models.loading import gym_model_path, load_vlm
+
+    data = _write_set(tmp_path / "data")
+    before, _ = load_vlm(gym_model_path(), dtype="float32")
+    rec = run_sft("gym", data, tmp_path / "out", _cpu(per_device_train_batch_size=8, max_steps=8, logging_steps=1,
+                                                        warmup_ratio=0.0))
+    after, _ = load_vlm(tmp_path / "out", dtype="float32")
+    changed = [n for (n, a), (_, b) in zip(before.named_parameters(), after.named_parameters()) if not torch.equal(a, b)]
+    assert len(changed) > 0.8 * len(list(before.parameters()))
+    losses = [h["loss"] for h in rec["loss_history"]]
+    assert rec["global_steps"] == 8 and losses[-1] < 0.5 * losses[0]
+    saved = json.loads((tmp_path / "out" / "safevlm_training.json").read_text())
+    assert saved["settings"]["learning_rate"] == PRESETS["cpu"]["learning_rate"] and saved["mode"] == "full"
+
+
+def test_resume_continues_from_the_last_checkpoint(tmp_path):
+    data = _write_set(tmp_path / "data", 4)
+    out = tmp_path / "out"
+    run_sft("gym", data, out, _cpu(max_steps=2, save_steps=2, logging_steps=1))
+    assert (out / "checkpoint-2").is_dir()
+    rec = run_sft("gym", data, out, _cpu(max_steps=4, save_steps=2, logging_steps=1), resume=True)
+    assert rec["global_steps"] == 4
+    assert [h["step"] for h in rec["loss_history"]] == [1, 2, 3, 4]  # steps 1-2 come from the checkpoint
+    with pytest.raises(ConfigError, match="no checkpoint"):
+        run_sft("gym", data, tmp_path / "fresh", _cpu(max_steps=1), resume=True)
+
+
+def test_lora_trains_adapters_only_and_merges(tmp_path):
+    from safevlm.models.loading import load_vlm, save_vlm
+    from safevlm.models.tiny import build_tiny_vlm
+
+    model, processor = build_tiny_vlm("qwen2_5_vl")
+    base = save_vlm(model, processor, tmp_path / "base")
+    data = _write_set(tmp_path / "data", 4)
+    rec = run_sft(f"hf:{base}", data, tmp_path / "lora", _cpu(mode="lora", lora_r=4, lora_alpha=8, max_steps=3,
+                                                             learning_rate=1e-2, logging_steps=1))
+    assert rec["trainable_parameters"] < 0.2 * rec["parameters"]
+    assert (tmp_path / "lora" / "adapter_config.json").is_file()
+    merged = merge_adapter(tmp_path / "lora", tmp_path / "merged")
+    m_base, proc = load_vlm(base, dtype="float32")
+    m_merged, _ = load_vlm(merged, dtype="float32")
+    diffs = [n for (n, a), (_, b) in zip(m_base.named_parameters(), m_merged.named_parameters())
+             if not torch.equal(a, b)]
+    assert diffs and all("language_model" in n or "model.layers" in n for n in diffs)
+    from peft import PeftModel
+
+    peft = PeftModel.from_pretrained(load_vlm(base, dtype="float32")[0], str(tmp_path / "lora")).eval()
+    inputs = proc.tokenizer(["What is it?"], return_tensors="pt")
+    with torch.no_grad():
+        a = peft(**inputs).logits
+        b = m_merged(**inputs).logits
+    assert torch.allclose(a, b, atol=1e-4)
+    with pytest.raises(ConfigError, match="not a LoRA adapter"):
+        merge_adapter(tmp_path / "merged", tmp_path / "again")
+
+
+def test_settings_layers_and_errors(tmp_path):
+    s = resolve_settings("cpu", overrides=["learning_rate=5e-4", "lora_target_modules=[q_proj,v_proj]"])
+    assert s.learning_rate == 5e-4 and s.lora_target_modules == ["q_proj", "v_proj"] and s.mode == "full"
+    gpu = resolve_settings("gpu")
+    assert (gpu.mode, gpu.learning_rate, gpu.lora_r, gpu.lora_alpha, gpu.bf16, gpu.gradient_checkpointing,
+            gpu.max_length) == ("lora", 2e-5, 64, 16, True, True, 1024)
+    assert gpu.per_device_train_batch_size * gpu.gradient_accumulation_steps == 8
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("preset: gpu\nnum_train_epochs: 2\n")
+    s = resolve_settings("cpu", cfg, ["num_train_epochs=1"], mode="full")
+    assert (s.preset, s.num_train_epochs, s.mode) == ("gpu", 1.0, "full")
+    with pytest.raises(ConfigError, match="unknown training setting.*learning_rat"):
+        resolve_settings("cpu", overrides=["learning_rat=1"])
+    with pytest.raises(ConfigError, match="key=value"):
+        resolve_settings("cpu", overrides=["learning_rate"])
+    with pytest.raises(ConfigError, match="max_steps"):
+        resolve_settings("cpu", overrides=["max_steps=many"])
+
+
+def test_chat_data_errors_name_file_and_line(tmp_path):
+    data = _write_set(tmp_path / "d", 2)
+    f = data / "train.jsonl"
+    lines = f.read_text().splitlines()
+    f.write_text(lines[0] + "\n{not json\n")
+    with pytest.raises(DataError, match=r"train.jsonl.*2.*malformed JSON"):
+        load_chat_dataset(f)
+    row = json.loads(lines[0])
+    f.write_text(json.dumps({**row, "images": ["missing.png"]}) + "\n")
+    with pytest.raises(DataError, match=r"train.jsonl.*1.*missing.png not found"):
+        load_chat_dataset(f)
+    f.write_text(json.dumps({**row, "images": []}) + "\n")
+    with pytest.raises(DataError, match=r"1 image block\(s\) in 'messages' but 0 path"):
+        load_chat_dataset(f)
+    f.write_text(json.dumps({**row, "messages": row["messages"][:1]}) + "\n")
+    with pytest.raises(DataError, match="user turn and an assistant turn"):
+        load_chat_dataset(f)
+    ds = load_chat_dataset(_write_set(tmp_path / "ok", 3) / "train.jsonl")
+    assert len(ds) == 3 and isinstance(ds[0]["images"][0], Image.Image)
