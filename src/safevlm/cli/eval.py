@@ -90,6 +90,10 @@ def eval_cmd(out: Annotated[Path, typer.Option("--out", "-o", help="Run director
              dtype: Annotated[str | None, typer.Option("--dtype", help="hf: auto, float32, bfloat16...")] = None,
              on_missing_image: Annotated[str | None, typer.Option("--on-missing-image", help="skip (default) | "
                                                                   "text_only | error")] = None,
+             prompt_wrapper: Annotated[str | None, typer.Option("--prompt-wrapper", help="Wrap prompts as the model "
+                                                                "was fine-tuned: safecot, none or a template with "
+                                                                "{question} (default: the run directory's, else "
+                                                                "none).")] = None,
              threshold: Annotated[list[str] | None, typer.Option("--threshold", help="Rubric threshold KEY=NUMBER "
                                                                  "(repeatable), e.g. safety=2.")] = None,
              rejudge: Annotated[bool, typer.Option("--rejudge", help="Judge stored responses again even where a "
@@ -129,6 +133,7 @@ def eval_cmd(out: Annotated[Path, typer.Option("--out", "-o", help="Run director
                            on_missing_image=on_missing_image or prev.get("on_missing_image") or "skip",
                            data_root=data_root or prev.get("data_root"),
                            extra_specs=list(spec or prev.get("extra_specs") or []), thresholds=_thresholds(threshold),
+                           prompt_wrapper=prompt_wrapper if prompt_wrapper is not None else prev.get("prompt_wrapper"),
                            overwrite=overwrite, force_judges=rejudge, progress=not as_json)
     if as_json:
         typer.echo(json.dumps(results, indent=2))

@@ -39,6 +39,9 @@ class EvalConfig:
         on_missing_image: ``skip`` | ``text_only`` | ``error`` (see the bench loader).
         data_root / extra_specs: where benchmarks are found.
         mcqa_prompt: list a multiple-choice sample's options in the prompt (see :mod:`.mcqa`).
+        prompt_wrapper: wrap every prompt as a model was fine-tuned to see it
+            (``safecot`` or a template with ``{question}``; see
+            :mod:`safevlm.safecot.prompt`); ``None`` sends the benchmark text as is.
         thresholds / bootstrap_seed / resamples: metric options (see :mod:`.metrics`).
     """
 
@@ -53,6 +56,7 @@ class EvalConfig:
     data_root: str | None = None
     extra_specs: list[str] = field(default_factory=list)
     mcqa_prompt: bool = True
+    prompt_wrapper: str | None = None
     thresholds: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     bootstrap_seed: int = 0
     resamples: int = RESAMPLES
@@ -66,6 +70,12 @@ class EvalConfig:
             raise ConfigError(f"on_missing_image must be skip, text_only or error, got {self.on_missing_image!r}")
         if self.judges is not None and not self.judges:
             self.judges = None
+        if self.prompt_wrapper in ("", "none"):
+            self.prompt_wrapper = None
+        if self.prompt_wrapper is not None:
+            from safevlm.safecot.prompt import get_wrapper
+
+            get_wrapper(self.prompt_wrapper)  # a bad template fails before any loading
 
     @property
     def output_options(self) -> dict[str, Any]:

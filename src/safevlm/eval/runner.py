@@ -126,7 +126,8 @@ def evaluate(model: str | Backend, benches: list[str] | str, judges: list[str | 
              batch_size: int | None = None, backend_options: dict[str, Any] | None = None,
              on_missing_image: str = "skip", data_root: str | Path | None = None,
              extra_specs: list[str | Path] | None = None, mcqa_prompt: bool = True,
-             thresholds: dict[str, float] | None = None, bootstrap_seed: int = 0, resamples: int = 1000,
+             prompt_wrapper: str | None = None, thresholds: dict[str, float] | None = None,
+             bootstrap_seed: int = 0, resamples: int = 1000,
              overwrite: bool = False, force_judges: bool = False, progress: bool = True) -> dict[str, Any]:
     """Evaluate ``model`` on ``benches`` into the run directory ``out``; return results.json's dict.
 
@@ -154,6 +155,7 @@ def evaluate(model: str | Backend, benches: list[str] | str, judges: list[str | 
                      backend_options=dict(backend_options or {}), on_missing_image=on_missing_image,
                      data_root=str(data_root) if data_root is not None else None,
                      extra_specs=[str(p) for p in extra_specs or []], mcqa_prompt=mcqa_prompt,
+                     prompt_wrapper=prompt_wrapper,
                      thresholds=dict(DEFAULT_THRESHOLDS if thresholds is None else thresholds),
                      bootstrap_seed=bootstrap_seed, resamples=resamples)
     run_dir = Path(out)

@@ -36,11 +36,15 @@ class Item:
         return self.bench, self.sample.uid
 
 
-def prepare(sample: Sample, mcqa_prompt: bool) -> Sample:
-    """The sample as it is sent: with a multiple-choice item's options in its text."""
-    if mcqa_prompt and sample.choices:
-        return sample.model_copy(update={"text": render_prompt(sample)})
-    return sample
+def prepare(sample: Sample, mcqa_prompt: bool, prompt_wrapper: str | None = None) -> Sample:
+    """The sample as it is sent: with a multiple-choice item's options in its text, then
+    wrapped the way the model was fine-tuned (``prompt_wrapper``)."""
+    text = render_prompt(sample) if mcqa_prompt and sample.choices else sample.text
+    if prompt_wrapper:
+        from safevlm.safecot.prompt import get_wrapper
+
+        text = get_wrapper(prompt_wrapper).apply(text)
+    return sample if text == sample.text else sample.model_copy(update={"text": text})
 
 
 def load_items(cfg: EvalConfig, model: str, *, verify_images: bool = True) -> tuple[list[Item], dict[str, list[str]]]:
@@ -68,7 +72,7 @@ def load_items(cfg: EvalConfig, model: str, *, verify_images: bool = True) -> tu
                 log.warning("%s: duplicate sample uid %s; keeping the first", res.uid, s.uid)
                 continue
             seen.add(s.uid)
-            sent = prepare(s, cfg.mcqa_prompt)
+            sent = prepare(s, cfg.mcqa_prompt, cfg.prompt_wrapper)
             items.append(Item(res.uid, sent, cache_key(model, s, sent.text, cfg.generation, cfg.output_options)))
     cfg.benches = resolved
     return items, judges_of

@@ -1,0 +1,60 @@
+"""``safevlm safecot build``, ``safevlm train sft``, ``safevlm export`` and ``eval --prompt-wrapper``."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from safevlm.cli.main import app
+
+runner = CliRunner()
+SPEC = """name: gymlet
+title: a small gym train split for tests
+root: .
+default_variant: train
+variants:
+  train: {hook: "safevlm.gym:bench_hook", options: {split: train, size: 200, seed: 0}}
+"""
+
+
+def test_build_then_train_then_eval_with_the_wrapper(tmp_path):
+    spec = tmp_path / "gymlet.yaml"
+    spec.write_text(SPEC)
+    data, model = tmp_path / "data", tmp_path / "model"
+    res = runner.invoke(app, ["safecot", "build", "--variant", "v2", "--teacher", "oracle", "--unsafe", "gymlet:train",
+                              "--general", "gymlet:train", "--max-unsafe", "16", "--spec", str(spec), "--out", str(data)])
+    assert res.exit_code == 0, res.output
+    assert "16 unsafe + 16 general = 32" in res.output
+    res = runner.invoke(app, ["train", "sft", "--model", "gym", "--data", str(data), "--out", str(model), "--full",
+                              "--preset", "cpu", "max_steps=2", "per_device_train_batch_size=4", "logging_steps=1"])
+    assert res.exit_code == 0, res.output
+    assert "2 steps" in res.output and "--prompt-wrapper safecot" in res.output
+    record = json.loads((model / "safevlm_training.json").read_text())
+    assert record["data"]["variant"] == "v2" and record["prompt_wrapper"]["name"] == "safecot"
+    assert record["settings"]["max_steps"] == 2 and record["examples"] == 29
+
+    run = tmp_path / "run"
+    res = runner.invoke(app, ["eval", "--model", "mock:echo", "--bench", "gym:smoke", "--limit", "3",
+                              "--prompt-wrapper", "safecot", "--judge", "refusal", "--out", str(run)])
+    assert res.exit_code == 0, res.output
+    recs = [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines()]
+    assert all(r["text"].startswith("You are a helpful and harmless assistant. Think step by step") for r in recs)
+    assert all(r["response"].endswith(" ".join(r["text"].split())) for r in recs)  # the model got the wrapped text
+    assert json.loads((run / "config.json").read_text())["prompt_wrapper"] == "safecot"
+
+
+def test_cli_errors_are_one_line_and_exit_2(tmp_path):
+    res = runner.invoke(app, ["safecot", "build", "--variant", "v9", "--unsafe", "gym:train", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "unknown SafeCoT variant 'v9'" in res.output
+    res = runner.invoke(app, ["train", "sft", "--model", "gym", "--data", str(tmp_path), "--out", str(tmp_path / "m"),
+                              "learning_rat=1"])
+    assert res.exit_code == 2 and "unknown training setting" in res.output
+    res = runner.invoke(app, ["train", "sft", "--model", "gym", "--data", str(tmp_path / "nope"),
+                              "--out", str(tmp_path / "m")])
+    assert res.exit_code == 2 and "training data" in res.output and "not found" in res.output
+    res = runner.invoke(app, ["export", "--merge", str(tmp_path), "--out", str(tmp_path / "merged")])
+    assert res.exit_code == 2 and "not a LoRA adapter" in res.output
+    res = runner.invoke(app, ["eval", "--model", "mock:echo", "--bench", "gym:smoke", "--prompt-wrapper", "oops",
+                              "--out", str(tmp_path / "r")])
+    assert res.exit_code == 2 and "unknown prompt wrapper" in res.output
