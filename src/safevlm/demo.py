@@ -6,8 +6,9 @@
    judged by the gym oracle and the default refusal detector) with its report, plus
    the gym scorecard: per-type accuracy beside its majority baseline, behaviour rates
    and the oracle's verdict counts.
-
-Later issues extend this into the full pipeline (evaluation reports, alignment).
+3. SafeCoT on the gym (:mod:`safevlm.safecot.gym_demo`): v0 / v1 / v2 data from
+   ``gym:train``, one fine-tune per variant, each evaluated like the base model, and one
+   comparison report of the four models (``runs/demo/safecot/report/report.html``).
 """
 
 from __future__ import annotations
@@ -74,6 +75,12 @@ def _with_ci(metric: dict | None) -> str:
     return f"{metric['value']:.3f} [{metric['low']:.3f}, {metric['high']:.3f}]"
 
 
+def _compact(metric: dict | None) -> str:
+    if not metric or metric.get("value") is None:
+        return "-"
+    return f"{metric['value']:.3f} ({metric['low']:.2f}-{metric['high']:.2f})"
+
+
 def run_demo(data_root: Path | None = None, out: Path = Path("runs/demo")) -> dict:
     t0 = time.perf_counter()
     root = resolve_data_root(data_root)
@@ -90,5 +97,26 @@ def run_demo(data_root: Path | None = None, out: Path = Path("runs/demo")) -> di
                       "FigStep-SafeBench/, XSTest/, ... to include them")
     console.rule("[bold]2. the gym model (helpful, unaligned) on SafetyGym")
     results = gym_model_eval(Path(out) / "gym-base")
+    console.rule("[bold]3. SafeCoT on the gym: v0 / v1 / v2 fine-tunes of the gym model")
+    safecot = safecot_stage(Path(out) / "safecot", base_run=Path(out) / "gym-base")
     console.print(f"demo finished in {time.perf_counter() - t0:.1f} s")
-    return {"benchmarks": rows, "gym": results}
+    return {"benchmarks": rows, "gym": results, "safecot": safecot}
+
+
+def safecot_stage(out: Path, base_run: Path | None = None) -> dict:
+    """Stage 3: build, fine-tune and evaluate v0/v1/v2; print the CRR/CAR comparison."""
+    from rich.table import Table
+
+    from safevlm.safecot.gym_demo import comparison_rows, run
+
+    done = run(out, base_run=base_run)
+    table = Table(title="SafeCoT on the gym: refusal of unsafe items (CRR) and acceptance of safe ones (CAR), "
+                        "oracle-judged, 95 % bootstrap intervals")
+    for col in ("model", "benchmark", "n", "CRR", "CAR", "over-refusal", "ASR"):
+        table.add_column(col, justify="left" if col in ("model", "benchmark") else "right")
+    for r in comparison_rows(done["results"]):
+        table.add_row(r["model"], r["bench"], str(r["n"]), *(_compact(r[k]) for k in ("crr", "car", "over_refusal",
+                                                                                    "asr")))
+    console.print(table)
+    console.print(f"comparison report: {done['report']['html']}")
+    return done
