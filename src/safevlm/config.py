@@ -26,18 +26,24 @@ DEFAULT_DATA_ROOT = Path("~/.cache/safevlm/benchdata").expanduser()
 DEFAULT_CACHE_DIR = Path("~/.cache/safevlm").expanduser()
 
 
-@lru_cache(maxsize=1)
-def user_config() -> dict[str, Any]:
-    path = Path(os.environ.get("SAFEVLM_CONFIG", "~/.config/safevlm/config.yaml")).expanduser()
+def read_yaml_mapping(path: str | Path, what: str = "config") -> dict[str, Any]:
+    """A YAML file holding a mapping (empty file: ``{}``); errors name ``what`` and the file."""
+    path = Path(path)
     if not path.is_file():
-        return {}
+        raise ConfigError(f"{what}: {path} not found")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+        raise ConfigError(f"{what}: {path} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
+        raise ConfigError(f"{what}: {path} must hold a mapping at the top level, got {type(data).__name__}")
     return data
+
+
+@lru_cache(maxsize=1)
+def user_config() -> dict[str, Any]:
+    path = Path(os.environ.get("SAFEVLM_CONFIG", "~/.config/safevlm/config.yaml")).expanduser()
+    return read_yaml_mapping(path, "safevlm config") if path.is_file() else {}
 
 
 def data_root(override: str | Path | None = None) -> Path:

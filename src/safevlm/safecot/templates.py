@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from safevlm.config import read_yaml_mapping
 from safevlm.data.sample import Sample
 from safevlm.errors import ConfigError
 
@@ -77,14 +76,7 @@ class TemplateBook:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ConfigError(f"SafeCoT templates: {path} not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"SafeCoT templates: {path} is not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"SafeCoT templates: {path} must hold a mapping, got {type(data).__name__}")
+    data = read_yaml_mapping(path, "SafeCoT templates")
     unknown = sorted(set(data) - {"version", "v0_refusals", "v1_suffix", "v2_suffix", "categories"})
     if unknown:
         raise ConfigError(f"SafeCoT templates: {path}: unknown keys {unknown}")

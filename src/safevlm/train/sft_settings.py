@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from safevlm.config import read_yaml_mapping
 from safevlm.errors import ConfigError
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -127,15 +128,7 @@ def resolve_settings(preset: str = "auto", config_file: str | Path | None = None
     chosen = preset
     file_values: dict[str, Any] = {}
     if config_file is not None:
-        path = Path(config_file)
-        if not path.is_file():
-            raise ConfigError(f"training config {path} not found")
-        try:
-            file_values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"training config {path} is not valid YAML: {exc}") from exc
-        if not isinstance(file_values, dict):
-            raise ConfigError(f"training config {path} must be a mapping of setting: value")
+        file_values = read_yaml_mapping(config_file, "training config")
         chosen = file_values.get("preset", chosen)
     if isinstance(overrides, dict):
         over = dict(overrides)
