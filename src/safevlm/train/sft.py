@@ -138,6 +138,8 @@ def run_sft(model: str, data: str | Path, out: str | Path, settings: SFTSettings
     continues from that checkpoint.
     """
     out = Path(out)
+    if resume is True and not any(out.glob("checkpoint-*")):
+        raise ConfigError(f"--resume: no checkpoint-* folder in {out} to resume from")
     path = train_file(data)
     train_ds = load_chat_dataset(path)
     held = path.parent / "heldout.jsonl"
@@ -149,8 +151,6 @@ def run_sft(model: str, data: str | Path, out: str | Path, settings: SFTSettings
         from transformers import PrinterCallback
 
         trainer.remove_callback(PrinterCallback)
-    if resume is True and not any(out.glob("checkpoint-*")):
-        raise ConfigError(f"--resume: no checkpoint-* folder in {out} to resume from")
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=resume or None)
     wall = time.perf_counter() - t0
@@ -158,11 +158,11 @@ def run_sft(model: str, data: str | Path, out: str | Path, settings: SFTSettings
     processor.save_pretrained(str(out))
     history = [h for h in trainer.state.log_history if "loss" in h]
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
+    data_summary = _data_summary(path.parent)
     record = {
         "base_model": model, "base_model_path": resolve_model_path(model), "mode": settings.mode,
-        "settings": settings.to_dict(), "data": _data_summary(path.parent),
-        "prompt_wrapper": (_data_summary(path.parent).get("prompt_wrapper") or {"name": "none",
-                                                                                "template": "{question}"}),
+        "settings": settings.to_dict(), "data": data_summary,
+        "prompt_wrapper": data_summary.get("prompt_wrapper") or {"name": "none", "template": "{question}"},
         "examples": len(train_ds), "parameters": n_params, "trainable_parameters": trainable,
         "global_steps": trainer.state.global_step, "train_loss": result.training_loss,
         "first_loss": history[0]["loss"] if history else None, "last_loss": history[-1]["loss"] if history else None,
