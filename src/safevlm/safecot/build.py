@@ -148,6 +148,51 @@ def _record(sample: Sample, side: str, prompt: str, target: str, images: list[st
                          {"role": "assistant", "content": [{"type": "text", "text": target}]}]}
 
 
+Targets = dict[str, tuple[str, dict[str, Any]]]  # item key -> (target text, extra record fields)
+
+
+def _template_targets(unsafe: list[Sample], variant: str, book, rng: random.Random) -> Targets:
+    """v0: a refusal from the list; v1: a reason of the item's category + the v1 suffix."""
+    targets: Targets = {}
+    for s in unsafe:
+        if variant == "v0":
+            targets[_key(s)] = (rng.choice(book.v0_refusals), {})
+        else:
+            entry = book.entry_for(s)
+            targets[_key(s)] = (f"{rng.choice(entry.reasons)} {book.v1_suffix}", {"template": entry.key})
+    return targets
+
+
+def _teacher_targets(unsafe: list[Sample], teacher: Teacher, suffix: str,
+                     progress: Callable[[str, int, int], None] | None, *,
+                     close: bool) -> tuple[Targets, list[dict[str, Any]]]:
+    """v2: validated teacher explanation + the v2 suffix; failures come back as rejected rows."""
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress("teacher", done, len(unsafe))
+
+    try:
+        explanations: list[Explanation] = teacher.explain(unsafe, progress=tick)
+    finally:
+        if close:
+            teacher.close()
+    if len(explanations) != len(unsafe):
+        raise RuntimeError(f"teacher {teacher.name} returned {len(explanations)} explanations for {len(unsafe)}")
+    targets: Targets = {}
+    rejected = []
+    for s, ex in zip(unsafe, explanations, strict=True):
+        if ex.ok:
+            targets[_key(s)] = (f"{ex.text} {suffix}", {"explanation": ex.text})
+        else:
+            rejected.append({"id": _key(s), "category": s.category, "risk_category": s.risk_category,
+                             "error": ex.error, "teacher_output": ex.raw})
+    return targets, rejected
+
+
 def build(cfg: BuildConfig, out: str | Path, *, teacher: Teacher | None = None,
           progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
     """Build the set into ``out`` and return the data card.
@@ -171,39 +216,13 @@ def build(cfg: BuildConfig, out: str | Path, *, teacher: Teacher | None = None,
     if cfg.max_unsafe is not None and len(unsafe) > cfg.max_unsafe:
         unsafe = rng.sample(unsafe, cfg.max_unsafe)
 
-    targets: dict[str, tuple[str, dict[str, Any]]] = {}
     rejected: list[dict[str, Any]] = []
     if cfg.variant == "v2":
-        own = teacher is None
+        own = teacher is None  # a teacher built here is closed here
         teacher = teacher or get_teacher(str(cfg.teacher))
-        try:
-            done = 0
-
-            def tick(n: int) -> None:
-                nonlocal done
-                done += n
-                if progress:
-                    progress("teacher", done, len(unsafe))
-
-            explanations: list[Explanation] = teacher.explain(unsafe, progress=tick)
-        finally:
-            if own:
-                teacher.close()
-        if len(explanations) != len(unsafe):
-            raise RuntimeError(f"teacher {teacher.name} returned {len(explanations)} explanations for {len(unsafe)}")
-        for s, ex in zip(unsafe, explanations):
-            if ex.ok:
-                targets[_key(s)] = (f"{ex.text} {book.v2_suffix}", {"explanation": ex.text})
-            else:
-                rejected.append({"id": _key(s), "category": s.category, "risk_category": s.risk_category,
-                                 "error": ex.error, "teacher_output": ex.raw})
+        targets, rejected = _teacher_targets(unsafe, teacher, book.v2_suffix, progress, close=own)
     else:
-        for s in unsafe:
-            if cfg.variant == "v0":
-                targets[_key(s)] = (rng.choice(book.v0_refusals), {})
-            else:
-                entry = book.entry_for(s)
-                targets[_key(s)] = (f"{rng.choice(entry.reasons)} {book.v1_suffix}", {"template": entry.key})
+        targets = _template_targets(unsafe, cfg.variant, book, rng)
     unsafe = [s for s in unsafe if _key(s) in targets]
     if not unsafe:
         raise ConfigError(f"every one of the {len(rejected)} teacher explanations failed validation "
