@@ -76,7 +76,7 @@ def sft_config(settings: SFTSettings, out: str | Path, *, has_eval: bool = False
         eval_strategy="steps" if has_eval else "no", eval_steps=settings.save_steps if has_eval else None,
         per_device_eval_batch_size=settings.per_device_train_batch_size,
         dataloader_num_workers=settings.dataloader_num_workers, report_to=settings.report_to or "none",
-        remove_unused_columns=False, disable_tqdm=True)
+        remove_unused_columns=False, disable_tqdm=True, deepspeed=settings.deepspeed)
 
 
 def lora_target_regex(names: list[str], scope: str) -> str | list[str]:

@@ -62,6 +62,7 @@ class SFTSettings:
     save_total_limit: int | None = 2
     dataloader_num_workers: int = 0
     eval_heldout: bool = False  # evaluate loss on heldout.jsonl at each save
+    deepspeed: str | None = None  # a DeepSpeed JSON config (run under `accelerate launch` / `deepspeed`)
     report_to: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
