@@ -3,54 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from safevlm.cli.common import console, friendly_errors
+from safevlm.train.progress import progress_callback
 
 app = typer.Typer(help="Fine-tune a VLM (TRL).", no_args_is_help=True)
-
-
-def _progress_callback(every: int = 50):
-    """A transformers callback drawing a rich progress bar with the running loss.
-
-    Where the output is not a terminal (CI logs, ``make demo > log``) the bar cannot
-    redraw, so a line with the step and loss is printed every ``every`` steps instead.
-    """
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-    from transformers import TrainerCallback
-
-    class RichProgress(TrainerCallback):
-        def __init__(self) -> None:
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TimeElapsedColumn(), TimeRemainingColumn(), console=console)
-            self.task: Any = None
-
-        def on_train_begin(self, args, state, control, **kw):
-            self.bar.start()
-            self.task = self.bar.add_task("training", total=state.max_steps, completed=state.global_step)
-
-        def on_step_end(self, args, state, control, **kw):
-            self.bar.update(self.task, completed=state.global_step)
-
-        def on_log(self, args, state, control, logs=None, **kw):
-            if logs and "loss" in logs and self.task is not None:
-                self.bar.update(self.task, description=f"training (loss {float(logs['loss']):.3f})")
-                if not console.is_terminal and (state.global_step % every == 0 or state.global_step == 1):
-                    console.print(f"  step {state.global_step}/{state.max_steps}: loss {float(logs['loss']):.3f}")
-
-        def on_train_end(self, args, state, control, **kw):
-            self.bar.stop()
-
-    return RichProgress()
 
 
 @app.command("sft")
@@ -85,7 +45,7 @@ def sft_cmd(
                   f"batch {settings.per_device_train_batch_size}x{settings.gradient_accumulation_steps}, "
                   + (f"{settings.max_steps} steps" if settings.max_steps > 0 else f"{settings.num_train_epochs:g} epochs"))
     record = run_sft(model, data, out, settings, resume=str(resume_from) if resume_from else resume,
-                     callbacks=[_progress_callback()])
+                     callbacks=[progress_callback(console)])
     console.print(f"{record['global_steps']} steps, loss {record['first_loss']:.3f} -> {record['last_loss']:.3f}, "
                   f"{record['samples_per_s']:.1f} samples/s, {record['wall_s']:.0f} s; saved to {out}")
     wrapper = (record.get("prompt_wrapper") or {}).get("name")

@@ -69,7 +69,7 @@ def build_data(variant: str, out: Path, cfg: GymSafeCoTConfig) -> dict[str, Any]
 
 
 def train(variant: str, data: Path, out: Path, cfg: GymSafeCoTConfig) -> dict[str, Any]:
-    from safevlm.cli.train import _progress_callback
+    from safevlm.train.progress import progress_callback
     from safevlm.train.sft import TRAINING_RECORD, run_sft
     from safevlm.train.sft_settings import resolve_settings
 
@@ -80,7 +80,7 @@ def train(variant: str, data: Path, out: Path, cfg: GymSafeCoTConfig) -> dict[st
         if record.get("data", {}).get("counts") == json.loads((data / "data_card.json").read_text())["counts"]:
             console.print(f"  {variant} model: reusing {out}")
             return record
-    record = run_sft("gym", data, out, settings, callbacks=[_progress_callback()])
+    record = run_sft("gym", data, out, settings, callbacks=[progress_callback(console)])
     console.print(f"  {variant} model: {record['global_steps']} steps, loss {record['first_loss']:.2f} -> "
                   f"{record['last_loss']:.3f}, {record['samples_per_s']:.1f} samples/s, {record['wall_s']:.0f} s")
     return record
