@@ -177,3 +177,15 @@ def test_chat_data_errors_name_file_and_line(tmp_path):
         load_chat_dataset(f)
     ds = load_chat_dataset(_write_set(tmp_path / "ok", 3) / "train.jsonl")
     assert len(ds) == 3 and isinstance(ds[0]["images"][0], Image.Image)
+
+
+def test_qwen_images_are_capped_for_training(tmp_path):
+    from safevlm.models.loading import save_vlm
+    from safevlm.models.tiny import build_tiny_vlm
+    from safevlm.train.sft import load_for_training
+
+    model, processor = build_tiny_vlm("qwen2_5_vl", max_pixels=1024 * 1024)
+    base = save_vlm(model, processor, tmp_path / "base")
+    _, proc = load_for_training(f"hf:{base}", resolve_settings("gpu", overrides={"max_pixels": 448 * 448}))
+    grid = proc.image_processor(images=[Image.new("RGB", (1000, 1000))])["image_grid_thw"]
+    assert grid.tolist() == [[1, 32, 32]]  # 448 px / 14 px patches; uncapped it would be 72 x 72

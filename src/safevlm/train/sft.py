@@ -40,8 +40,11 @@ def resolve_model_path(spec: str) -> str:
     return spec.removeprefix("hf:")
 
 
+QWEN_TYPES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
+
+
 def load_for_training(spec: str, settings: SFTSettings) -> tuple[Any, Any]:
-    """Model and processor for training, with the image cap applied (Qwen-VL ``max_pixels``)."""
+    """Model and processor for training, with Qwen-VL images capped at ``max_pixels``."""
     import torch
 
     from safevlm.models.loading import load_vlm
@@ -51,10 +54,11 @@ def load_for_training(spec: str, settings: SFTSettings) -> tuple[Any, Any]:
         dtype = "bfloat16" if settings.mode == "lora" and torch.cuda.is_available() and settings.bf16 else "float32"
     model, processor = load_vlm(resolve_model_path(spec), dtype=dtype, device="cpu")
     ip = getattr(processor, "image_processor", None)
-    if settings.max_pixels and ip is not None and hasattr(ip, "max_pixels"):
-        ip.max_pixels = min(ip.max_pixels or settings.max_pixels, settings.max_pixels)
-        if getattr(ip, "size", None) and "longest_edge" in ip.size:
-            ip.size["longest_edge"] = min(ip.size["longest_edge"], settings.max_pixels)
+    if settings.max_pixels and model.config.model_type in QWEN_TYPES and ip is not None:
+        # Qwen-VL's size["longest_edge"] is a pixel count (other families: a side length)
+        size = dict(ip.size)
+        size["longest_edge"] = min(size.get("longest_edge") or settings.max_pixels, settings.max_pixels)
+        ip.size = size
     return model, processor
 
 
