@@ -72,9 +72,21 @@ def test_golden_metrics_by_hand():
     assert viol["metrics"]["car"] is None
     assert value(b["by_category"]["benign"]["metrics"]["car"]) == pytest.approx(2 / 3)
     assert value(b["by_category"]["self_harm"]["metrics"]["crr"]) == pytest.approx(1 / 2)
+    assert "by_label" not in b  # no record carries a benchmark label
     # overall = the one benchmark; by_judge repeats it
     assert res["overall"]["metrics"]["crr"] == m["crr"]
     assert res["by_judge"][J]["b:v"]["accuracy"] == m["accuracy"]
+
+
+def test_by_label_splits_safe_items_by_the_benchmark_own_category():
+    labelled = [{**r, "category": "probe" if r["id"] in ("7", "8") else "vqa" if r["expected"] == "comply"
+                 else "attack"} for r in RECORDS]
+    b = build_results(labelled, model="m", judges_of={"b:v": [J]})["benchmarks"]["b:v"]
+    # safe items: 6 answered, 9 judge error (vqa); 7 answered, 8 refused (probe)
+    assert value(b["by_label"]["vqa"]["metrics"]["car"]) == 1.0 and b["by_label"]["vqa"]["n"] == 2
+    assert value(b["by_label"]["probe"]["metrics"]["car"]) == pytest.approx(1 / 2)
+    assert value(b["by_label"]["attack"]["metrics"]["crr"]) == pytest.approx(3 / 5)
+    assert set(b["by_category"]) == {"violence", "self_harm", "benign"}  # unchanged
 
 
 def test_overall_pools_benchmarks_each_by_its_primary_judge():

@@ -16,7 +16,7 @@ What is excluded, and counted instead (methods.md: a failed call never becomes a
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from safevlm.eval import metrics as M
@@ -28,6 +28,12 @@ NO_CATEGORY = "uncategorised"
 def category_of(rec: dict[str, Any]) -> str:
     """The normalised risk category (``benign`` for safe items), else the benchmark's own label."""
     return rec.get("risk_category") or rec.get("category") or NO_CATEGORY
+
+
+def label_of(rec: dict[str, Any]) -> str:
+    """The benchmark's own label (MM-SafetyBench scenario, gym family...): finer than the
+    normalised category, and the only split of safe items, which are all ``benign``."""
+    return str(rec.get("category") or NO_CATEGORY)
 
 
 def generation_failed(rec: dict[str, Any]) -> bool:
@@ -68,6 +74,16 @@ def _block(records: Sequence[dict[str, Any]], judge_of: dict[str, str], judges_o
             "judge_errors": {j: c for j, c in judge_errors.items() if c}, "metrics": M.compute(items, **opts)}
 
 
+def _grouped(records: Sequence[dict[str, Any]], key: Callable[[dict[str, Any]], str], judge_of: dict[str, str],
+             judges_of: dict[str, list[str]], opts: dict[str, Any]) -> dict[str, Any]:
+    """``{group: {"n", "metrics"}}`` for the records grouped by ``key``."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for rec in records:
+        groups.setdefault(key(rec), []).append(rec)
+    return {g: {k: v for k, v in _block(rs, judge_of, judges_of, opts).items() if k in ("n", "metrics")}
+            for g, rs in sorted(groups.items())}
+
+
 def build_results(records: Sequence[dict[str, Any]], *, model: str, judges_of: dict[str, list[str]],
                   thresholds: dict[str, float] | None = None, seed: int = 0, resamples: int = M.RESAMPLES,
                   extra_run: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -84,11 +100,9 @@ def build_results(records: Sequence[dict[str, Any]], *, model: str, judges_of: d
     benchmarks: dict[str, Any] = {}
     for bench, recs in by_bench.items():
         block = _block(recs, primary_of, judges_of, opts)
-        cats: dict[str, list[dict[str, Any]]] = {}
-        for rec in recs:
-            cats.setdefault(category_of(rec), []).append(rec)
-        block["by_category"] = {c: {k: v for k, v in _block(rs, primary_of, judges_of, opts).items()
-                                    if k in ("n", "metrics")} for c, rs in sorted(cats.items())}
+        block["by_category"] = _grouped(recs, category_of, primary_of, judges_of, opts)
+        if any(r.get("category") for r in recs):
+            block["by_label"] = _grouped(recs, label_of, primary_of, judges_of, opts)
         benchmarks[bench] = {"primary_judge": primary_of[bench], "judges": judges_of[bench], **block}
     all_judges = list(dict.fromkeys(j for js in judges_of.values() for j in js))
     by_judge: dict[str, Any] = {}

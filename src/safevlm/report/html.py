@@ -100,10 +100,10 @@ def _errors_table(runs: list[Run], benches: list[str]) -> str:
             f'<th>judge errors</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
 
-def _categories(runs: list[Run], benches: list[str]) -> str:
+def _categories(runs: list[Run], benches: list[str], key: str = "by_category") -> str:
     out = []
     for bench in benches:
-        present = [(ri, (r.benchmarks.get(bench) or {}).get("by_category") or {}) for ri, r in enumerate(runs)
+        present = [(ri, (r.benchmarks.get(bench) or {}).get(key) or {}) for ri, r in enumerate(runs)
                    if bench in r.benchmarks]
         svg = category_bars([runs[ri].label for ri, _ in present], [b for _, b in present], [ri for ri, _ in present])
         if svg:
@@ -158,6 +158,8 @@ def render_html(runs: list[Run | Path] | Run | Path, max_rows: int = MAX_ROWS) -
     thumbs = Thumbs()
     browser = _browser(runs, benches, thumbs, max_rows)
     judges = _judges_table(runs, benches)
+    labels = _categories(runs, benches, "by_label") if any(
+        (r.benchmarks.get(b) or {}).get("by_label") for r in runs for b in benches) else ""
     title = runs[0].label if len(runs) == 1 else f"{len(runs)} runs compared"
     body = (f'<section id="runs"><h2>Runs</h2>{_runs_table(runs)}</section>'
             f'<section id="summary"><h2>Summary</h2><p class="muted">Rates with 95% bootstrap CIs '
@@ -166,11 +168,14 @@ def render_html(runs: list[Run | Path] | Run | Path, max_rows: int = MAX_ROWS) -
             f"{_summary_table(runs, benches)}</section>"
             + _scatter(runs, benches)
             + f'<section id="categories"><h2>By risk category</h2>{_categories(runs, benches)}</section>'
+            + (f'<section id="labels"><h2>By benchmark label</h2><p class="muted">The benchmark\'s own '
+               "categories (scenario, family): safe items are split here, so over-refusal shows where it "
+               f"happens.</p>{labels}</section>" if labels else "")
             + (f'<section id="judges"><h2>By judge</h2>{judges}</section>' if judges else "")
             + f'<section id="errors"><h2>Errors</h2><p class="muted">Excluded from the metrics.</p>'
               f"{_errors_table(runs, benches)}</section>"
             + browser)
-    nav = " ".join(f'<a href="#{k}">{k}</a>' for k in ("runs", "summary", "scatter", "categories", "judges",
+    nav = " ".join(f'<a href="#{k}">{k}</a>' for k in ("runs", "summary", "scatter", "categories", "labels", "judges",
                                                          "errors", "samples") if f'<section id="{k}">' in body)
     created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return _fill(_asset("template.html"), {

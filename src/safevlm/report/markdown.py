@@ -47,10 +47,10 @@ def _summary(runs: list[Run], bench: str) -> list[str]:
     return table(["run", "n"] + [t for _, t in cols], rows)
 
 
-def _categories(runs: list[Run], bench: str) -> list[str]:
+def _categories(runs: list[Run], bench: str, key: str = "by_category") -> list[str]:
     cats: list[str] = []
     for run in runs:
-        cats += [c for c in ((run.benchmarks.get(bench) or {}).get("by_category") or {}) if c not in cats]
+        cats += [c for c in ((run.benchmarks.get(bench) or {}).get(key) or {}) if c not in cats]
     if not cats:
         return []
     header = ["category"]
@@ -60,7 +60,7 @@ def _categories(runs: list[Run], bench: str) -> list[str]:
     for c in cats:
         row: list[Any] = [c]
         for run in runs:
-            block = ((run.benchmarks.get(bench) or {}).get("by_category") or {}).get(c)
+            block = ((run.benchmarks.get(bench) or {}).get(key) or {}).get(c)
             row += [NULL if block is None else block.get("n", NULL),
                     fmt_metric(metric(block, "crr")), fmt_metric(metric(block, "car"))]
         rows.append(row)
@@ -132,6 +132,7 @@ def render_markdown(runs: list[Run | Path] | Run | Path) -> str:
         out += table(["run", "n"] + [t for _, t in cols],
                      [[r.label, b.get("n", NULL)] + [fmt_metric(metric(b, k)) for k, _ in cols] for r, b in blocks])
     out += _per_bench_section("By risk category", [(b, _categories(runs, b)) for b in benches])
+    out += _per_bench_section("By benchmark label", [(b, _categories(runs, b, "by_label")) for b in benches])
     out += _per_bench_section("By judge", [(b, _by_judge(runs, b)) for b in benches])
     out += ["", "## Errors", "", "Errors are excluded from the metrics.", ""] + _errors(runs, benches)
     out += ["", "## Configs"] + _configs(runs)
