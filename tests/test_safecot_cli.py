@@ -9,6 +9,11 @@ from typer.testing import CliRunner
 from safevlm.cli.main import app
 
 runner = CliRunner()
+
+
+def said(res) -> str:
+    """The command's output with line wrapping undone (rich wraps long tmp paths)."""
+    return " ".join(res.output.split())
 SPEC = """name: gymlet
 title: a small gym train split for tests
 root: .
@@ -25,11 +30,11 @@ def test_build_then_train_then_eval_with_the_wrapper(tmp_path):
     res = runner.invoke(app, ["safecot", "build", "--variant", "v2", "--teacher", "oracle", "--unsafe", "gymlet:train",
                               "--general", "gymlet:train", "--max-unsafe", "16", "--spec", str(spec), "--out", str(data)])
     assert res.exit_code == 0, res.output
-    assert "16 unsafe + 16 general = 32" in res.output
+    assert "16 unsafe + 16 general = 32" in said(res)
     res = runner.invoke(app, ["train", "sft", "--model", "gym", "--data", str(data), "--out", str(model), "--full",
                               "--preset", "cpu", "max_steps=2", "per_device_train_batch_size=4", "logging_steps=1"])
     assert res.exit_code == 0, res.output
-    assert "2 steps" in res.output and "--prompt-wrapper safecot" in res.output
+    assert "2 steps" in said(res) and "--prompt-wrapper safecot" in said(res)
     record = json.loads((model / "safevlm_training.json").read_text())
     assert record["data"]["variant"] == "v2" and record["prompt_wrapper"]["name"] == "safecot"
     assert record["settings"]["max_steps"] == 2 and record["examples"] == 29
@@ -46,15 +51,15 @@ def test_build_then_train_then_eval_with_the_wrapper(tmp_path):
 
 def test_cli_errors_are_one_line_and_exit_2(tmp_path):
     res = runner.invoke(app, ["safecot", "build", "--variant", "v9", "--unsafe", "gym:train", "--out", str(tmp_path)])
-    assert res.exit_code == 2 and "unknown SafeCoT variant 'v9'" in res.output
+    assert res.exit_code == 2 and "unknown SafeCoT variant 'v9'" in said(res)
     res = runner.invoke(app, ["train", "sft", "--model", "gym", "--data", str(tmp_path), "--out", str(tmp_path / "m"),
                               "learning_rat=1"])
-    assert res.exit_code == 2 and "unknown training setting" in res.output
+    assert res.exit_code == 2 and "unknown training setting" in said(res)
     res = runner.invoke(app, ["train", "sft", "--model", "gym", "--data", str(tmp_path / "nope"),
                               "--out", str(tmp_path / "m")])
-    assert res.exit_code == 2 and "training data" in res.output and "not found" in res.output
+    assert res.exit_code == 2 and "training data" in said(res) and "not found" in said(res)
     res = runner.invoke(app, ["export", "--merge", str(tmp_path), "--out", str(tmp_path / "merged")])
-    assert res.exit_code == 2 and "not a LoRA adapter" in res.output
+    assert res.exit_code == 2 and "not a LoRA adapter" in said(res)
     res = runner.invoke(app, ["eval", "--model", "mock:echo", "--bench", "gym:smoke", "--prompt-wrapper", "oops",
                               "--out", str(tmp_path / "r")])
-    assert res.exit_code == 2 and "unknown prompt wrapper" in res.output
+    assert res.exit_code == 2 and "unknown prompt wrapper" in said(res)
