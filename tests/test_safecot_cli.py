@@ -14,18 +14,10 @@ runner = CliRunner()
 def said(res) -> str:
     """The command's output with line wrapping undone (rich wraps long tmp paths)."""
     return " ".join(res.output.split())
-SPEC = """name: gymlet
-title: a small gym train split for tests
-root: .
-default_variant: train
-variants:
-  train: {hook: "safevlm.gym:bench_hook", options: {split: train, size: 200, seed: 0}}
-"""
 
 
-def test_build_then_train_then_eval_with_the_wrapper(tmp_path):
-    spec = tmp_path / "gymlet.yaml"
-    spec.write_text(SPEC)
+def test_build_then_train_then_eval_with_the_wrapper(tmp_path, gymlet):
+    spec = gymlet(200)
     data, model = tmp_path / "data", tmp_path / "model"
     res = runner.invoke(app, ["safecot", "build", "--variant", "v2", "--teacher", "oracle", "--unsafe", "gymlet:train",
                               "--general", "gymlet:train", "--max-unsafe", "16", "--spec", str(spec), "--out", str(data)])

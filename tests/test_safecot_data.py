@@ -14,20 +14,11 @@ from safevlm.safecot.prompt import PRESETS, get_wrapper
 from safevlm.safecot.teacher import Explanation, OracleTeacher, Teacher, check_explanation
 from safevlm.safecot.templates import FALLBACK, load_templates
 
-SPEC = """name: gymlet
-title: a small gym train split for tests
-root: .
-default_variant: train
-variants:
-  train: {hook: "safevlm.gym:bench_hook", options: {split: train, size: 400, seed: 0}}
-"""
-
 
 @pytest.fixture()
-def gymlet(tmp_path: Path) -> list[str]:
-    spec = tmp_path / "gymlet.yaml"
-    spec.write_text(SPEC)
-    return [str(spec)]
+def specs(gymlet) -> list[str]:
+    """Where ``gymlet:train`` (400 gym train items) is defined."""
+    return [str(gymlet(400))]
 
 
 def _rows(path: Path) -> list[dict]:
@@ -49,10 +40,10 @@ def _prompt(row: dict) -> str:
     return row["messages"][0]["content"][-1]["text"]
 
 
-def test_v1_counts_ratio_targets_and_card(tmp_path, gymlet):
+def test_v1_counts_ratio_targets_and_card(tmp_path, specs):
     n_unsafe, n_general = _gym_counts()
     out = tmp_path / "v1"
-    card = build(BuildConfig("v1", ["gymlet:train"], ["gymlet:train"], extra_specs=gymlet), out)
+    card = build(BuildConfig("v1", ["gymlet:train"], ["gymlet:train"], extra_specs=specs), out)
     train, held = _rows(out / "train.jsonl"), _rows(out / "heldout.jsonl")
     rows = train + held
     assert card["counts"]["unsafe"] == n_unsafe == sum(r["side"] == "unsafe" for r in rows)
@@ -85,11 +76,11 @@ def test_v1_counts_ratio_targets_and_card(tmp_path, gymlet):
     assert n_general > n_unsafe  # the 1:1 mix subsampled the general side
 
 
-def test_ratio_max_unsafe_seed_and_determinism(tmp_path, gymlet):
+def test_ratio_max_unsafe_seed_and_determinism(tmp_path, specs):
     a = build(BuildConfig("v0", ["gymlet:train"], ["gymlet:train"], ratio="1:2", max_unsafe=40, seed=3,
-                          extra_specs=gymlet), tmp_path / "a")
+                          extra_specs=specs), tmp_path / "a")
     build(BuildConfig("v0", ["gymlet:train"], ["gymlet:train"], ratio="1:2", max_unsafe=40, seed=3,
-                          extra_specs=gymlet), tmp_path / "b")
+                          extra_specs=specs), tmp_path / "b")
     assert a["counts"]["unsafe"] == 40 and a["counts"]["general"] == 80
     assert (tmp_path / "a" / "train.jsonl").read_text() == (tmp_path / "b" / "train.jsonl").read_text()
     book = load_templates()
@@ -97,8 +88,8 @@ def test_ratio_max_unsafe_seed_and_determinism(tmp_path, gymlet):
     assert unsafe and all(_target(r) in book.v0_refusals for r in unsafe)
 
 
-def test_short_general_side_is_reported_not_hidden(tmp_path, gymlet):
-    card = build(BuildConfig("v0", ["gymlet:train"], ["gymlet:train"], ratio="1:100", extra_specs=gymlet),
+def test_short_general_side_is_reported_not_hidden(tmp_path, specs):
+    card = build(BuildConfig("v0", ["gymlet:train"], ["gymlet:train"], ratio="1:100", extra_specs=specs),
                  tmp_path / "o")
     c = card["counts"]
     assert c["general"] == c["general_available"] < c["general_wanted"]
@@ -178,10 +169,10 @@ class ScriptedTeacher(Teacher):
         return out
 
 
-def test_v2_teacher_failures_are_reported_and_dropped(tmp_path, gymlet):
+def test_v2_teacher_failures_are_reported_and_dropped(tmp_path, specs):
     out = tmp_path / "v2"
     card = build(BuildConfig("v2", ["gymlet:train"], ["gymlet:train"], teacher="scripted", max_unsafe=60,
-                             extra_specs=gymlet), out, teacher=ScriptedTeacher())
+                             extra_specs=specs), out, teacher=ScriptedTeacher())
     rejected = _rows(out / "rejected.jsonl")
     assert len(rejected) == 50 and card["counts"]["unsafe"] == 10 and card["counts"]["general"] == 10
     assert card["rejected_reasons"] == {"empty explanation": 10, "the teacher refused instead of explaining": 10,
@@ -195,15 +186,15 @@ def test_v2_teacher_failures_are_reported_and_dropped(tmp_path, gymlet):
     assert not rejected_ids & {r["id"] for r in _rows(out / "train.jsonl")}
 
 
-def test_v2_all_teacher_outputs_failing_is_an_error(tmp_path, gymlet):
+def test_v2_all_teacher_outputs_failing_is_an_error(tmp_path, specs):
     with pytest.raises(ConfigError, match="every one of the 20 teacher explanations failed"):
         build(BuildConfig("v2", ["gymlet:train"], ["gymlet:train"], teacher="mock:refuse", max_unsafe=20,
-                          extra_specs=gymlet), tmp_path / "x")
+                          extra_specs=specs), tmp_path / "x")
 
 
-def test_oracle_teacher_explains_gym_items_from_their_truth(tmp_path, gymlet):
+def test_oracle_teacher_explains_gym_items_from_their_truth(tmp_path, specs):
     out = tmp_path / "v2"
-    card = build(BuildConfig("v2", ["gymlet:train"], ["gymlet:train"], teacher="oracle", extra_specs=gymlet), out)
+    card = build(BuildConfig("v2", ["gymlet:train"], ["gymlet:train"], teacher="oracle", extra_specs=specs), out)
     assert card["counts"]["teacher_rejected"] == 0
     from safevlm.gym.generate import generate_samples
     from safevlm.gym.oracle import judge

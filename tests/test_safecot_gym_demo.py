@@ -7,18 +7,9 @@ import json
 
 from safevlm.safecot.gym_demo import GymSafeCoTConfig, comparison_rows, run
 
-SPEC = """name: gymlet
-title: a small gym train split for tests
-root: .
-default_variant: train
-variants:
-  train: {hook: "safevlm.gym:bench_hook", options: {split: train, size: 300, seed: 0}}
-"""
 
-
-def test_small_comparison_end_to_end_and_resume(tmp_path, capsys):
-    spec = tmp_path / "gymlet.yaml"
-    spec.write_text(SPEC)
+def test_small_comparison_end_to_end_and_resume(tmp_path, capsys, gymlet):
+    spec = gymlet(300)
     cfg = GymSafeCoTConfig(variants=["v0", "v2"], train_ref="gymlet:train", extra_specs=[str(spec)],
                            benches=["gym:smoke"], max_unsafe=32, steps=2)
     out = tmp_path / "safecot"

@@ -16,17 +16,10 @@ from typing import Annotated, Any
 import typer
 import yaml
 from pydantic import ValidationError
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from safevlm.cli.common import console, err_console, friendly_errors
 from safevlm.errors import ConfigError, DataError
+from safevlm.progress import progress_bar
 
 SAMPLE_KEYS = ("id", "text", "expected")
 
@@ -92,9 +85,7 @@ def judge(judge_name: Annotated[str, typer.Option("--judge", "-j", help="refusal
     judge_ = get_judge(judge_name, **parse_opts(opt))
     out.parent.mkdir(parents=True, exist_ok=True)
     refused = errors = 0
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TextColumn("eta"), TimeRemainingColumn())
-    with out.open("w", encoding="utf-8") as fh, Progress(*columns, console=err_console) as bar:
+    with out.open("w", encoding="utf-8") as fh, progress_bar(console=err_console, rate=False) as bar:
         task = bar.add_task(f"judging ({judge_.name})", total=len(items))
         for start in range(0, len(items), batch_size):
             chunk = items[start:start + batch_size]

@@ -11,14 +11,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn,
-                           TimeRemainingColumn)
-from rich.text import Text
 
 from safevlm.backends import Backend, Generation, GenerationParams, load_backend
 from safevlm.cli.common import DataRootOpt, SpecOpt, console, err_console, friendly_errors
 from safevlm.data.sample import Sample
 from safevlm.errors import ConfigError
+from safevlm.progress import progress_bar
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="gym, hf:PATH_OR_ID, openai:BASE_URL#MODEL or "
                                                  "mock:refuse|comply|echo|error|FILE.")]
@@ -41,13 +39,6 @@ def _backend(model: str, batch_size: int | None, max_image_side: int | None, dev
         hf_logging.disable_progress_bar()
     with console.status(f"loading {model}...", spinner="dots"):
         return load_backend(model, batch_size=batch_size, max_image_side=max_image_side, device=device, dtype=dtype)
-
-
-class RateColumn(ProgressColumn):
-    """Samples per second (rich has only a bytes-per-second column)."""
-
-    def render(self, task: Any) -> Text:
-        return Text(f"{task.speed:.2f} samples/s" if task.speed else "- samples/s", style="progress.data.speed")
 
 
 def output_record(sample: Sample, gen: Generation, model: str) -> dict[str, Any]:
@@ -93,9 +84,7 @@ def generate(model: ModelOpt,
     out.parent.mkdir(parents=True, exist_ok=True)
     chunk = max(batch_size or 8, 1) * 4  # write (and flush) every few batches: a crash keeps what was done
     errors = tokens = 0
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
-               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
-    with backend, out.open("w", encoding="utf-8") as fh, Progress(*columns, console=err_console) as bar:
+    with backend, out.open("w", encoding="utf-8") as fh, progress_bar(console=err_console) as bar:
         task = bar.add_task("generating", total=len(samples))
         for start in range(0, len(samples), chunk):
             part = samples[start:start + chunk]

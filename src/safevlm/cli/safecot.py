@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from safevlm.cli.common import DataRootOpt, SpecOpt, console, friendly_errors
+from safevlm.progress import progress_bar
 
 app = typer.Typer(help="SafeCoT: chain-of-thought refusal data (methods.md §1).", no_args_is_help=True)
 
@@ -50,8 +50,7 @@ def build_cmd(
                       templates=[str(t) for t in templates or []], prompt_wrapper=prompt_wrapper, seed=seed,
                       max_unsafe=max_unsafe, holdout=holdout, copy_images=copy_images,
                       data_root=str(data_root) if data_root else None, extra_specs=[str(p) for p in spec or []])
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as bar:
+    with progress_bar(console=console, rate=False, transient=True) as bar:
         tasks: dict[str, int] = {}
 
         def progress(stage: str, done: int, total: int) -> None:

@@ -29,9 +29,9 @@ from safevlm.eval import records as R
 from safevlm.eval.config import EvalConfig
 from safevlm.eval.judging import JudgeLike, JudgePool, judge_name, judge_records
 from safevlm.eval.metrics import DEFAULT_THRESHOLDS
-from safevlm.eval.progress import progress_bar
 from safevlm.eval.results import build_results, generation_failed
 from safevlm.eval.selection import Item, load_items, samples_for_records
+from safevlm.progress import progress_bar
 
 log = logging.getLogger(__name__)
 

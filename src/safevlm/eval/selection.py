@@ -13,7 +13,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from safevlm import config as sv_config
 from safevlm.data.sample import Sample
@@ -21,6 +21,9 @@ from safevlm.eval.config import EvalConfig
 from safevlm.eval.judging import default_judges
 from safevlm.eval.mcqa import render_prompt
 from safevlm.eval.records import RecordKey, cache_key
+
+if TYPE_CHECKING:
+    from safevlm.safecot.prompt import PromptWrapper
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +39,12 @@ class Item:
         return self.bench, self.sample.uid
 
 
-def prepare(sample: Sample, mcqa_prompt: bool, prompt_wrapper: str | None = None) -> Sample:
+def prepare(sample: Sample, mcqa_prompt: bool, wrapper: PromptWrapper | None = None) -> Sample:
     """The sample as it is sent: with a multiple-choice item's options in its text, then
-    wrapped the way the model was fine-tuned (``prompt_wrapper``)."""
+    wrapped the way the model was fine-tuned (``wrapper``)."""
     text = render_prompt(sample) if mcqa_prompt and sample.choices else sample.text
-    if prompt_wrapper:
-        from safevlm.safecot.prompt import get_wrapper
-
-        text = get_wrapper(prompt_wrapper).apply(text)
+    if wrapper is not None:
+        text = wrapper.apply(text)
     return sample if text == sample.text else sample.model_copy(update={"text": text})
 
 
@@ -54,7 +55,9 @@ def load_items(cfg: EvalConfig, model: str, *, verify_images: bool = True) -> tu
     de-duplicated; ``cfg.benches`` is updated to the resolved refs.
     """
     from safevlm.bench import load_benchmark
+    from safevlm.safecot.prompt import get_wrapper
 
+    wrapper = get_wrapper(cfg.prompt_wrapper) if cfg.prompt_wrapper else None
     items: list[Item] = []
     judges_of: dict[str, list[str]] = {}
     resolved: list[str] = []
@@ -72,7 +75,7 @@ def load_items(cfg: EvalConfig, model: str, *, verify_images: bool = True) -> tu
                 log.warning("%s: duplicate sample uid %s; keeping the first", res.uid, s.uid)
                 continue
             seen.add(s.uid)
-            sent = prepare(s, cfg.mcqa_prompt, cfg.prompt_wrapper)
+            sent = prepare(s, cfg.mcqa_prompt, wrapper)
             items.append(Item(res.uid, sent, cache_key(model, s, sent.text, cfg.generation, cfg.output_options)))
     cfg.benches = resolved
     return items, judges_of

@@ -11,11 +11,11 @@ import json
 import time
 from pathlib import Path
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from safevlm.cli.common import console
 from safevlm.gym.scorecard import Scorecard, evaluate_backend
+from safevlm.progress import progress_bar
 from safevlm.train.gym_pretrain import PretrainConfig, pretrain
 
 
@@ -58,9 +58,7 @@ def run_pretrain(*, out: Path | None, steps: int, seed: int, train_size: int, ba
     console.rule("[bold]gym model pretraining")
     console.print(f"{steps} steps x batch {batch_size} on {train_size} gym train items, seed {seed} -> {out}")
     t0 = time.perf_counter()
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TimeRemainingColumn()]
-    with Progress(*columns, console=console) as progress:
+    with progress_bar(console=console, rate=False) as progress:
         task = progress.add_task("building data and model", total=steps)
 
         def on_progress(step, loss, lr_now):

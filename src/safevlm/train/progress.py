@@ -11,20 +11,14 @@ def progress_callback(console, every: int = 50):
     Where the output is not a terminal (CI logs, ``make demo > log``) the bar cannot
     redraw, so a line with the step and loss is printed every ``every`` steps instead.
     """
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import Progress
     from transformers import TrainerCallback
+
+    from safevlm.progress import columns
 
     class RichProgress(TrainerCallback):
         def __init__(self) -> None:
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TimeElapsedColumn(), TimeRemainingColumn(), console=console)
+            self.bar = Progress(*columns(rate=False), console=console)
             self.task: Any = None
 
         def on_train_begin(self, args, state, control, **kw):
