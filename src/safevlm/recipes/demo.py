@@ -1,0 +1,106 @@
+"""``make demo`` / ``safevlm demo``: the main job on the embedded default.
+
+1. Benchmarks: load every registered variant from the data root, verify every image
+   on disk and print the inventory (skipped with a note when there is no data root).
+2. The gym model on ``gym:test`` and ``gym:test-ood``: one evaluation run (greedy,
+   judged by the gym oracle and the default refusal detector) with its report, plus
+   the gym scorecard: per-type accuracy beside its majority baseline, behaviour rates
+   and the oracle's verdict counts.
+3. SafeCoT on the gym (:mod:`safevlm.recipes.safecot_gym`): v0 / v1 / v2 data from
+   ``gym:train``, one fine-tune per variant, each evaluated like the base model, and one
+   comparison report of the four models (``runs/demo/safecot/report/report.html``).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from safevlm.backends.base import GenerationParams
+from safevlm.bench import all_specs, load_benchmark
+from safevlm.bench.inventory import summarise
+from safevlm.config import data_root as resolve_data_root
+from safevlm.data.records import read_records
+from safevlm.progress import console, progress_bar
+from safevlm.report.terminal import compact, inventory_table, scorecard_table, with_ci
+
+
+def benchmark_inventory(root: Path) -> list[dict]:
+    """Stage 1: every variant loaded and every image on disk verified; returns the table rows."""
+    refs = [f"{n}:{v}" for n, s in all_specs().items() if n != "gym" for v in s.variants]
+    with progress_bar(console=console, rate=False, transient=True) as progress:
+        task = progress.add_task("loading and checking", total=len(refs))
+
+        def advance(ref: str) -> None:
+            progress.update(task, description=f"loading {ref}", advance=1)
+
+        return summarise(root, exclude=("gym",), verify_images=True, on_variant=advance)
+
+
+def gym_model_eval(out: Path, batch_size: int = 64) -> dict:
+    """Stage 2: evaluate the bundled gym model on gym:test and gym:test-ood.
+
+    One ``safevlm eval`` run (oracle + default refusal detector, report included); the
+    gym scorecard (per-type accuracy beside its majority baseline) is computed from the
+    same stored responses, so nothing is generated twice.
+    """
+    from safevlm.eval import evaluate
+    from safevlm.gym.scorecard import score
+
+    benches = ["gym:test", "gym:test-ood"]
+    results = evaluate(model="gym", benches=benches, judges=["oracle", "refusal"], out=out, batch_size=batch_size,
+                       generation=GenerationParams(max_new_tokens=48))
+    records, _ = read_records(out / "samples.jsonl")
+    for bench in benches:
+        by_id = {s.id: s for s in load_benchmark(bench).samples}
+        recs = [r for r in records.values() if r.bench == bench]
+        card, _ = score([by_id[r.id] for r in recs], [None if r.generation_failed else r.response for r in recs])
+        console.print(scorecard_table(f"gym model on {bench} ({card.n} items, greedy, oracle-judged)", card))
+        verdicts = ", ".join(f"{k} {v}" for k, v in sorted(card.verdicts.items()))
+        console.print(f"oracle verdicts: {verdicts}; generation errors {card.errors}")
+    for bench, res in results["benchmarks"].items():
+        rates = "  ".join(f"{k.upper()} {with_ci(res['metrics'].get(k))}" for k in ("crr", "car", "asr"))
+        console.print(f"{bench}: {rates}  (n={res['n']})")
+    console.print(f"run directory: {out} (results.json, results.md, report.html)")
+    return results
+
+
+def run_demo(data_root: Path | None = None, out: Path = Path("runs/demo")) -> dict:
+    t0 = time.perf_counter()
+    root = resolve_data_root(data_root)
+    console.rule("[bold]1. benchmarks in their native formats")
+    rows = []
+    if root.is_dir():
+        console.print(f"data root: {root}")
+        rows = benchmark_inventory(root)
+        console.print(inventory_table(rows))
+        console.print(f"{len(rows)} variants, {sum(r['items'] for r in rows)} items, "
+                      f"{sum(r['with_images'] for r in rows)} with images, every image on disk verified")
+    else:
+        console.print(f"[yellow]no benchmark data at {root}[/]: set SAFEVLM_DATA_ROOT to the folder holding "
+                      "FigStep-SafeBench/, XSTest/, ... to include them")
+    console.rule("[bold]2. the gym model (helpful, unaligned) on SafetyGym")
+    results = gym_model_eval(Path(out) / "gym-base")
+    console.rule("[bold]3. SafeCoT on the gym: v0 / v1 / v2 fine-tunes of the gym model")
+    safecot = safecot_stage(Path(out) / "safecot", base_run=Path(out) / "gym-base")
+    console.print(f"demo finished in {time.perf_counter() - t0:.1f} s")
+    return {"benchmarks": rows, "gym": results, "safecot": safecot}
+
+
+def safecot_stage(out: Path, base_run: Path | None = None) -> dict:
+    """Stage 3: build, fine-tune and evaluate v0/v1/v2; print the CRR/CAR comparison."""
+    from rich.table import Table
+
+    from safevlm.recipes.safecot_gym import comparison_rows, run
+
+    done = run(out, base_run=base_run)
+    table = Table(title="SafeCoT on the gym: refusal of unsafe items (CRR) and acceptance of safe ones (CAR), "
+                        "oracle-judged, 95 % bootstrap intervals")
+    for col in ("model", "benchmark", "n", "CRR", "CAR", "over-refusal", "ASR"):
+        table.add_column(col, justify="left" if col in ("model", "benchmark") else "right")
+    for r in comparison_rows(done["results"]):
+        table.add_row(r["model"], r["bench"], str(r["n"]), *(compact(r[k]) for k in ("crr", "car", "over_refusal",
+                                                                                    "asr")))
+    console.print(table)
+    console.print(f"comparison report: {done['report']['html']}")
+    return done

@@ -1,0 +1,133 @@
+"""SafeCoT end to end on the gym: base model, then v0 / v1 / v2 fine-tunes, one report.
+
+For each variant: build the set from ``gym:train`` (unsafe items with their variant's
+target, mixed 1:1 with general items that keep their reference answer; v2 uses the
+gym oracle as teacher), fine-tune the bundled gym model with the CPU preset, evaluate
+on ``gym:test`` and ``gym:test-ood`` with the oracle and the refusal detector, prompts
+wrapped as in training. The base model is evaluated on the plain prompts it was
+trained on. A finished step is reused when run again with the same settings (the data
+card, the training record and the run directory say what was done), so an interrupted
+demo resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from safevlm.backends.base import GenerationParams
+from safevlm.progress import console
+
+BENCHES = ["gym:test", "gym:test-ood"]
+JUDGES = ["oracle", "refusal"]
+#: refusals with a reason are ~50 gym tokens; 64 leaves room without truncating
+GENERATION = GenerationParams(max_new_tokens=64)
+
+
+@dataclass
+class GymSafeCoTConfig:
+    variants: list[str] = field(default_factory=lambda: ["v0", "v1", "v2"])
+    train_ref: str = "gym:train"
+    benches: list[str] = field(default_factory=lambda: list(BENCHES))
+    extra_specs: list[str] = field(default_factory=list)  # where a non-registered train_ref is defined
+    max_unsafe: int = 2000
+    steps: int = 300  # about 2.7 epochs of the 3,600 training examples at batch 32
+    seed: int = 0
+    batch_size: int = 64  # evaluation
+
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"max_steps": self.steps, "save_steps": self.steps,
+                "save_total_limit": 1, "seed": self.seed}
+
+
+def _same(path: Path, key: str, expected: Any) -> bool:
+    if not path.is_file():
+        return False
+    return json.loads(path.read_text(encoding="utf-8")).get(key) == expected
+
+
+def build_data(variant: str, out: Path, cfg: GymSafeCoTConfig) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    from safevlm.safecot.build import CARD_JSON, BuildConfig, build
+
+    bc = BuildConfig(variant=variant, unsafe=[cfg.train_ref], general=[cfg.train_ref], ratio="1:1",
+                     teacher="oracle" if variant == "v2" else None, max_unsafe=cfg.max_unsafe, seed=cfg.seed,
+                     extra_specs=list(cfg.extra_specs))
+    if _same(out / CARD_JSON, "config", asdict(bc)):
+        console.print(f"  {variant} data: reusing {out}")
+        return json.loads((out / CARD_JSON).read_text(encoding="utf-8"))
+    with console.status(f"building SafeCoT {variant} data from {cfg.train_ref}..."):
+        card = build(bc, out)
+    c = card["counts"]
+    console.print(f"  {variant} data: {c['unsafe']} unsafe + {c['general']} general ({c['train']} train) "
+                  f"in {card['seconds']:.1f} s -> {out}")
+    return card
+
+
+def train(variant: str, data: Path, out: Path, cfg: GymSafeCoTConfig) -> dict[str, Any]:
+    from safevlm.train.progress import progress_callback
+    from safevlm.train.sft import TRAINING_RECORD, run_sft
+    from safevlm.train.sft_settings import resolve_sft_settings
+
+    settings = resolve_sft_settings("cpu", overrides=cfg.settings_overrides())
+    record_file = out / TRAINING_RECORD
+    if _same(record_file, "settings", settings.to_dict()) and (out / "model.safetensors").is_file():
+        record = json.loads(record_file.read_text(encoding="utf-8"))
+        if record.get("data", {}).get("counts") == json.loads((data / "data_card.json").read_text())["counts"]:
+            console.print(f"  {variant} model: reusing {out}")
+            return record
+    record = run_sft("gym", data, out, settings, callbacks=[progress_callback(console)])
+    console.print(f"  {variant} model: {record['global_steps']} steps, loss {record['first_loss']:.2f} -> "
+                  f"{record['last_loss']:.3f}, {record['samples_per_s']:.1f} samples/s, {record['wall_s']:.0f} s")
+    return record
+
+
+def evaluate_model(model: str, out: Path, cfg: GymSafeCoTConfig, prompt_wrapper: str | None) -> dict[str, Any]:
+    from safevlm.eval import evaluate
+
+    return evaluate(model=model, benches=cfg.benches, judges=JUDGES, out=out, batch_size=cfg.batch_size,
+                    generation=GENERATION, prompt_wrapper=prompt_wrapper)
+
+
+def run(out: Path, cfg: GymSafeCoTConfig | None = None, base_run: Path | None = None) -> dict[str, Any]:
+    """The whole comparison; returns ``{"runs": {label: run_dir}, "results": {...}, "training": {...}}``."""
+    from safevlm.report import write_report
+
+    cfg = cfg or GymSafeCoTConfig()
+    out = Path(out)
+    runs: dict[str, Path] = {}
+    results: dict[str, Any] = {}
+    training: dict[str, Any] = {}
+    if base_run is None:
+        base_run = out / "eval-base"
+        results["base"] = evaluate_model("gym", base_run, cfg, None)
+    else:
+        results["base"] = json.loads((base_run / "results.json").read_text(encoding="utf-8"))
+    runs["base"] = base_run
+    for variant in cfg.variants:
+        t0 = time.perf_counter()
+        console.print(f"[bold]SafeCoT {variant}[/]")
+        card = build_data(variant, out / f"data-{variant}", cfg)
+        training[variant] = train(variant, out / f"data-{variant}", out / f"model-{variant}", cfg)
+        wrapper = card["prompt_wrapper"]
+        wrapper = wrapper["template"] if wrapper["name"] == "custom" else wrapper["name"]
+        runs[variant] = out / f"eval-{variant}"
+        results[variant] = evaluate_model(f"hf:{out / f'model-{variant}'}", runs[variant], cfg, wrapper)
+        console.print(f"  {variant} done in {time.perf_counter() - t0:.0f} s")
+    paths = write_report(list(runs.values()), out / "report")
+    return {"runs": runs, "results": results, "training": training, "report": paths}
+
+
+def comparison_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per model and benchmark: CRR, CAR, over-refusal, ASR with their intervals."""
+    rows = []
+    for label, res in results.items():
+        for bench, block in res["benchmarks"].items():
+            if block:
+                rows.append({"model": label, "bench": bench, "n": block["n"],
+                             **{k: block["metrics"].get(k) for k in ("crr", "car", "over_refusal", "asr")}})
+    return rows
