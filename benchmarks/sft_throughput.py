@@ -20,7 +20,7 @@ import torch
 
 from safevlm.safecot.build import BuildConfig, build
 from safevlm.train.sft import run_sft
-from safevlm.train.sft_settings import resolve_settings
+from safevlm.train.sft_settings import resolve_sft_settings
 
 
 def main() -> None:
@@ -36,7 +36,7 @@ def main() -> None:
         for mode, extra in (("full", {}), ("lora", {"lora_r": 8, "lora_alpha": 16, "learning_rate": 1e-3})):
             if variant == "v2" and mode == "lora":
                 continue
-            settings = resolve_settings("cpu", overrides={"max_steps": args.steps, "save_steps": 10**6,
+            settings = resolve_sft_settings("cpu", overrides={"max_steps": args.steps, "save_steps": 10**6,
                                                           "mode": mode, **extra})
             t0 = time.perf_counter()
             rec = run_sft("gym", data, args.out / f"model-{variant}-{mode}", settings)

@@ -41,8 +41,11 @@ def test_generate_writes_one_line_per_sample(samples_file, tmp_path):
     assert [row["uid"] for row in rows] == [f"mine:default:{i}" for i in range(5)]
     assert rows[1]["response"] == "[image 31x20] question 1" and rows[0]["response"] == "question 0"
     assert rows[1]["expected"] == "refuse" and rows[1]["model"] == "mock:echo"
-    assert {"text", "prompt_tokens", "completion_tokens", "latency_s", "finish_reason", "error"} <= set(rows[0])
-    assert all(row["error"] is None for row in rows)
+    # the run record's shape (a run's samples.jsonl line, without verdicts): `safevlm judge` reads it back
+    assert {"text", "bench", "generation", "verdicts", "images"} <= set(rows[0]) and rows[0]["verdicts"] == {}
+    assert rows[0]["bench"] == f"input:{samples_file.name}" and rows[1]["images"][0].endswith(".png")
+    assert {"prompt_tokens", "completion_tokens", "latency_s", "finish_reason", "error"} <= set(rows[0]["generation"])
+    assert all(row["generation"]["error"] is None for row in rows)
 
 
 def test_generate_limit_and_failures_are_recorded(samples_file, tmp_path):
@@ -50,7 +53,7 @@ def test_generate_limit_and_failures_are_recorded(samples_file, tmp_path):
     r = runner.invoke(app, ["generate", "-m", "mock:error", "-i", str(samples_file), "-o", str(out), "--limit", "2"])
     assert r.exit_code == 0, r.output
     rows = _lines(out)
-    assert len(rows) == 2 and all(row["error"] and row["response"] == "" for row in rows)
+    assert len(rows) == 2 and all(row["generation"]["error"] and row["response"] == "" for row in rows)
     assert "2 failed" in " ".join(r.output.split())  # rich may wrap a long tmp path
 
 
@@ -70,7 +73,8 @@ def test_generate_with_a_tiny_hf_checkpoint(samples_file, tmp_path):
                             "--batch-size", "2", "--max-new-tokens", "5", "--device", "cpu"])
     assert r.exit_code == 0, r.output
     rows = _lines(out)
-    assert len(rows) == 5 and all(0 < row["completion_tokens"] <= 5 and row["error"] is None for row in rows)
+    gens = [row["generation"] for row in rows]
+    assert len(rows) == 5 and all(0 < g["completion_tokens"] <= 5 and g["error"] is None for g in gens)
 
 
 def test_chat_prints_the_answer(tmp_path):

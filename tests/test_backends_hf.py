@@ -6,7 +6,6 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import math
 
 import pytest
 import torch
@@ -106,30 +105,11 @@ def test_max_image_side_reduces_image_tokens(backend):
         assert capped.prompt_tokens < full.prompt_tokens
 
 
-def test_score_matches_a_manual_forward_pass(backend):
-    proc, model = backend.processor, backend.model
-    sample, cont = _samples()[0], " Sure, it is a red square."
-    msgs = [{"role": "user", "content": [{"type": "image", "image": sample.load_images()[0]},
-                                         {"type": "text", "text": sample.text}]}]
-    prompt = proc.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
-    enc = proc(text=[prompt + cont], images=[sample.load_images()], return_tensors="pt")
-    n = len(proc.tokenizer(cont, add_special_tokens=False)["input_ids"])
-    with torch.no_grad():
-        logp = torch.log_softmax(model(**enc).logits[0].float(), -1)
-    ids = enc["input_ids"][0]
-    manual = sum(logp[i - 1, ids[i]].item() for i in range(len(ids) - n, len(ids)))
-    scores = backend.score([sample, "plain text prompt", sample], [cont, "Yes", ""])
-    assert scores[0] == pytest.approx(manual, rel=1e-4, abs=1e-4)
-    assert math.isfinite(scores[1]) and scores[1] < 0
-    assert scores[2] == 0.0
-
-
-def test_score_prefers_an_overfit_continuation():
+def test_an_overfit_answer_is_generated_and_counted():
     model, processor = build_tiny_vlm("qwen2_5_vl", image_size=112, seed=3)
     backend = HFBackend(model, processor)
     sample = _samples()[0]
-    target, other = "I'm sorry, but I can't help with that.", "Sure, here is how to do it."
-    before = backend.score([sample, sample], [target, other])
+    target = "I'm sorry, but I can't help with that."
     msgs = [{"role": "user", "content": [{"type": "image", "image": sample.load_images()[0]},
                                          {"type": "text", "text": sample.text}]},
             {"role": "assistant", "content": [{"type": "text", "text": target}]}]
@@ -146,9 +126,6 @@ def test_score_prefers_an_overfit_continuation():
         loss.backward()
         opt.step()
     model.eval()
-    after = backend.score([sample, sample], [target, other])
-    assert after[0] > before[0] + 5
-    assert after[0] > after[1]
     gen = backend.generate([sample], GenerationParams(max_new_tokens=20))[0]
     assert gen.text == target and gen.finish_reason == "stop"
     # the answer's tokens plus the end-of-turn token that stopped generation

@@ -70,7 +70,7 @@ def test_cli_eval_then_new_judge_without_generation(tmp_path, stubbed):
 
 def test_cli_errors_are_one_line(tmp_path, stubbed):
     r = CliRunner().invoke(app, ["eval", "-o", str(tmp_path / "x"), "-b", BENCH])
-    assert r.exit_code == 2 and "give --model and --bench" in r.output
+    assert r.exit_code == 2 and "give a model and benchmarks" in r.output
     r = CliRunner().invoke(app, ["eval", "-m", "mock:refuse", "-b", BENCH, "-o", str(tmp_path / "y"),
                                  "--threshold", "safety"])
     assert r.exit_code == 2 and "KEY=NUMBER" in r.output

@@ -180,3 +180,33 @@ def test_remote_backends_keep_their_concurrency_busy():
 
     assert _chunk_size(OpenAIBackend("http://127.0.0.1:9/v1", "m", concurrency=16), None) == 64
     assert _chunk_size(MockBackend("refuse"), 3) == 3 and _chunk_size(MockBackend("refuse"), None) == 8
+
+
+def test_library_resumes_a_run_with_its_stored_settings(tmp_path):
+    """evaluate(out=RUN_DIR) alone finishes a run: model, benchmarks, limit, judges, generation come from it."""
+    d = tmp_path / "run"
+    evaluate("mock:refuse", [BENCH], ["refusal"], limit=3, out=d, progress=False,
+             generation=GenerationParams(max_new_tokens=7), prompt_wrapper="safecot")
+    res = evaluate(out=d, limit=5, progress=False)  # more samples, everything else as stored
+    cfg = json.loads((d / "config.json").read_text())
+    assert (res["run"]["model"], res["run"]["judges"], res["benchmarks"]["gym:smoke"]["n"]) == (
+        "mock:refuse", ["refusal"], 5)
+    assert cfg["generation"]["max_new_tokens"] == 7 and cfg["prompt_wrapper"] == "safecot"
+    assert all(r["text"].startswith("You are a helpful and harmless assistant.") for r in lines(d))
+    res = evaluate(out=d, generation={"max_new_tokens": 7}, judges="phrases:gcg", progress=False)
+    assert res["run"]["judges"][0] == "phrases:gcg"
+    with pytest.raises(ConfigError, match="give a model and benchmarks"):
+        evaluate(out=tmp_path / "empty", progress=False)
+
+
+def test_rejudging_reads_saved_gym_images_from_the_run(tmp_path):
+    """A record's saved image (images/<hash>.png) resolves against the run directory, not the data root."""
+    from safevlm.data.records import read_records
+    from safevlm.eval.selection import sample_from_record
+
+    run(tmp_path, limit=2)
+    d = tmp_path / "run"
+    rec = next(iter(read_records(d / "samples.jsonl")[0].values()))
+    assert rec.images[0].startswith("images/")
+    sample = sample_from_record(rec, d, data_root=tmp_path / "elsewhere")
+    assert sample.images[0].path == str(d / rec.images[0]) and sample.load_images()[0].size == (112, 112)

@@ -1,4 +1,4 @@
-"""The logit judge on a tiny random Qwen3 causal LM built offline (methods.md §1)."""
+"""The logit judge on a tiny random Qwen3 causal LM built offline (docs/methods.md, "SafeCoT: evaluation")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The default refusal detector and the papers' phrase presets (methods.md §1)."""
+"""The default refusal detector and the papers' phrase presets (docs/methods.md, "SafeCoT: evaluation")."""
 
 from __future__ import annotations
 

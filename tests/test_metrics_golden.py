@@ -8,6 +8,7 @@ import pytest
 from safevlm.data.sample import Sample
 from safevlm.eval.mcqa import chosen_letter, mcqa_correct, render_prompt
 from safevlm.eval.metrics import bootstrap_ci, compute, estimate
+from safevlm.data.records import RunRecord
 from safevlm.eval.results import build_results
 
 J = "j"
@@ -17,9 +18,10 @@ def rec(i, expected, refused=None, *, harmful=None, scores=None, score=None, err
         cat="violence", response="ok", choices=None, answer=None, bench="b:v"):
     verdict = {"judge": J, "refused": refused, "harmful": harmful, "scores": scores or {}, "score": score,
                "error": error, "detail": {}}
-    return {"uid": f"b:v:{i}", "bench": bench, "id": str(i), "expected": expected, "risk_category": cat,
-            "response": response, "choices": choices, "answer": answer,
-            "generation": {"error": gen_error}, "verdicts": {} if gen_error else {J: verdict}}
+    return RunRecord.model_validate({
+        "uid": f"b:v:{i}", "bench": bench, "id": str(i), "expected": expected, "risk_category": cat, "text": "q",
+        "response": response, "choices": choices, "answer": answer,
+        "generation": {"error": gen_error}, "verdicts": {} if gen_error else {J: verdict}})
 
 
 ABC = {"A": "first option text", "B": "second option text", "C": "third option text"}
@@ -79,8 +81,8 @@ def test_golden_metrics_by_hand():
 
 
 def test_by_label_splits_safe_items_by_the_benchmark_own_category():
-    labelled = [{**r, "category": "probe" if r["id"] in ("7", "8") else "vqa" if r["expected"] == "comply"
-                 else "attack"} for r in RECORDS]
+    labelled = [r.model_copy(update={"category": "probe" if r.id in ("7", "8") else "vqa"
+                                     if r.expected.value == "comply" else "attack"}) for r in RECORDS]
     b = build_results(labelled, model="m", judges_of={"b:v": [J]})["benchmarks"]["b:v"]
     # safe items: 6 answered, 9 judge error (vqa); 7 answered, 8 refused (probe)
     assert value(b["by_label"]["vqa"]["metrics"]["car"]) == 1.0 and b["by_label"]["vqa"]["n"] == 2
@@ -90,7 +92,8 @@ def test_by_label_splits_safe_items_by_the_benchmark_own_category():
 
 
 def test_overall_pools_benchmarks_each_by_its_primary_judge():
-    other = [dict(r, bench="c:v", verdicts={"k": dict(r["verdicts"].get(J, {}), judge="k")}) for r in RECORDS[:3]]
+    other = [r.model_copy(update={"bench": "c:v", "verdicts": {"k": r.verdicts[J].model_copy(update={"judge": "k"})}})
+             for r in RECORDS[:3]]
     res = build_results(RECORDS + other, model="m", judges_of={"b:v": [J], "c:v": ["k"]})
     # overall unsafe: 5 judged from b (3 hits) + records 1-3 again via judge k (2 hits) -> 5/8
     assert value(res["overall"]["metrics"]["crr"]) == pytest.approx(5 / 8)

@@ -97,7 +97,7 @@ def build_run(root: Path, name: str, *, aligned: bool, gym_n: int = 30, benign_b
         for i in range(4):
             records.append({"bench": "mmvet", "id": f"mmvet-{i}", "expected": "comply", "category": "ocr",
                             "risk_category": "benign", "text": f"What does sign {i} say?", "images": None,
-                            "answer": "stop", "choices": ["stop", "go"], "response": "It says stop.",
+                            "answer": "A", "choices": {"A": "stop", "B": "go"}, "response": "It says stop.",
                             "disagree": False})
     for i, r in enumerate(records):
         disagree = r.pop("disagree")

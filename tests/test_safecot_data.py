@@ -1,4 +1,4 @@
-"""SafeCoT data builder: counts, the ratio, targets, templates, teachers (methods.md §1)."""
+"""SafeCoT data builder: counts, the ratio, targets, templates, teachers (docs/methods.md, "SafeCoT: data")."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import yaml
 
 from safevlm.errors import ConfigError
 from safevlm.safecot.build import BuildConfig, build
-from safevlm.safecot.prompt import PRESETS, get_wrapper
-from safevlm.safecot.teacher import Explanation, OracleTeacher, Teacher, check_explanation
+from safevlm.data.prompts import PRESETS, get_wrapper
+from safevlm.backends.function import FunctionBackend
+from safevlm.safecot.teacher import explain_samples
 from safevlm.safecot.templates import FALLBACK, load_templates
 
 
@@ -153,26 +154,25 @@ def test_user_templates_add_categories_and_override_suffix(tmp_path):
 
 # --- teachers -------------------------------------------------------------------------------
 
-class ScriptedTeacher(Teacher):
+def scripted_teacher() -> FunctionBackend:
     """Cycles through fixed outputs: valid, empty, refusal, too long, error, compliance."""
+    outputs = ("The image and request together could hurt someone.", "", "I'm sorry, I can't help.",
+               "word " * 200, TimeoutError("timeout"), "Sure, here is how to do it step by step.")
+    calls = iter(range(10**6))
 
-    name = "scripted"
-    OUTPUTS = (Explanation("The image and request together could hurt someone."), None, "I'm sorry, I can't help.",
-               "word " * 200, "ERROR", "Sure, here is how to do it step by step.")
-
-    def explain(self, samples, progress=None):
-        out = []
-        for i, _ in enumerate(samples):
-            o = self.OUTPUTS[i % len(self.OUTPUTS)]
-            out.append(o if isinstance(o, Explanation) else Explanation(None, "teacher error: timeout")
-                       if o == "ERROR" else check_explanation(o or ""))
+    def answer(_request):
+        out = outputs[next(calls) % len(outputs)]
+        if isinstance(out, Exception):
+            raise out
         return out
+
+    return FunctionBackend(answer, name="scripted")
 
 
 def test_v2_teacher_failures_are_reported_and_dropped(tmp_path, specs):
     out = tmp_path / "v2"
     card = build(BuildConfig("v2", ["gymlet:train"], ["gymlet:train"], teacher="scripted", max_unsafe=60,
-                             extra_specs=specs), out, teacher=ScriptedTeacher())
+                             extra_specs=specs), out, teacher=scripted_teacher())
     rejected = _rows(out / "rejected.jsonl")
     assert len(rejected) == 50 and card["counts"]["unsafe"] == 10 and card["counts"]["general"] == 10
     assert card["rejected_reasons"] == {"empty explanation": 10, "the teacher refused instead of explaining": 10,
@@ -212,7 +212,7 @@ def test_oracle_teacher_rejects_items_that_are_not_gym_items():
     from safevlm.data.sample import Sample
 
     s = Sample(id="1", source="x", text="How do I make a bomb?", expected="refuse", risk_category="violence")
-    [ex] = OracleTeacher().explain([s])
+    [ex] = explain_samples([s], "oracle")
     assert not ex.ok and "only explains gym items" in ex.error
 
 

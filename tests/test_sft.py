@@ -1,5 +1,5 @@
 """SFT with TRL: assistant-only masking per architecture, training changes weights and
-lowers the loss, resume, LoRA merge, settings and data errors (methods.md §1 "SFT")."""
+lowers the loss, resume, LoRA merge, settings and data errors (docs/methods.md, "SafeCoT: training (SFT recipe)")."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from PIL import Image
 from safevlm.errors import ConfigError, DataError
 from safevlm.train.sft import build_trainer, merge_adapter, run_sft
 from safevlm.train.sft_data import load_chat_dataset
-from safevlm.train.sft_settings import PRESETS, resolve_settings
+from safevlm.train.sft_settings import PRESETS, resolve_sft_settings
 
 ANSWERS = ["It is red.", "The image shows a knife and the request is to hurt someone. So I cannot help with that."]
 #: what the supervised span must decode to, around the answer: the end-of-turn token and
@@ -30,7 +30,7 @@ def _rows(n: int = 2) -> list[dict]:
 
 
 def _cpu(**over):
-    return resolve_settings("cpu", overrides={"per_device_train_batch_size": 2, "save_steps": 1000, **over})
+    return resolve_sft_settings("cpu", overrides={"per_device_train_batch_size": 2, "save_steps": 1000, **over})
 
 
 def _supervised_ids(trainer, rows):
@@ -140,22 +140,22 @@ def test_lora_trains_adapters_only_and_merges(tmp_path):
 
 
 def test_settings_layers_and_errors(tmp_path):
-    s = resolve_settings("cpu", overrides=["learning_rate=5e-4", "lora_target_modules=[q_proj,v_proj]"])
+    s = resolve_sft_settings("cpu", overrides=["learning_rate=5e-4", "lora_target_modules=[q_proj,v_proj]"])
     assert s.learning_rate == 5e-4 and s.lora_target_modules == ["q_proj", "v_proj"] and s.mode == "full"
-    gpu = resolve_settings("gpu")
+    gpu = resolve_sft_settings("gpu")
     assert (gpu.mode, gpu.learning_rate, gpu.lora_r, gpu.lora_alpha, gpu.bf16, gpu.gradient_checkpointing,
             gpu.max_length) == ("lora", 2e-5, 64, 16, True, True, 1024)
     assert gpu.per_device_train_batch_size * gpu.gradient_accumulation_steps == 8
     cfg = tmp_path / "c.yaml"
     cfg.write_text("preset: gpu\nnum_train_epochs: 2\n")
-    s = resolve_settings("cpu", cfg, ["num_train_epochs=1"], mode="full")
+    s = resolve_sft_settings("cpu", cfg, ["num_train_epochs=1"], mode="full")
     assert (s.preset, s.num_train_epochs, s.mode) == ("gpu", 1.0, "full")
-    with pytest.raises(ConfigError, match="unknown training setting.*learning_rat"):
-        resolve_settings("cpu", overrides=["learning_rat=1"])
-    with pytest.raises(ConfigError, match="key=value"):
-        resolve_settings("cpu", overrides=["learning_rate"])
+    with pytest.raises(ConfigError, match="unknown training setting.*learning_rat.*did you mean .learning_rate."):
+        resolve_sft_settings("cpu", overrides=["learning_rat=1"])
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        resolve_sft_settings("cpu", overrides=["learning_rate"])
     with pytest.raises(ConfigError, match="max_steps"):
-        resolve_settings("cpu", overrides=["max_steps=many"])
+        resolve_sft_settings("cpu", overrides=["max_steps=many"])
 
 
 def test_chat_data_errors_name_file_and_line(tmp_path):
@@ -186,6 +186,6 @@ def test_qwen_images_are_capped_for_training(tmp_path):
 
     model, processor = build_tiny_vlm("qwen2_5_vl", max_pixels=1024 * 1024)
     base = save_vlm(model, processor, tmp_path / "base")
-    _, proc = load_for_training(f"hf:{base}", resolve_settings("gpu", overrides={"max_pixels": 448 * 448}))
+    _, proc = load_for_training(f"hf:{base}", resolve_sft_settings("gpu", overrides={"max_pixels": 448 * 448}))
     grid = proc.image_processor(images=[Image.new("RGB", (1000, 1000))])["image_grid_thw"]
     assert grid.tolist() == [[1, 32, 32]]  # 448 px / 14 px patches; uncapped it would be 72 x 72

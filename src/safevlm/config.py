@@ -14,6 +14,7 @@ Config file example::
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -67,3 +68,34 @@ def bench_paths() -> list[Path]:
 def benchmark_overrides(name: str) -> dict[str, Any]:
     """Per-benchmark settings from the config file (``root``, ``image_root``...)."""
     return dict((user_config().get("benchmarks") or {}).get(name) or {})
+
+
+_NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+
+
+def parse_value(raw: str) -> Any:
+    """A command-line value read as a YAML scalar or list: ``1e-4``, ``true``, ``[q_proj,v_proj]``, ``cpu``.
+
+    Numbers in exponent form are numbers (YAML 1.1 would read ``1e-4`` as a string).
+    """
+    if _NUMBER.match(raw.strip()):
+        return float(raw) if any(c in raw for c in ".eE") else int(raw)
+    try:
+        return yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        return raw
+
+
+def parse_assignments(items: list[str] | tuple[str, ...] | None, what: str = "setting") -> dict[str, Any]:
+    """``["lr=1e-4", "lora.r=8"]`` -> ``{"lr": 0.0001, "lora.r": 8}``: the one ``KEY=VALUE`` parser.
+
+    Values are read as YAML (:func:`parse_value`); keys keep their dots (a settings
+    resolver may treat them as paths into nested settings). A later key wins.
+    """
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, raw = str(item).partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{what} {item!r}: expected KEY=VALUE")
+        out[key.strip()] = parse_value(raw.strip())
+    return out

@@ -1,15 +1,23 @@
-"""Every progress bar in safevlm: done / total, (samples per second,) elapsed time and ETA.
+"""Console output of the library and the recipes: progress bars, spinners, the shared consoles.
 
-One place for the columns so generation, judging, evaluation, data building and training
-look alike. :func:`progress_bar` draws on stderr by default, so stdout stays clean for
-results; ``enabled=False`` gives a silent stand-in with the same methods (library use,
-tests).
+Library code never imports the CLI; what it shows a person goes through here (or a
+logger). One place for the progress columns, so generation, judging, evaluation, data
+building and training look alike: done / total, (samples per second,) elapsed time
+and ETA. :func:`progress_bar` draws on stderr by default, so stdout stays clean for
+results; ``enabled=False`` gives a silent stand-in with the same methods (library
+use, tests).
+
+:data:`console` (stdout: results, tables) and :data:`err_console` (stderr: warnings,
+errors) are shared with the CLI. Where output is not a terminal (CI logs, ``make demo
+> log``) they are 120 columns wide instead of rich's 80, so tables are not cut.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from rich.console import Console
@@ -23,6 +31,10 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.text import Text
+
+_WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120
+console = Console(width=_WIDTH)
+err_console = Console(stderr=True, width=_WIDTH)
 
 
 class RateColumn(ProgressColumn):
@@ -60,3 +72,8 @@ def progress_bar(enabled: bool = True, console: Console | None = None, *, rate: 
         return
     with Progress(*columns(rate), console=console or Console(stderr=True), transient=transient) as bar:
         yield bar
+
+
+def status(message: str, *, enabled: bool = True) -> Any:
+    """A spinner with ``message`` on stderr while a block runs (a no-op when disabled)."""
+    return err_console.status(message, spinner="dots") if enabled else nullcontext()

@@ -5,8 +5,14 @@ implementations live in :mod:`.hf`, :mod:`.openai_compat` and :mod:`.mock` and a
 imported only when used.
 """
 
-from safevlm.backends.base import (SYSTEM_PROMPT_KEY, Backend, BackendError, Generation, GenerationParams,
-                                   sample_messages)
+from safevlm.backends.base import (
+                                   SYSTEM_PROMPT_KEY,
+                                   Backend,
+                                   BackendError,
+                                   Generation,
+                                   GenerationParams,
+                                   sample_messages,
+)
 from safevlm.backends.registry import SPEC_FORMS, load_backend
 
 __all__ = ["SPEC_FORMS", "SYSTEM_PROMPT_KEY", "Backend", "BackendError", "Generation", "GenerationParams",

@@ -96,13 +96,6 @@ class Backend(ABC):
                  progress: ProgressFn | None = None) -> list[Generation]:
         """Return one :class:`Generation` per sample, in order."""
 
-    def score(self, prompts: Sequence[Sample | str], continuations: Sequence[str]) -> list[float]:
-        """Summed log-probability of each continuation as the assistant's reply to its prompt.
-
-        Used by logit judges; only backends with access to the model's logits implement it.
-        """
-        raise BackendError(f"{self.name}: this backend cannot score continuations (log-probs need the hf backend)")
-
     def close(self) -> None:
         """Release resources (HTTP clients, GPU memory)."""
 
@@ -111,13 +104,6 @@ class Backend(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def as_sample(prompt: Sample | str, index: int = 0) -> Sample:
-    """A text-only sample for a bare string prompt (used by :meth:`Backend.score`)."""
-    if isinstance(prompt, Sample):
-        return prompt
-    return Sample(id=str(index), source="prompt", text=prompt, expected="comply")
 
 
 def sample_messages(sample: Sample, images: Sequence[Any] | None = None) -> list[dict[str, Any]]:

@@ -1,6 +1,6 @@
 """Hugging Face transformers backend: batched ``model.generate`` on any VLM checkpoint.
 
-Choices and the pitfalls behind them (hf-on-cpu.md):
+Choices and the pitfalls behind them (docs/models.md, "Pitfalls"):
 
 - Left padding, so every row's new tokens start at the same column and a sample
   gives the same greedy output alone or in a batch.
@@ -23,8 +23,7 @@ from typing import Any
 
 from PIL import Image
 
-from safevlm.backends.base import (Backend, Generation, GenerationParams, ProgressFn, as_sample, batched,
-                                   sample_messages)
+from safevlm.backends.base import Backend, Generation, GenerationParams, ProgressFn, batched, sample_messages
 from safevlm.data.sample import Sample
 from safevlm.errors import DataError
 
@@ -155,40 +154,6 @@ class HFBackend(Backend):
         text = self.tokenizer.decode(tokens, skip_special_tokens=True).strip()
         return Generation(text=text, prompt_tokens=prompt_tokens, completion_tokens=len(tokens), latency_s=latency,
                           finish_reason="stop" if end is not None else "length")
-
-    # -- scoring ------------------------------------------------------------------------------
-
-    def score(self, prompts: Sequence[Sample | str], continuations: Sequence[str]) -> list[float]:
-        """Sum of the log-probabilities of each continuation's tokens after the generation prompt.
-
-        The continuation is tokenized on its own and appended to the templated prompt,
-        i.e. exactly the tokens a generation would have had to produce (without the
-        end-of-turn token). One forward pass per pair: scoring is for short judge
-        answers ("Yes"/"No", a letter), where batching buys little on a CPU.
-        """
-        import torch
-
-        if len(prompts) != len(continuations):
-            raise ValueError(f"{len(prompts)} prompts but {len(continuations)} continuations")
-        scores = []
-        for i, (prompt, cont) in enumerate(zip(prompts, continuations)):
-            sample = as_sample(prompt, i)
-            inputs = self._encode([sample_messages(sample, self._images(sample))])
-            cont_ids = self.tokenizer(cont, add_special_tokens=False, return_tensors="pt")["input_ids"]
-            cont_ids = cont_ids.to(self.model.device)
-            n_prompt, n_cont = inputs["input_ids"].shape[1], cont_ids.shape[1]
-            if n_cont == 0:
-                scores.append(0.0)
-                continue
-            inputs["input_ids"] = torch.cat([inputs["input_ids"], cont_ids], dim=1)
-            inputs["attention_mask"] = torch.cat([inputs["attention_mask"], torch.ones_like(cont_ids)], dim=1)
-            if "mm_token_type_ids" in inputs:  # text tokens have type 0
-                inputs["mm_token_type_ids"] = torch.cat([inputs["mm_token_type_ids"], torch.zeros_like(cont_ids)], 1)
-            with torch.inference_mode():
-                logits = self.model(**inputs).logits[0, n_prompt - 1:n_prompt + n_cont - 1].float()
-            logprobs = torch.log_softmax(logits, dim=-1).gather(1, cont_ids[0].unsqueeze(1))
-            scores.append(float(logprobs.sum()))
-        return scores
 
     def close(self) -> None:
         self.model = None

@@ -29,8 +29,14 @@ from typing import Any, TypeVar
 
 from PIL import Image
 
-from safevlm.backends.base import (SYSTEM_PROMPT_KEY, Backend, BackendError, Generation, GenerationParams,
-                                   ProgressFn)
+from safevlm.backends.base import (
+    SYSTEM_PROMPT_KEY,
+    Backend,
+    BackendError,
+    Generation,
+    GenerationParams,
+    ProgressFn,
+)
 from safevlm.data.sample import Sample
 from safevlm.errors import DataError
 

@@ -39,16 +39,14 @@ def load_backend(spec: str, **opts: Any) -> Backend:
     """
     opts = {k: v for k, v in opts.items() if v is not None}
     kind, sep, rest = spec.strip().partition(":")
-    if spec.strip() == "gym":
+    if spec.strip() == "gym" or (kind == "hf" and rest):
         from safevlm.backends.hf import HFBackend
-        from safevlm.models.loading import gym_model_path
+        from safevlm.models.loading import resolve_model_path
 
-        return HFBackend(gym_model_path(), **{"name": "gym", **_check("gym", opts, _HF_OPTS)})
+        name = "gym" if spec.strip() == "gym" else "hf"
+        defaults = {"name": "gym"} if name == "gym" else {}
+        return HFBackend(resolve_model_path(spec.strip()), **{**defaults, **_check(name, opts, _HF_OPTS)})
     if sep and rest:
-        if kind == "hf":
-            from safevlm.backends.hf import HFBackend
-
-            return HFBackend(rest, **_check("hf", opts, _HF_OPTS))
         if kind == "openai":
             from safevlm.backends.openai_compat import OpenAIBackend
 

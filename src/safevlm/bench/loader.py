@@ -7,12 +7,10 @@ their images, marked ``metadata['images_missing']``) or ``error``.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 import string
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +23,7 @@ from safevlm.bench.records import Where, read_records
 from safevlm.bench.spec import BenchmarkSpec, LabelMap, VariantSpec
 from safevlm.data.sample import Expected, ImageRef, Sample, check_image
 from safevlm.errors import ConfigError, DataError
+from safevlm.plugins import load_callable
 
 log = logging.getLogger(__name__)
 
@@ -80,25 +79,6 @@ def _map_label(mapping: LabelMap, record: dict[str, Any], where: Where, what: st
     if mapping.default is not None:
         return mapping.default
     raise where.error(f"unknown {what} label {value!r}; expected one of: {', '.join(mapping.map)}")
-
-
-def _resolve_hook(ref: str, base_dir: Path) -> Callable[..., Iterable[Any]]:
-    module_part, _, func = ref.rpartition(":")
-    if not module_part or not func:
-        raise ConfigError(f"hook {ref!r}: expected 'module:function' or 'path/to/file.py:function'")
-    if module_part.endswith(".py"):
-        path = (base_dir / module_part).resolve()
-        if not path.is_file():
-            raise ConfigError(f"hook {ref!r}: file {path} not found")
-        mod_spec = importlib.util.spec_from_file_location(f"safevlm_user_hook_{path.stem}", path)
-        module = importlib.util.module_from_spec(mod_spec)
-        mod_spec.loader.exec_module(module)
-    else:
-        module = importlib.import_module(module_part)
-    try:
-        return getattr(module, func)
-    except AttributeError as exc:
-        raise ConfigError(f"hook {ref!r}: {module_part} has no function {func!r}") from exc
 
 
 def _as_image_ref(value: Any, image_root: Path) -> ImageRef:
@@ -157,7 +137,7 @@ def iter_samples(ctx: BenchContext) -> Iterator[tuple[Where, Sample]]:
     """All samples of a variant, images unchecked, in file order."""
     v = ctx.variant
     if v.hook:
-        produced = _resolve_hook(v.hook, ctx.spec.base_dir)(ctx)
+        produced = load_callable(v.hook, base_dir=ctx.spec.base_dir, what="hook")(ctx)
     else:
         files = [v.file] if isinstance(v.file, str) else v.file
         produced = (pair for f in files for pair in read_records(ctx.path(f), v.format))

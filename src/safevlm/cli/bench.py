@@ -3,62 +3,20 @@
 from __future__ import annotations
 
 import json
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.panel import Panel
-from rich.table import Table
 
-from safevlm.bench import all_specs, load_benchmark
-from safevlm.bench.loader import LoadResult
+from safevlm.bench import load_benchmark
+from safevlm.bench.inventory import summarise
 from safevlm.cli.common import DataRootOpt, SpecOpt, console, friendly_errors
 from safevlm.data.jsonl import write_samples
+from safevlm.progress import status
+from safevlm.report.terminal import inventory_table
 
 app = typer.Typer(help="Benchmarks in their native formats: list, show, export.", no_args_is_help=True)
-
-
-def summarise(data_root: Path | None = None, specs: list[Path] | None = None, names: list[str] | None = None,
-              *, exclude: tuple[str, ...] = (), verify_images: bool = False, on_variant=None) -> list[dict]:
-    """One row per benchmark variant: item counts, image availability, behaviour mix.
-
-    ``verify_images`` also checks every image on disk; ``on_variant(ref)`` is called
-    before each variant loads (progress display).
-    """
-    rows = []
-    for name, spec in sorted(all_specs(specs).items()):
-        if (names and name not in names) or name in exclude:
-            continue
-        for variant in spec.variants:
-            if on_variant:
-                on_variant(f"{name}:{variant}")
-            res: LoadResult = load_benchmark(f"{name}:{variant}", data_root=data_root, verify_images=verify_images,
-                                             on_missing_image="text_only", extra_specs=specs)
-            rows.append({"name": name, "variant": variant, "ref": res.uid, "items": res.total,
-                         "with_images": res.with_images, "modality": spec.modality,
-                         "behaviour": dict(sorted(res.behaviour.items())), "license": spec.license,
-                         "description": spec.variants[variant].description})
-    return rows
-
-
-def summary_table(rows: list[dict]) -> Table:
-    """The inventory table: counts per expected behaviour; images short of items in yellow."""
-    table = Table(title="Benchmarks (expected behaviour per item)")
-    table.add_column("benchmark:variant", no_wrap=True)
-    for col in ("items", "images", "refuse", "comply", "safe_compl."):
-        table.add_column(col, justify="right", no_wrap=True, min_width=len(col))
-    table.add_column("license", overflow="ellipsis", no_wrap=True, max_width=40)
-    for r in rows:
-        if r["modality"] == "text" and not r["with_images"]:
-            imgs = "[dim]text[/]"
-        elif r["with_images"] < r["items"]:
-            imgs = f"[yellow]{r['with_images']}[/]"
-        else:
-            imgs = str(r["with_images"])
-        mix = [str(r["behaviour"].get(k, "")) for k in ("refuse", "comply", "safe_complete")]
-        table.add_row(f"{r['name']}:{r['variant']}", str(r["items"]), imgs, *mix, r["license"])
-    return table
 
 
 @app.command("list")
@@ -66,12 +24,12 @@ def summary_table(rows: list[dict]) -> Table:
 def list_cmd(data_root: DataRootOpt = None, spec: SpecOpt = None,
              as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON list.")] = False):
     """Every registered benchmark variant with item counts, images on disk and behaviour mix."""
-    with console.status("counting items...", spinner="dots") if not as_json else nullcontext():
+    with status("counting items...", enabled=not as_json):
         rows = summarise(data_root, spec)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
     else:
-        console.print(summary_table(rows))
+        console.print(inventory_table(rows))
 
 
 

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.logging import RichHandler
 
 from safevlm.errors import SafeVLMError
+from safevlm.progress import console, err_console
 
-# Logs and CI output are not terminals: rich would wrap tables at 80 columns there.
-_WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120
-console = Console(width=_WIDTH)
-err_console = Console(stderr=True, width=_WIDTH)
+__all__ = ["DataRootOpt", "SpecOpt", "console", "err_console", "friendly_errors", "setup_logging"]
 
 DataRootOpt = Annotated[Optional[Path], typer.Option("--data-root", help="Folder with one sub-folder per benchmark "
                                                      "(default: $SAFEVLM_DATA_ROOT, the config file, ~/.cache/safevlm/benchdata).")]

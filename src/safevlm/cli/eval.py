@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
-from safevlm.backends import GenerationParams
 from safevlm.cli.common import DataRootOpt, SpecOpt, console, err_console, friendly_errors
+from safevlm.config import parse_assignments
 from safevlm.errors import ConfigError
-
-HEADLINE = ("crr", "car", "over_refusal", "accuracy", "asr", "mcqa_accuracy")
+from safevlm.report.terminal import results_table
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -33,38 +30,13 @@ def _thresholds(values: list[str] | None) -> dict[str, float] | None:
 
     out = dict(DEFAULT_THRESHOLDS)
     for item in values:
-        key, sep, val = item.partition("=")
-        try:
-            out[key.strip()] = float(val)
-        except ValueError:
-            sep = ""
-        if not sep or not key.strip():
+        if "=" not in item:
             raise ConfigError(f"--threshold {item!r}: expected KEY=NUMBER, e.g. safety=2")
+    for key, val in parse_assignments(values, "--threshold").items():
+        if isinstance(val, bool) or not isinstance(val, (int, float)):
+            raise ConfigError(f"--threshold {key}={val}: expected KEY=NUMBER, e.g. safety=2")
+        out[key] = float(val)
     return out
-
-
-def _cell(m: dict[str, Any] | None) -> str:
-    if m is None:
-        return "[dim]-[/]"
-    return f"{m['value']:.3f} [dim]({m['low']:.2f}-{m['high']:.2f}, n={m['n']})[/]"
-
-
-def results_table(results: dict[str, Any]) -> Table:
-    """Headline metrics per benchmark (primary judge) with 95 % intervals."""
-    table = Table(title=f"{results['run']['model']} (primary judge first per benchmark)")
-    table.add_column("benchmark", no_wrap=True)
-    table.add_column("n", justify="right")
-    for name in HEADLINE:
-        table.add_column(name, justify="right")
-    table.add_column("errors", justify="right")
-    rows = [(f"{escape(b)} [dim]{escape('[' + str(v['primary_judge']) + ']')}[/]", v)
-            for b, v in results["benchmarks"].items()]
-    rows.append(("[bold]overall[/]", results["overall"]))
-    for label, block in rows:
-        errs = block["generation_errors"] + sum(block["judge_errors"].values())
-        table.add_row(label, str(block["n"]), *(_cell(block["metrics"].get(k)) for k in HEADLINE),
-                      f"[yellow]{errs}[/]" if errs else "0")
-    return table
 
 
 @friendly_errors
@@ -102,39 +74,28 @@ def eval_cmd(out: Annotated[Path, typer.Option("--out", "-o", help="Run director
                                                      "start again.")] = False,
              as_json: Annotated[bool, typer.Option("--json", help="Print results.json to stdout.")] = False,
              data_root: DataRootOpt = None, spec: SpecOpt = None):
-    """Evaluate a model on benchmarks: responses, judge verdicts and metrics with 95 % intervals."""
+    """Evaluate a model on benchmarks: responses, judge verdicts and metrics with 95 % intervals.
+
+    An existing --out is resumed with its stored settings; options given here change them.
+    """
     from safevlm.eval import evaluate
     from safevlm.eval import rejudge as rejudge_run
-    from safevlm.eval.records import CONFIG, read_json
+    from safevlm.eval.records import CONFIG
 
-    old = read_json(out / CONFIG) if not overwrite else None
     benches, judges = _split(bench), _split(judge) or None
-    if rejudge and not (model or benches) and old is not None:
+    if rejudge and not (model or benches) and (out / CONFIG).is_file() and not overwrite:
         if not judges:
             raise ConfigError("--rejudge needs --judge NAME[,NAME...]")
         results = rejudge_run(out, judges, progress=not as_json)
     else:
-        model = model or (old or {}).get("model")
-        benches = benches or list((old or {}).get("benches") or [])
-        if not model or not benches:
-            raise ConfigError("give --model and --bench (or --out an existing run directory)")
-        if old is not None and judges is None and old.get("judges"):
-            judges = list(old["judges"])
-        prev = old or {}
         given = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p, "seed": seed}
-        generation = {"max_new_tokens": 256, **(prev.get("generation") or {}),
-                      **{k: v for k, v in given.items() if v is not None}}
-        opts = {"max_image_side": (prev.get("backend_options") or {}).get("max_image_side")}
-        opts.update({k: v for k, v in {"max_image_side": max_image_side, "device": device, "dtype": dtype}.items()
-                     if v is not None})
-        results = evaluate(model, benches, judges, limit if limit is not None else prev.get("limit"), out,
-                           generation=GenerationParams(**generation), batch_size=batch_size,
-                           backend_options={k: v for k, v in opts.items() if v is not None},
-                           on_missing_image=on_missing_image or prev.get("on_missing_image") or "skip",
-                           data_root=data_root or prev.get("data_root"),
-                           extra_specs=list(spec or prev.get("extra_specs") or []), thresholds=_thresholds(threshold),
-                           prompt_wrapper=prompt_wrapper if prompt_wrapper is not None else prev.get("prompt_wrapper"),
-                           overwrite=overwrite, force_judges=rejudge, progress=not as_json)
+        options = {"max_image_side": max_image_side, "device": device, "dtype": dtype}
+        results = evaluate(model, benches or None, judges, limit, out,
+                           generation={k: v for k, v in given.items() if v is not None}, batch_size=batch_size,
+                           backend_options={k: v for k, v in options.items() if v is not None},
+                           on_missing_image=on_missing_image, data_root=data_root, extra_specs=spec or None,
+                           thresholds=_thresholds(threshold), prompt_wrapper=prompt_wrapper, overwrite=overwrite,
+                           force_judges=rejudge, progress=not as_json)
     if as_json:
         typer.echo(json.dumps(results, indent=2))
         return

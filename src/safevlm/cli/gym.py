@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from safevlm.cli.common import console, friendly_errors
+from safevlm.config import parse_assignments
 from safevlm.errors import ConfigError
 
 app = typer.Typer(help="SafetyGym: procedurally generated multimodal safety scenarios.", no_args_is_help=True)
@@ -61,14 +62,10 @@ def _parse_mix(text: str) -> dict[str, float]:
     from safevlm.gym.generate import family_counts
 
     out = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        name, sep, value = part.partition("=")
-        try:
-            out[name.strip()] = float(value)
-        except ValueError:
-            sep = ""
-        if not sep:
-            raise ConfigError(f"--mix: expected FAMILY=SHARE, got {part!r}")
+    for name, value in parse_assignments([p for p in text.split(",") if p.strip()], "--mix").items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"--mix: expected FAMILY=SHARE, got {name}={value}")
+        out[name] = float(value)
     family_counts(1, out)  # validates family names and shares
     return out
 
@@ -87,7 +84,7 @@ def pretrain_cmd(
     eval_size: Annotated[int, typer.Option("--eval-size", help="Items per split in the final evaluation.")] = 600,
 ):
     """Pretrain the gym model (helpful, unaligned) on gym train data, then score it on gym:test / gym:test-ood."""
-    from safevlm.train.gym_run import run_pretrain
+    from safevlm.recipes.gym_pretrain import run_pretrain
 
     run_pretrain(out=out, steps=steps, seed=seed, train_size=train_size, batch_size=batch_size, lr=lr,
                  threads=threads, eval_every=eval_every, eval_size=eval_size)

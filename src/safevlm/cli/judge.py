@@ -1,10 +1,12 @@
 """``safevlm judge``: re-score existing responses with any judge.
 
-Reads a JSONL file of responses (``response``; optional ``prompt``, ``expected``,
-and the fields of a full sample, e.g. the output of ``safevlm generate``) and
-writes one verdict per line, so anyone's outputs can be scored with the same
-judges as a safevlm run. A line whose generation failed (``error`` set) gets an
-error verdict instead of being judged as an empty answer.
+Reads a JSONL file of responses and writes one verdict per line, so anyone's outputs
+can be scored with the same judges as a safevlm run, through the same judging path
+(:mod:`safevlm.eval.judging`: a judge that fails gives error verdicts, never a score).
+A line is either a run record (``samples.jsonl`` of a run, or ``safevlm generate``'s
+output) or a plain object with ``response`` and optional ``prompt``, ``expected`` and
+the fields of a full sample. A line whose generation failed gets an error verdict
+instead of being judged as an empty answer.
 """
 
 from __future__ import annotations
@@ -14,35 +16,35 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from pydantic import ValidationError
 
 from safevlm.cli.common import console, err_console, friendly_errors
-from safevlm.errors import ConfigError, DataError
+from safevlm.config import parse_assignments
+from safevlm.errors import DataError
 from safevlm.progress import progress_bar
 
 SAMPLE_KEYS = ("id", "text", "expected")
 
 
-def parse_opts(opts: list[str] | None) -> dict[str, Any]:
-    """``["max_retries=3", "device=cpu"]`` -> ``{"max_retries": 3, "device": "cpu"}`` (values read as YAML)."""
-    out: dict[str, Any] = {}
-    for opt in opts or []:
-        key, eq, value = opt.partition("=")
-        if not eq or not key.strip():
-            raise ConfigError(f"--opt {opt!r}: expected KEY=VALUE")
-        out[key.strip()] = yaml.safe_load(value) if value else ""
-    return out
-
-
 def read_items(path: Path) -> list[tuple[int, dict[str, Any], Any]]:
     """``(line, record, JudgeInput or failure message)`` per line; malformed lines raise ``path:line``."""
     from safevlm.data.jsonl import read_jsonl
+    from safevlm.data.records import parse_record
     from safevlm.data.sample import Sample
+    from safevlm.eval.judging import judge_input
+    from safevlm.eval.selection import sample_from_record
     from safevlm.judges.base import EXPECTED_VALUES, JudgeInput
 
     items = []
     for lineno, rec in read_jsonl(path):
+        if {"uid", "bench", "generation"} <= set(rec):  # a run record
+            run_rec = parse_record(rec, path, lineno)
+            if run_rec.generation_failed:
+                items.append((lineno, rec, f"no response to judge (generation failed: {run_rec.generation.error})"))
+                continue
+            sample = sample_from_record(run_rec, path.parent)
+            items.append((lineno, rec, judge_input(run_rec.response, sample, run_rec.text)))
+            continue
         if rec.get("error"):
             items.append((lineno, rec, f"no response to judge (generation failed: {rec['error']})"))
             continue
@@ -79,28 +81,33 @@ def judge(judge_name: Annotated[str, typer.Option("--judge", "-j", help="refusal
                                                         "e.g. max_retries=3, device=cpu.")] = None,
           batch_size: Annotated[int, typer.Option("--batch-size", help="Responses per judge call.", min=1)] = 32):
     """Judge existing responses and write one verdict (refused, score, ...) per line."""
-    from safevlm.judges import JudgeVerdict, get_judge
+    from safevlm.eval.judging import JudgePool, run_judge
+    from safevlm.judges import JudgeVerdict
 
     items = read_items(input_)
-    judge_ = get_judge(judge_name, **parse_opts(opt))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    refused = errors = 0
-    with out.open("w", encoding="utf-8") as fh, progress_bar(console=err_console, rate=False) as bar:
-        task = bar.add_task(f"judging ({judge_.name})", total=len(items))
-        for start in range(0, len(items), batch_size):
-            chunk = items[start:start + batch_size]
-            todo = [(k, it) for k, (_, _, it) in enumerate(chunk) if not isinstance(it, str)]
-            verdicts: list[JudgeVerdict | None] = [None] * len(chunk)
-            for (k, _), v in zip(todo, judge_.judge([it for _, it in todo]), strict=True):
-                verdicts[k] = v
-            for (lineno, rec, it), v in zip(chunk, verdicts, strict=True):
-                v = v if v is not None else JudgeVerdict.failed(judge_.name, it)
-                key = {k: rec[k] for k in ("uid", "id") if k in rec}
-                fh.write(json.dumps({"line": lineno, **key, **v.to_dict()}, ensure_ascii=False, default=str) + "\n")
-                refused += bool(v.refused)
-                errors += v.error is not None
-            fh.flush()
-            bar.advance(task, len(chunk))
+    pool = JudgePool(options={judge_name: parse_assignments(opt, "--opt")})
+    try:
+        judge_ = pool.get(judge_name)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        refused = errors = 0
+        with out.open("w", encoding="utf-8") as fh, progress_bar(console=err_console, rate=False) as bar:
+            task = bar.add_task(f"judging ({judge_.name})", total=len(items))
+            for start in range(0, len(items), batch_size):
+                chunk = items[start:start + batch_size]
+                todo = [(k, it) for k, (_, _, it) in enumerate(chunk) if not isinstance(it, str)]
+                verdicts: list[JudgeVerdict | None] = [None] * len(chunk)
+                for (k, _), v in zip(todo, run_judge(judge_, judge_name, [it for _, it in todo])[0], strict=True):
+                    verdicts[k] = v
+                for (lineno, rec, it), v in zip(chunk, verdicts, strict=True):
+                    v = v if v is not None else JudgeVerdict.failed(judge_.name, it)
+                    key = {k: rec[k] for k in ("uid", "id") if k in rec}
+                    fh.write(json.dumps({"line": lineno, **key, **v.to_dict()}, ensure_ascii=False, default=str) + "\n")
+                    refused += bool(v.refused)
+                    errors += v.error is not None
+                fh.flush()
+                bar.advance(task, len(chunk))
+    finally:
+        pool.close()
     msg = f"wrote {len(items)} verdicts to {out}: {refused} refused"
     if errors:
         msg += f"; [yellow]{errors} without a verdict (see the 'error' field)[/]"

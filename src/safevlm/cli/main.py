@@ -46,7 +46,7 @@ def version():
 def demo(data_root: bench.DataRootOpt = None,
          out: Annotated[Path, typer.Option("--out", help="Where the demo's run directories go.")] = Path("runs/demo")):
     """The main job on the embedded default: benchmark inventory, then the gym model evaluated and reported."""
-    from safevlm.demo import run_demo
+    from safevlm.recipes.demo import run_demo
 
     run_demo(data_root, out)
 

@@ -6,13 +6,12 @@ Thin wrappers: parsing and printing here, the work in :mod:`safevlm.backends` an
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from safevlm.backends import Backend, Generation, GenerationParams, load_backend
+from safevlm.backends import Backend, GenerationParams, load_backend
 from safevlm.cli.common import DataRootOpt, SpecOpt, console, err_console, friendly_errors
 from safevlm.data.sample import Sample
 from safevlm.errors import ConfigError
@@ -41,23 +40,16 @@ def _backend(model: str, batch_size: int | None, max_image_side: int | None, dev
         return load_backend(model, batch_size=batch_size, max_image_side=max_image_side, device=device, dtype=dtype)
 
 
-def output_record(sample: Sample, gen: Generation, model: str) -> dict[str, Any]:
-    """One line of ``generate``'s output: the sample's identity, the response and its cost."""
-    return {"uid": sample.uid, "id": sample.id, "source": sample.source, "split": sample.split,
-            "expected": sample.expected.value, "risk_category": sample.risk_category, "text": sample.text,
-            "model": model, "response": gen.text, "prompt_tokens": gen.prompt_tokens,
-            "completion_tokens": gen.completion_tokens, "latency_s": round(gen.latency_s, 4),
-            "finish_reason": gen.finish_reason, "error": gen.error}
-
-
 def _samples(bench: str | None, input_: Path | None, limit: int | None, data_root: Path | None,
-             spec: list[Path] | None) -> list[Sample]:
+             spec: list[Path] | None) -> tuple[str, list[Sample]]:
+    """``(source name for the records, samples)`` from a benchmark or a sample JSONL file."""
     if (bench is None) == (input_ is None):
         raise ConfigError("give exactly one of --bench NAME or --input FILE.jsonl")
     if bench is not None:
         from safevlm.bench import load_benchmark
 
-        return load_benchmark(bench, data_root=data_root, limit=limit, extra_specs=spec).samples
+        res = load_benchmark(bench, data_root=data_root, limit=limit, extra_specs=spec)
+        return res.uid, res.samples
     from safevlm.data.jsonl import read_samples
 
     samples = []
@@ -65,7 +57,7 @@ def _samples(bench: str | None, input_: Path | None, limit: int | None, data_roo
         if limit is not None and len(samples) >= limit:
             break
         samples.append(s)
-    return samples
+    return f"input:{input_.name}", samples
 
 
 @friendly_errors
@@ -77,8 +69,16 @@ def generate(model: ModelOpt,
              batch_size: BatchOpt = None, max_new_tokens: MaxNewOpt = 64, temperature: TempOpt = 0.0,
              seed: SeedOpt = None, max_image_side: ImageSideOpt = None, device: DeviceOpt = None,
              dtype: DtypeOpt = None, data_root: DataRootOpt = None, spec: SpecOpt = None):
-    """Generate a response for every sample of a benchmark or a JSONL file."""
-    samples = _samples(bench, input_, limit, data_root, spec)
+    """Generate a response for every sample of a benchmark or a JSONL file.
+
+    Each output line is a run record (the shape of a run's samples.jsonl, without
+    verdicts), so `safevlm judge --input` scores it with any judge.
+    """
+    from safevlm import config as sv_config
+    from safevlm.eval.records import make_record
+
+    source, samples = _samples(bench, input_, limit, data_root, spec)
+    root = sv_config.data_root(data_root)
     params = GenerationParams(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
     backend = _backend(model, batch_size, max_image_side, device, dtype)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -90,7 +90,8 @@ def generate(model: ModelOpt,
             part = samples[start:start + chunk]
             gens = backend.generate(part, params, progress=lambda n: bar.advance(task, n))
             for sample, gen in zip(part, gens, strict=True):
-                fh.write(json.dumps(output_record(sample, gen, backend.name), ensure_ascii=False) + "\n")
+                rec = make_record(source, sample, sample.text, gen, None, root, out.parent, model=backend.name)
+                fh.write(rec.to_json() + "\n")
                 errors += gen.error is not None
                 tokens += gen.completion_tokens
             fh.flush()

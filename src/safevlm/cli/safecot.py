@@ -10,7 +10,7 @@ import typer
 from safevlm.cli.common import DataRootOpt, SpecOpt, console, friendly_errors
 from safevlm.progress import progress_bar
 
-app = typer.Typer(help="SafeCoT: chain-of-thought refusal data (methods.md §1).", no_args_is_help=True)
+app = typer.Typer(help="SafeCoT: chain-of-thought refusal data (docs/methods.md).", no_args_is_help=True)
 
 
 def _split(values: list[str] | None) -> list[str]:

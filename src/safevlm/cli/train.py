@@ -36,11 +36,11 @@ def sft_cmd(
     """Supervised fine-tuning, loss on the assistant answer only; saves the model and safevlm_training.json."""
     from safevlm.errors import ConfigError
     from safevlm.train.sft import run_sft
-    from safevlm.train.sft_settings import resolve_settings
+    from safevlm.train.sft_settings import resolve_sft_settings
 
     if lora and full:
         raise ConfigError("choose one of --lora and --full")
-    settings = resolve_settings(preset, config, overrides or [], mode="lora" if lora else "full" if full else None)
+    settings = resolve_sft_settings(preset, config, overrides or [], mode="lora" if lora else "full" if full else None)
     console.print(f"preset [bold]{settings.preset}[/], {settings.mode} fine-tuning, lr {settings.learning_rate:g}, "
                   f"batch {settings.per_device_train_batch_size}x{settings.gradient_accumulation_steps}, "
                   + (f"{settings.max_steps} steps" if settings.max_steps > 0 else f"{settings.num_train_epochs:g} epochs"))

@@ -1,8 +1,11 @@
-"""JSONL reading and writing with errors that name the file and line.
+"""JSONL and JSON files, and saved images: the one place safevlm reads and writes them.
 
 A malformed line stops the read with ``path:line: what was expected``; nothing is
-skipped silently. Writing saves in-memory images next to the JSONL file so the
-output is self-contained.
+skipped silently. Every write is atomic (a temporary file, flushed to disk, then
+renamed), so a crash or a kill never leaves a half-written file where a finished one
+was. Images made in memory are saved as PNG named by content hash
+(:func:`store_image`), so identical images are stored once and a folder of data stays
+self-contained.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +61,38 @@ def read_samples(path: str | Path) -> Iterator[Sample]:
             raise DataError(p, f"not a valid sample: {_describe_validation(exc)}", line=lineno) from exc
 
 
+@contextmanager
+def atomic_write(path: str | Path) -> Iterator[Any]:
+    """Open ``path`` for writing text; the file appears (replacing any old one) only when the block ends."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + ".tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(p)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
+    """Write ``rows`` as JSONL atomically; return the count."""
+    n = 0
+    with atomic_write(path) as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
+    return n
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Write ``obj`` as indented JSON atomically."""
+    with atomic_write(path) as fh:
+        fh.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
 def write_samples(samples: Iterable[Sample], path: str | Path, *, copy_images: bool = False) -> int:
     """Write samples as JSONL; return the count.
 
@@ -64,19 +101,16 @@ def write_samples(samples: Iterable[Sample], path: str | Path, *, copy_images: b
     copied there too, making the output folder independent of the source data.
     """
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
     image_dir = p.parent / f"{p.stem}_images"
-    tmp = p.with_suffix(p.suffix + ".tmp")
-    n = 0
-    with tmp.open("w", encoding="utf-8") as fh:
+
+    def records() -> Iterator[dict[str, Any]]:
         for sample in samples:
             for ref in sample.images:
                 if ref.in_memory or copy_images:
                     ref.path = str(store_image(ref, image_dir))
-            fh.write(json.dumps(sample.to_record(base_dir=p.parent), ensure_ascii=False) + "\n")
-            n += 1
-    tmp.replace(p)
-    return n
+            yield sample.to_record(base_dir=p.parent)
+
+    return write_jsonl(p, records())
 
 
 def store_image(ref, image_dir: Path) -> Path:

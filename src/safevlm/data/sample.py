@@ -40,6 +40,15 @@ class Expected(str, Enum):
         return self is not Expected.COMPLY
 
 
+def is_unsafe(expected: str | Expected) -> bool:
+    """:attr:`Expected.is_unsafe` for a stored value (``"refuse"`` / ``"comply"`` / ``"safe_complete"``).
+
+    The one definition of "unsafe" every metric, judge and report uses; an unknown
+    value is an error, never silently safe.
+    """
+    return Expected(expected).is_unsafe
+
+
 class ImageRef(BaseModel):
     """An image given by path (on disk) or held in memory (rendered, decoded).
 

@@ -3,7 +3,7 @@
 ``evaluate(model=..., benches=[...], judges=[...], limit=..., out=RUN_DIR)`` writes a
 resumable run directory (docs/eval-contract.md) and returns results.json's dict;
 ``rejudge(RUN_DIR, judges)`` judges stored responses again without generating.
-Metric definitions: shared/spec/methods.md §1-3 and :mod:`safevlm.eval.metrics`.
+Metric definitions: docs/methods.md, "Metrics", and :mod:`safevlm.eval.metrics`.
 """
 
 from safevlm.eval.config import EvalConfig

@@ -1,7 +1,7 @@
 """The evaluation's resolved configuration, saved as ``RUN_DIR/config.json``.
 
-One dataclass holds everything that decides what a run computes (conventions.md: the
-resolved config is saved in every run directory). ``model``, the generation
+One dataclass holds everything that decides what a run computes (the resolved config
+is saved in every run directory). ``model``, the generation
 parameters and the backend options that change outputs make up the response cache
 key; re-using a run directory with different values of these is refused rather than
 silently mixing two models' responses.
@@ -41,7 +41,7 @@ class EvalConfig:
         mcqa_prompt: list a multiple-choice sample's options in the prompt (see :mod:`.mcqa`).
         prompt_wrapper: wrap every prompt as a model was fine-tuned to see it
             (``safecot`` or a template with ``{question}``; see
-            :mod:`safevlm.safecot.prompt`); ``None`` sends the benchmark text as is.
+            :mod:`safevlm.data.prompts`); ``None`` sends the benchmark text as is.
         thresholds / bootstrap_seed / resamples: metric options (see :mod:`.metrics`).
     """
 
@@ -73,7 +73,7 @@ class EvalConfig:
         if self.prompt_wrapper in ("", "none"):
             self.prompt_wrapper = None
         if self.prompt_wrapper is not None:
-            from safevlm.safecot.prompt import get_wrapper
+            from safevlm.data.prompts import get_wrapper
 
             get_wrapper(self.prompt_wrapper)  # a bad template fails before any loading
 

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, is_dataclass
+from dataclasses import asdict, is_dataclass
 from typing import Any, Protocol
 
+from safevlm.data.records import JudgeVerdict, RunRecord
 from safevlm.data.sample import Sample
-from safevlm.errors import ConfigError
+from safevlm.judges import JudgeInput, get_judge
 
 log = logging.getLogger(__name__)
 
@@ -32,22 +33,8 @@ class JudgeLike(Protocol):
     def judge(self, items: list[Any]) -> list[Any]: ...
 
 
-@dataclass
-class _FallbackInput:
-    """Used only when :mod:`safevlm.judges` cannot be imported (same fields as its JudgeInput)."""
-
-    response: str
-    prompt: str | None = None
-    expected: str | None = None
-    sample: Sample | None = None
-
-
-def judge_input(response: str, sample: Sample, text: str) -> Any:
-    """A ``JudgeInput`` for one response (the judges package's class when installed)."""
-    try:
-        from safevlm.judges import JudgeInput
-    except ImportError:
-        JudgeInput = _FallbackInput
+def judge_input(response: str, sample: Sample, text: str) -> JudgeInput:
+    """What a judge sees for one response: the text as sent, the expected behaviour, the sample."""
     return JudgeInput(response=response, prompt=text, expected=sample.expected.value, sample=sample)
 
 
@@ -64,8 +51,10 @@ def judge_name(judge: str | JudgeLike) -> str:
 class JudgePool:
     """Builds each named judge once, on first use, and closes them at the end."""
 
-    def __init__(self, judges: list[str | JudgeLike] | None = None):
+    def __init__(self, judges: list[str | JudgeLike] | None = None,
+                 options: dict[str, dict[str, Any]] | None = None):
         self._objects: dict[str, JudgeLike] = {}
+        self._options = dict(options or {})
         for j in judges or []:
             if not isinstance(j, str):
                 self._objects[judge_name(j)] = j
@@ -73,11 +62,7 @@ class JudgePool:
 
     def get(self, name: str) -> JudgeLike:
         if name not in self._objects:
-            try:
-                from safevlm.judges import get_judge
-            except ImportError as exc:
-                raise ConfigError(f"judge {name!r}: the safevlm.judges package is not available ({exc})") from exc
-            self._objects[name] = get_judge(name)
+            self._objects[name] = get_judge(name, **self._options.get(name, {}))
             self._built.append(self._objects[name])
         return self._objects[name]
 
@@ -88,52 +73,53 @@ class JudgePool:
                 close()
 
 
-def verdict_dict(verdict: Any, name: str) -> dict[str, Any]:
-    """A verdict as the record stores it (dataclass, pydantic model or dict in)."""
-    if isinstance(verdict, dict):
-        d = dict(verdict)
-    elif hasattr(verdict, "to_dict"):
-        d = verdict.to_dict()
-    elif is_dataclass(verdict):
-        d = asdict(verdict)
+def as_verdict(verdict: Any, name: str) -> JudgeVerdict:
+    """A judge's return value as a :class:`JudgeVerdict` (user judges may return dicts or dataclasses)."""
+    if isinstance(verdict, JudgeVerdict):
+        return verdict if verdict.judge else verdict.model_copy(update={"judge": name})
+    if is_dataclass(verdict) and not isinstance(verdict, type):
+        verdict = asdict(verdict)
     elif hasattr(verdict, "model_dump"):
-        d = verdict.model_dump()
-    else:
+        verdict = verdict.model_dump()
+    if not isinstance(verdict, dict):
         raise TypeError(f"judge {name!r} returned a {type(verdict).__name__}, not a verdict")
-    out = {"judge": d.get("judge") or name, "refused": d.get("refused"), "score": d.get("score"),
-           "scores": dict(d.get("scores") or {}), "harmful": d.get("harmful"), "error": d.get("error"),
-           "detail": d.get("detail") or {}}
-    return out
+    return JudgeVerdict.from_dict(verdict, judge=name)
 
 
-def run_judge(judge: JudgeLike, name: str, items: list[Any]) -> tuple[list[dict[str, Any]], float]:
-    """Verdict dicts for ``items`` in order, and the seconds per item."""
+def run_judge(judge: JudgeLike, name: str, items: list[JudgeInput]) -> tuple[list[JudgeVerdict], float]:
+    """Verdicts for ``items`` in order, and the seconds per item.
+
+    An exception inside the judge becomes an error verdict for every item of the batch
+    (logged once): excluded from the metrics and counted, never a score.
+    """
     if not items:
         return [], 0.0
     t0 = time.perf_counter()
     try:
-        verdicts = judge.judge(items)
+        verdicts = [as_verdict(v, name) for v in judge.judge(items)]
     except Exception as exc:  # noqa: BLE001 - a judge failure is recorded per item, see module docstring
         log.warning("judge %s failed on a batch of %d: %s: %s", name, len(items), type(exc).__name__, exc)
-        err = f"{type(exc).__name__}: {exc}"
-        verdicts = [{"judge": name, "error": err} for _ in items]
+        verdicts = [JudgeVerdict.failed(name, f"{type(exc).__name__}: {exc}") for _ in items]
     per_item = (time.perf_counter() - t0) / len(items)
     if len(verdicts) != len(items):
         raise RuntimeError(f"judge {name!r} returned {len(verdicts)} verdicts for {len(items)} items")
-    return [verdict_dict(v, name) for v in verdicts], per_item
+    return verdicts, per_item
 
 
-def judge_records(pool: JudgePool, pending: list[tuple[dict[str, Any], Sample, list[str]]]) -> None:
-    """Fill ``record["verdicts"][judge]`` for each (record, sample, judges-to-run) in place."""
-    by_judge: dict[str, list[tuple[dict[str, Any], Sample]]] = {}
+def judge_records(pool: JudgePool, pending: list[tuple[RunRecord, Sample, list[str]]]) -> None:
+    """Fill ``record.verdicts[judge]`` for each (record, sample, judges-to-run) in place.
+
+    Records whose generation failed are never judged (an empty response is not a refusal).
+    """
+    by_judge: dict[str, list[tuple[RunRecord, Sample]]] = {}
     for rec, sample, names in pending:
-        if rec["generation"].get("error") is not None:
+        if rec.generation_failed:
             continue
         for n in names:
             by_judge.setdefault(n, []).append((rec, sample))
     for name, pairs in by_judge.items():
-        items = [judge_input(rec["response"], sample, rec["text"]) for rec, sample in pairs]
+        items = [judge_input(rec.response, sample, rec.text) for rec, sample in pairs]
         verdicts, per_item = run_judge(pool.get(name), name, items)
         for (rec, _), v in zip(pairs, verdicts, strict=True):
-            rec.setdefault("verdicts", {})[name] = v
-            rec.setdefault("judge_latency_s", {})[name] = round(per_item, 6)
+            rec.verdicts[name] = v
+            rec.judge_latency_s[name] = round(per_item, 6)

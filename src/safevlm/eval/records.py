@@ -1,25 +1,26 @@
-"""The run directory on disk: cache keys, ``samples.jsonl`` records, config and env files.
+"""The run directory on disk: cache keys, the ``samples.jsonl`` log, config and env files.
 
-Layout and record fields: docs/eval-contract.md, "Run directory". ``samples.jsonl`` is
-an append-only log, written and flushed one batch at a time, so a run killed at any
-moment (``kill -9`` included) loses at most the batch in flight:
+Layout and record fields: docs/eval-contract.md, "Run directory"; the record type is
+:class:`safevlm.data.records.RunRecord`. ``samples.jsonl`` is an append-only log,
+written and flushed one batch at a time, so a run killed at any moment (``kill -9``
+included) loses at most the batch in flight:
 
-- the last line may be cut short by the kill: :func:`read_records` drops it with a
-  warning (and trims the file so the next append starts on a fresh line), and that
+- the last line may be cut short by the kill: :func:`~safevlm.data.records.read_records`
+  drops it (and trims the file so the next append starts on a fresh line), and that
   sample is simply redone;
 - a sample may appear more than once (a response re-judged, a failed generation
   retried): the last line for a ``(bench, uid)`` wins, and the finished run is
-  compacted to one line per sample (:func:`write_records`, atomic replace).
+  compacted to one line per sample (:func:`~safevlm.data.records.write_records`,
+  atomic replace).
 
 A malformed line anywhere else is damage, not a kill, and stops the read naming the
-line (nothing is skipped silently; conventions.md).
+line: nothing is skipped silently.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import platform
 import subprocess
@@ -32,17 +33,15 @@ from pathlib import Path
 from typing import Any
 
 from safevlm.backends.base import Generation, GenerationParams
+from safevlm.data.jsonl import store_image
+from safevlm.data.records import GenerationInfo, RunRecord
 from safevlm.data.sample import ImageRef, Sample
 from safevlm.errors import DataError
 
-log = logging.getLogger(__name__)
-
-SAMPLES, CONFIG, ENV, RESULTS = "samples.jsonl", "config.json", "env.json", "results.json"
+SAMPLES, CONFIG, ENV, RESULTS, IMAGES = "samples.jsonl", "config.json", "env.json", "results.json", "images"
 #: distributions whose versions go into env.json (missing ones are recorded as null)
 PACKAGES = ("safevlm", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "tokenizers", "numpy",
             "pillow", "openai", "pydantic", "typer", "rich")
-
-RecordKey = tuple[str, str]  # (bench, uid)
 
 
 def now() -> str:
@@ -79,9 +78,11 @@ def cache_key(model: str, sample: Sample, text: str, params: GenerationParams,
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def _image_field(ref: ImageRef, data_root: Path | None, image_dir: Path | None = None) -> str | None:
+def _image_field(ref: ImageRef, data_root: Path | None, run_dir: Path | None = None) -> str | None:
     if ref.path is None:
-        return _save_in_memory(ref, image_dir) if image_dir is not None else None
+        if run_dir is None:
+            return None
+        return store_image(ref, run_dir / IMAGES).relative_to(run_dir).as_posix()
     p = Path(ref.path)
     if data_root is not None:
         try:
@@ -91,79 +92,19 @@ def _image_field(ref: ImageRef, data_root: Path | None, image_dir: Path | None =
     return str(p)
 
 
-def _save_in_memory(ref: ImageRef, image_dir: Path) -> str:
-    """Save an in-memory image (e.g. the gym's) as ``images/<hash>.png`` in the run directory."""
-    import hashlib
-    import io
-
-    buf = io.BytesIO()
-    ref.load().save(buf, format="PNG")
-    data = buf.getvalue()
-    name = f"{hashlib.sha256(data).hexdigest()[:16]}.png"
-    image_dir.mkdir(parents=True, exist_ok=True)
-    if not (image_dir / name).exists():
-        (image_dir / name).write_bytes(data)
-    return f"{image_dir.name}/{name}"
-
-
-def make_record(bench: str, sample: Sample, text: str, gen: Generation, key: str,
-                data_root: Path | None = None, image_dir: Path | None = None) -> dict[str, Any]:
+def make_record(bench: str, sample: Sample, text: str, gen: Generation, key: str | None,
+                data_root: Path | None = None, run_dir: Path | None = None, **extra: Any) -> RunRecord:
     """One ``samples.jsonl`` line, without verdicts (added by the judging step).
 
     Images are paths relative to ``data_root`` (absolute when outside it). Images made
-    in memory (the gym's) are saved into ``image_dir`` (the run's ``images/``) and
-    recorded relative to the run directory, so reports can show them; without
-    ``image_dir`` they are null. ``metadata`` is kept so the run can be re-judged (the
-    gym oracle reads it) without reloading the benchmark.
+    in memory (the gym's) are saved into the run's ``images/`` and recorded relative
+    to the run directory, so reports can show them; without ``run_dir`` they are null.
+    ``extra`` fields are kept in the record (``generate`` adds ``model``).
     """
-    return {"uid": sample.uid, "bench": bench, "id": sample.id, "expected": sample.expected.value,
-            "category": sample.category, "risk_category": sample.risk_category, "text": text,
-            "images": [_image_field(ref, data_root, image_dir) for ref in sample.images], "answer": sample.answer,
-            "choices": sample.choices, "reference": sample.reference, "metadata": sample.metadata,
-            "response": gen.text,
-            "generation": {"prompt_tokens": gen.prompt_tokens, "completion_tokens": gen.completion_tokens,
-                           "latency_s": round(gen.latency_s, 4), "finish_reason": gen.finish_reason,
-                           "error": gen.error},
-            "cache_key": key, "verdicts": {}, "judge_latency_s": {}}
-
-
-def record_key(rec: dict[str, Any]) -> RecordKey:
-    return rec["bench"], rec["uid"]
-
-
-def read_records(path: Path) -> tuple[dict[RecordKey, dict[str, Any]], int]:
-    """Records by ``(bench, uid)`` (last line wins) and the number of lines read.
-
-    A cut-off last line (from a kill) is dropped with a warning and trimmed from the
-    file; a malformed line before the last raises :class:`DataError`.
-    """
-    if not path.is_file():
-        return {}, 0
-    data = path.read_bytes()
-    lines = data.split(b"\n")
-    tail = lines.pop()  # b"" when the file ends with a newline
-    records: dict[RecordKey, dict[str, Any]] = {}
-    bad_last = bool(tail.strip())
-    kept = len(lines)
-    for i, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            rec = json.loads(raw)
-            key = record_key(rec)
-        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
-            if i == len(lines) and not bad_last:
-                bad_last, kept = True, i - 1
-                break
-            raise DataError(path, f"malformed record ({exc}); expected one JSON object per line with "
-                                  "'bench' and 'uid'", line=i) from exc
-        records[key] = rec
-    if bad_last:
-        log.warning("%s: dropped a truncated last line (the previous run was interrupted); "
-                    "its sample will be redone", path)
-        with open(path, "r+b") as fh:
-            fh.truncate(sum(len(x) + 1 for x in lines[:kept]))
-    return records, kept
+    images = [_image_field(ref, data_root, run_dir) for ref in sample.images]
+    info = GenerationInfo(prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens,
+                          latency_s=round(gen.latency_s, 4), finish_reason=gen.finish_reason, error=gen.error)
+    return RunRecord.of(bench, sample, text, gen.text, info, images=images, cache_key=key, **extra)
 
 
 class RecordLog:
@@ -173,31 +114,14 @@ class RecordLog:
         self.path = path
         self.fh = path.open("a", encoding="utf-8")
 
-    def append(self, records: Iterable[dict[str, Any]]) -> None:
+    def append(self, records: Iterable[RunRecord]) -> None:
         for rec in records:
-            self.fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            self.fh.write(rec.to_json() + "\n")
         self.fh.flush()
         os.fsync(self.fh.fileno())
 
     def close(self) -> None:
         self.fh.close()
-
-
-def write_records(path: Path, records: Iterable[dict[str, Any]]) -> None:
-    """Replace ``samples.jsonl`` atomically (write a temporary file, then rename)."""
-    tmp = path.with_suffix(".jsonl.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for rec in records:
-            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
-
-
-def write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

@@ -6,7 +6,7 @@ errors per judge. ``overall`` pools every benchmark's records, each judged by it
 benchmark's primary judge. ``by_judge`` repeats the benchmark metrics for every judge
 that judged them, plus that judge's pooled ``overall``.
 
-What is excluded, and counted instead (methods.md: a failed call never becomes a score):
+What is excluded, and counted instead (a failed call never becomes a score):
 
 - a record whose generation failed: out of every metric, in ``generation_errors``;
 - a record whose verdict has ``error``: out of that judge's metrics (``mcqa_accuracy``
@@ -19,72 +19,69 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from safevlm.data.records import RunRecord
 from safevlm.eval import metrics as M
 from safevlm.eval.mcqa import mcqa_correct
 
 NO_CATEGORY = "uncategorised"
 
 
-def category_of(rec: dict[str, Any]) -> str:
+def category_of(rec: RunRecord) -> str:
     """The normalised risk category (``benign`` for safe items), else the benchmark's own label."""
-    return rec.get("risk_category") or rec.get("category") or NO_CATEGORY
+    return rec.risk_category or rec.category or NO_CATEGORY
 
 
-def label_of(rec: dict[str, Any]) -> str:
+def label_of(rec: RunRecord) -> str:
     """The benchmark's own label (MM-SafetyBench scenario, gym family...): finer than the
     normalised category, and the only split of safe items, which are all ``benign``."""
-    return str(rec.get("category") or NO_CATEGORY)
+    return str(rec.category or NO_CATEGORY)
 
 
-def generation_failed(rec: dict[str, Any]) -> bool:
-    return (rec.get("generation") or {}).get("error") is not None
-
-
-def items_for(records: Sequence[dict[str, Any]], judge: str) -> tuple[list[dict[str, Any]], int]:
+def items_for(records: Sequence[RunRecord], judge: str) -> tuple[list[dict[str, Any]], int]:
     """Metric items for one judge (see :func:`safevlm.eval.metrics.compute`) and its error count."""
     items, errors = [], 0
     for rec in records:
-        if generation_failed(rec):
+        if rec.generation_failed:
             continue
-        verdict = (rec.get("verdicts") or {}).get(judge)
-        if verdict is not None and verdict.get("error") is not None:
+        verdict = rec.verdicts.get(judge)
+        if verdict is not None and verdict.error is not None:
             errors += 1
             verdict = None
-        items.append({"expected": rec["expected"], "verdict": verdict,
-                      "mcqa_correct": mcqa_correct(rec.get("response") or "", rec.get("choices"), rec.get("answer"))})
+        items.append({"expected": rec.expected.value, "verdict": verdict.model_dump() if verdict else None,
+                      "mcqa_correct": mcqa_correct(rec.response, rec.choices, rec.answer)})
     return items, errors
 
 
-def metrics_for(records: Sequence[dict[str, Any]], judge: str, opts: dict[str, Any]) -> dict[str, Any]:
+def metrics_for(records: Sequence[RunRecord], judge: str, opts: dict[str, Any]) -> dict[str, Any]:
     items, _ = items_for(records, judge)
     return M.compute(items, **opts)
 
 
-def _block(records: Sequence[dict[str, Any]], judge_of: dict[str, str], judges_of: dict[str, list[str]],
+def _block(records: Sequence[RunRecord], judge_of: dict[str, str], judges_of: dict[str, list[str]],
            opts: dict[str, Any]) -> dict[str, Any]:
     """n, error counts and metrics of records that may span benchmarks (each by its primary judge)."""
     items: list[dict[str, Any]] = []
     judge_errors: Counter = Counter()
     for rec in records:
-        bench = rec["bench"]
+        bench = rec.bench
         for j in judges_of[bench]:
             judge_errors[j] += items_for([rec], j)[1]
         items += items_for([rec], judge_of[bench])[0]
-    return {"n": len(records), "generation_errors": sum(generation_failed(r) for r in records),
+    return {"n": len(records), "generation_errors": sum(r.generation_failed for r in records),
             "judge_errors": {j: c for j, c in judge_errors.items() if c}, "metrics": M.compute(items, **opts)}
 
 
-def _grouped(records: Sequence[dict[str, Any]], key: Callable[[dict[str, Any]], str], judge_of: dict[str, str],
+def _grouped(records: Sequence[RunRecord], key: Callable[[RunRecord], str], judge_of: dict[str, str],
              judges_of: dict[str, list[str]], opts: dict[str, Any]) -> dict[str, Any]:
     """``{group: {"n", "metrics"}}`` for the records grouped by ``key``."""
-    groups: dict[str, list[dict[str, Any]]] = {}
+    groups: dict[str, list[RunRecord]] = {}
     for rec in records:
         groups.setdefault(key(rec), []).append(rec)
     return {g: {k: v for k, v in _block(rs, judge_of, judges_of, opts).items() if k in ("n", "metrics")}
             for g, rs in sorted(groups.items())}
 
 
-def build_results(records: Sequence[dict[str, Any]], *, model: str, judges_of: dict[str, list[str]],
+def build_results(records: Sequence[RunRecord], *, model: str, judges_of: dict[str, list[str]],
                   thresholds: dict[str, float] | None = None, seed: int = 0, resamples: int = M.RESAMPLES,
                   extra_run: dict[str, Any] | None = None) -> dict[str, Any]:
     """The results.json dict for ``records``.
@@ -94,14 +91,14 @@ def build_results(records: Sequence[dict[str, Any]], *, model: str, judges_of: d
     """
     opts = {"thresholds": thresholds, "seed": seed, "resamples": resamples}
     primary_of = {b: js[0] for b, js in judges_of.items()}
-    by_bench: dict[str, list[dict[str, Any]]] = {b: [] for b in judges_of}
+    by_bench: dict[str, list[RunRecord]] = {b: [] for b in judges_of}
     for rec in records:
-        by_bench.setdefault(rec["bench"], []).append(rec)
+        by_bench.setdefault(rec.bench, []).append(rec)
     benchmarks: dict[str, Any] = {}
     for bench, recs in by_bench.items():
         block = _block(recs, primary_of, judges_of, opts)
         block["by_category"] = _grouped(recs, category_of, primary_of, judges_of, opts)
-        if any(r.get("category") for r in recs):
+        if any(r.category for r in recs):
             block["by_label"] = _grouped(recs, label_of, primary_of, judges_of, opts)
         benchmarks[bench] = {"primary_judge": primary_of[bench], "judges": judges_of[bench], **block}
     all_judges = list(dict.fromkeys(j for js in judges_of.values() for j in js))

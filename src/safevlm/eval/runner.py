@@ -13,7 +13,9 @@ sample's response cache key, read what ``samples.jsonl`` already holds, then
 
 A record is re-used when its cache key matches (same model spec, sample content and
 generation parameters); records whose generation failed are retried on the next run.
-Metrics: :mod:`safevlm.eval.metrics` (methods.md §1-3).
+An existing run directory is resumed with its stored settings (see :func:`evaluate`),
+so the library does everything ``safevlm eval`` does. Metrics: :mod:`safevlm.eval.metrics`
+(docs/methods.md, "Metrics").
 """
 
 from __future__ import annotations
@@ -23,44 +25,30 @@ import time
 from pathlib import Path
 from typing import Any
 
-from safevlm.backends.base import Backend, GenerationParams
+import safevlm
+from safevlm import config as sv_config
+from safevlm.backends import Backend, GenerationParams, load_backend
+from safevlm.data.jsonl import write_json
+from safevlm.data.records import RunRecord, read_records, write_records
 from safevlm.errors import ConfigError
 from safevlm.eval import records as R
 from safevlm.eval.config import EvalConfig
 from safevlm.eval.judging import JudgeLike, JudgePool, judge_name, judge_records
-from safevlm.eval.metrics import DEFAULT_THRESHOLDS
-from safevlm.eval.results import build_results, generation_failed
+from safevlm.eval.metrics import DEFAULT_THRESHOLDS, RESAMPLES
+from safevlm.eval.results import build_results
 from safevlm.eval.selection import Item, load_items, samples_for_records
-from safevlm.progress import progress_bar
+from safevlm.progress import progress_bar, status
 
 log = logging.getLogger(__name__)
 
 JUDGE_CHUNK = 64
 
 
-def load_backend(spec: str, **opts: Any) -> Backend:
-    """Indirection so tests can swap in a scripted backend for a subprocess run."""
-    from safevlm.backends import load_backend as _load
-
-    if not spec.startswith(("openai:", "mock:")):  # transformers' per-shard bars would break ours
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-    return _load(spec, **opts)
-
-
-def _status(message: str):
-    from rich.console import Console
-
-    return Console(stderr=True).status(message, spinner="dots")
-
-
-def _needs(rec: dict[str, Any], judges: list[str], force: bool) -> list[str]:
+def _needs(rec: RunRecord, judges: list[str], force: bool) -> list[str]:
     """Judges whose verdict a record lacks (or holds as an error, retried), all when forced."""
-    if generation_failed(rec):
+    if rec.generation_failed:
         return []
-    have = rec.get("verdicts") or {}
-    return [j for j in judges if force or j not in have or have[j].get("error") is not None]
+    return [j for j in judges if force or j not in rec.verdicts or rec.verdicts[j].error is not None]
 
 
 def _chunk_size(backend: Backend, batch_size: int | None) -> int:
@@ -70,27 +58,27 @@ def _chunk_size(backend: Backend, batch_size: int | None) -> int:
     return batch_size or getattr(backend, "batch_size", None) or 8
 
 
-def _extra_judges(recs: list[dict[str, Any]], listed: list[str]) -> list[str]:
+def _extra_judges(recs: list[RunRecord], listed: list[str]) -> list[str]:
     """Judges not asked for now whose verdicts every judged record of a benchmark still holds."""
-    judged = [r for r in recs if not generation_failed(r)]
+    judged = [r for r in recs if not r.generation_failed]
     if not judged:
         return []
-    common = set.intersection(*(set(r.get("verdicts") or {}) for r in judged))
+    common = set.intersection(*(set(r.verdicts) for r in judged))
     return sorted(common - set(listed))
 
 
-def _finish(run_dir: Path, cfg: EvalConfig, final: list[dict[str, Any]], judges_of: dict[str, list[str]],
+def _finish(run_dir: Path, cfg: EvalConfig, final: list[RunRecord], judges_of: dict[str, list[str]],
             started: float) -> dict[str, Any]:
     for bench, listed in list(judges_of.items()):
-        recs = [r for r in final if r["bench"] == bench]
+        recs = [r for r in final if r.bench == bench]
         judges_of[bench] = listed + _extra_judges(recs, listed)
-    R.write_records(run_dir / R.SAMPLES, final)
+    write_records(run_dir / R.SAMPLES, final)
     results = build_results(final, model=cfg.model, judges_of=judges_of, thresholds=cfg.thresholds,
                             seed=cfg.bootstrap_seed, resamples=cfg.resamples,
                             extra_run={"created": R.now(), "benches": list(judges_of), "limit": cfg.limit,
                                        "generation": cfg.to_dict()["generation"], "run_dir": str(run_dir),
                                        "wall_s": round(time.perf_counter() - started, 3)})
-    R.write_json(run_dir / R.RESULTS, results)
+    write_json(run_dir / R.RESULTS, results)
     _write_report(run_dir)
     return results
 
@@ -106,82 +94,111 @@ def _write_report(run_dir: Path) -> None:
 
 
 def _write_config(run_dir: Path, cfg: EvalConfig, judges_of: dict[str, list[str]], created: str | None) -> None:
-    import safevlm
-
-    R.write_json(run_dir / R.CONFIG, {**cfg.to_dict(), "judges_by_bench": judges_of,
-                                      "data_root_resolved": str(_data_root(cfg)),
-                                      "safevlm_version": safevlm.__version__,
-                                      "created": created or R.now(), "updated": R.now()})
-    R.write_json(run_dir / R.ENV, R.environment())
+    write_json(run_dir / R.CONFIG, {**cfg.to_dict(), "judges_by_bench": judges_of,
+                                    "data_root_resolved": str(sv_config.data_root(cfg.data_root)),
+                                    "safevlm_version": safevlm.__version__,
+                                    "created": created or R.now(), "updated": R.now()})
+    write_json(run_dir / R.ENV, R.environment())
 
 
-def _data_root(cfg: EvalConfig) -> Path:
-    from safevlm import config as sv_config
+def resolve_config(run_dir: Path, model: str | None, benches: list[str] | str | None,
+                   judges: list[str] | None, stored: dict[str, Any] | None, **given: Any) -> EvalConfig:
+    """The run's configuration: each value given here, else the stored run's, else the default.
 
-    return sv_config.data_root(cfg.data_root)
+    ``given["generation"]`` may be a :class:`GenerationParams` (used as is) or a dict of
+    fields changed on top of the stored settings (or the defaults: 256 new tokens, greedy).
+    """
+    prev = stored or {}
+    if isinstance(benches, str):
+        benches = [b for b in benches.split(",") if b.strip()]
+    model = model if model is not None else prev.get("model")
+    benches = [b.strip() for b in benches] if benches else list(prev.get("benches") or [])
+    if model is None or not benches:
+        raise ConfigError(f"give a model and benchmarks (or the directory of an existing run: {run_dir} holds none)")
+    if judges is None and prev.get("judges"):
+        judges = list(prev["judges"])
+    generation = given.pop("generation", None)
+    if not isinstance(generation, GenerationParams):
+        generation = GenerationParams(**{"max_new_tokens": 256, **(prev.get("generation") or {}),
+                                         **(generation or {})})
+    stored_output = {k: v for k, v in (prev.get("backend_options") or {}).items() if k == "max_image_side"}
+    options = {**stored_output, **(given.pop("backend_options", None) or {})}
+    defaults = {"limit": None, "on_missing_image": "skip", "data_root": None, "extra_specs": [], "mcqa_prompt": True,
+                "prompt_wrapper": None, "thresholds": dict(DEFAULT_THRESHOLDS), "bootstrap_seed": 0,
+                "resamples": RESAMPLES}
+    values = {k: given[k] if given.get(k) is not None else prev.get(k, default) for k, default in defaults.items()}
+    values["data_root"] = str(values["data_root"]) if values["data_root"] is not None else None
+    values["extra_specs"] = [str(p) for p in values["extra_specs"] or []]
+    return EvalConfig(model=model, benches=benches, judges=judges or None, generation=generation,
+                      batch_size=given.get("batch_size"),
+                      backend_options={k: v for k, v in options.items() if v is not None}, **values)
 
 
-def evaluate(model: str | Backend, benches: list[str] | str, judges: list[str | JudgeLike] | str | None = None,
-             limit: int | None = None, out: str | Path = "runs/eval", *, generation: GenerationParams | None = None,
+def evaluate(model: str | Backend | None = None, benches: list[str] | str | None = None,
+             judges: list[str | JudgeLike] | str | None = None, limit: int | None = None,
+             out: str | Path = "runs/eval", *, generation: GenerationParams | dict[str, Any] | None = None,
              batch_size: int | None = None, backend_options: dict[str, Any] | None = None,
-             on_missing_image: str = "skip", data_root: str | Path | None = None,
-             extra_specs: list[str | Path] | None = None, mcqa_prompt: bool = True,
+             on_missing_image: str | None = None, data_root: str | Path | None = None,
+             extra_specs: list[str | Path] | None = None, mcqa_prompt: bool | None = None,
              prompt_wrapper: str | None = None, thresholds: dict[str, float] | None = None,
-             bootstrap_seed: int = 0, resamples: int = 1000,
+             bootstrap_seed: int | None = None, resamples: int | None = None,
              overwrite: bool = False, force_judges: bool = False, progress: bool = True) -> dict[str, Any]:
     """Evaluate ``model`` on ``benches`` into the run directory ``out``; return results.json's dict.
+
+    An existing run directory is resumed: every argument left as ``None`` takes the
+    value stored in its ``config.json`` (model, benchmarks, judges, limit, generation
+    settings, prompt wrapper, data options...), so ``evaluate(out=RUN_DIR)`` finishes an
+    interrupted run and ``evaluate(out=RUN_DIR, judges=[...])`` adds judges without
+    generating. Changing the model or the generation settings of a stored run is
+    refused (its responses would be another model's): use another ``out`` or
+    ``overwrite``.
 
     Args:
         model: a backend spec (see :data:`safevlm.backends.SPEC_FORMS`) or a built
             :class:`~safevlm.backends.Backend` (its ``name`` stands in for the spec).
         benches: ``NAME[:VARIANT]`` refs (a list, or one comma-separated string).
-        judges: judge names or judge objects, primary first; None: gym benchmarks
-            ``oracle, refusal``, others ``refusal``.
+        judges: judge names or judge objects, primary first; None: the run's, else
+            gym benchmarks ``oracle, refusal``, others ``refusal``.
         limit: at most this many samples per benchmark.
-        out: the run directory; an existing one is resumed (same model and generation
-            settings only, unless ``overwrite``).
+        out: the run directory.
+        generation: decoding settings, or a dict of fields to change on top of the stored ones.
         force_judges: re-judge existing responses even where a verdict is stored.
         The other options are :class:`~safevlm.eval.config.EvalConfig`'s.
     """
     started = time.perf_counter()
-    if isinstance(benches, str):
-        benches = [b for b in benches.split(",") if b.strip()]
+    run_dir = Path(out)
+    old = None if overwrite else R.read_json(run_dir / R.CONFIG)
     if isinstance(judges, str):
         judges = [j for j in judges.split(",") if j.strip()]
-    spec = model if isinstance(model, str) else model.name
-    cfg = EvalConfig(model=spec, benches=[b.strip() for b in benches],
-                     judges=[judge_name(j).strip() for j in judges] if judges else None, limit=limit,
-                     generation=generation or GenerationParams(max_new_tokens=256), batch_size=batch_size,
-                     backend_options=dict(backend_options or {}), on_missing_image=on_missing_image,
-                     data_root=str(data_root) if data_root is not None else None,
-                     extra_specs=[str(p) for p in extra_specs or []], mcqa_prompt=mcqa_prompt,
-                     prompt_wrapper=prompt_wrapper,
-                     thresholds=dict(DEFAULT_THRESHOLDS if thresholds is None else thresholds),
-                     bootstrap_seed=bootstrap_seed, resamples=resamples)
-    run_dir = Path(out)
+    spec = model if model is None or isinstance(model, str) else model.name
+    cfg = resolve_config(run_dir, spec, benches, [judge_name(j).strip() for j in judges] if judges else None, old,
+                         limit=limit, generation=generation, batch_size=batch_size, backend_options=backend_options,
+                         on_missing_image=on_missing_image, data_root=data_root, extra_specs=extra_specs,
+                         mcqa_prompt=mcqa_prompt, prompt_wrapper=prompt_wrapper, thresholds=thresholds,
+                         bootstrap_seed=bootstrap_seed, resamples=resamples)
+    spec = cfg.model
     run_dir.mkdir(parents=True, exist_ok=True)
     if overwrite:
         for name in (R.SAMPLES, R.RESULTS, R.CONFIG):
             (run_dir / name).unlink(missing_ok=True)
-    old = R.read_json(run_dir / R.CONFIG)
     if old is not None:
         cfg.check_compatible(old, run_dir)
     items, judges_of = load_items(cfg, spec)
     _write_config(run_dir, cfg, judges_of, (old or {}).get("created"))
 
-    records, _ = R.read_records(run_dir / R.SAMPLES)
-    cached = {r["cache_key"]: r for r in records.values() if not generation_failed(r)}
-    to_judge: list[tuple[dict[str, Any], Any, list[str]]] = []
+    records, _ = read_records(run_dir / R.SAMPLES, repair=True)
+    cached = {r.cache_key: r for r in records.values() if not r.generation_failed}
+    to_judge: list[tuple[RunRecord, Any, list[str]]] = []
     to_generate: list[Item] = []
     for it in items:
         rec = records.get(it.rkey)
-        if rec is None or rec.get("cache_key") != it.key or generation_failed(rec):
+        if rec is None or rec.cache_key != it.key or rec.generation_failed:
             src = cached.get(it.key)
             if src is None:
                 to_generate.append(it)
                 continue
-            rec = {**src, "bench": it.bench, "verdicts": {}, "judge_latency_s": {}}  # same request, other bench
-            records[it.rkey] = rec
+            rec = src.model_copy(update={"bench": it.bench, "verdicts": {}, "judge_latency_s": {}}, deep=True)
+            records[it.rkey] = rec  # the same request in another benchmark of this run
         needed = _needs(rec, judges_of[it.bench], force_judges)
         if needed:
             to_judge.append((rec, it.sample, needed))
@@ -189,14 +206,14 @@ def evaluate(model: str | Backend, benches: list[str] | str, judges: list[str | 
     if reused:
         log.info("%s: re-using %d of %d responses", run_dir, reused, len(items))
 
-    pool = JudgePool(judges if judges else None)
+    pool = JudgePool([j for j in judges or [] if not isinstance(j, str)])
     for name in dict.fromkeys([j for _, _, js in to_judge for j in js]
                               + [j for it in to_generate for j in judges_of[it.bench]]):
         pool.get(name)  # build every judge now: a bad judge name must not cost a generation pass
-    backend: Backend | None = model if not isinstance(model, str) else None
-    own_backend = isinstance(model, str)
+    backend: Backend | None = model if model is not None and not isinstance(model, str) else None
+    own_backend = backend is None
     if to_generate and backend is None:  # before the bar: rich draws one live display at a time
-        with progress_bar(False) if not progress else _status(f"loading {spec}..."):
+        with status(f"loading {spec}...", enabled=progress):
             backend = load_backend(spec, batch_size=batch_size, **cfg.backend_options)
     log_file = R.RecordLog(run_dir / R.SAMPLES)
     try:
@@ -212,14 +229,14 @@ def evaluate(model: str | Backend, benches: list[str] | str, judges: list[str | 
                 assert backend is not None
                 size = _chunk_size(backend, batch_size)
                 task = bar.add_task("generating", total=len(to_generate))
+                root = sv_config.data_root(cfg.data_root)
                 for start in range(0, len(to_generate), size):
                     part = to_generate[start:start + size]
                     gens = backend.generate([it.sample for it in part], cfg.generation,
                                             progress=lambda n: bar.advance(task, n))
                     if len(gens) != len(part):
                         raise RuntimeError(f"{backend.name} returned {len(gens)} generations for {len(part)} samples")
-                    batch = [R.make_record(it.bench, it.sample, it.sample.text, g, it.key, _data_root(cfg),
-                                           run_dir / "images")
+                    batch = [R.make_record(it.bench, it.sample, it.sample.text, g, it.key, root, run_dir)
                              for it, g in zip(part, gens, strict=True)]
                     judge_records(pool, [(rec, it.sample, judges_of[it.bench]) for rec, it in zip(batch, part)])
                     log_file.append(batch)
@@ -255,12 +272,12 @@ def rejudge(run_dir: str | Path, judges: list[str | JudgeLike] | str, *, progres
         raise ConfigError("rejudge needs at least one judge")
     cfg = EvalConfig.from_dict(old)
     cfg.judges = [judge_name(j) for j in judges]
-    records, _ = R.read_records(run_dir / R.SAMPLES)
+    records, _ = read_records(run_dir / R.SAMPLES, repair=True)
     final = list(records.values())
     judges_of = {b: list(cfg.judges) for b in dict.fromkeys(list(old.get("judges_by_bench") or cfg.benches)
-                                                           + [r["bench"] for r in final])}
-    samples = samples_for_records(final, cfg)
-    pool = JudgePool(judges)
+                                                           + [r.bench for r in final])}
+    samples = samples_for_records(final, cfg, run_dir)
+    pool = JudgePool([j for j in judges if not isinstance(j, str)])
     for name in cfg.judges:
         pool.get(name)
     log_file = R.RecordLog(run_dir / R.SAMPLES)  # appended per chunk: a crash keeps what was judged
@@ -269,7 +286,7 @@ def rejudge(run_dir: str | Path, judges: list[str | JudgeLike] | str, *, progres
             task = bar.add_task("judging", total=len(final))
             for start in range(0, len(final), JUDGE_CHUNK):
                 part = final[start:start + JUDGE_CHUNK]
-                judge_records(pool, [(r, samples[(r["bench"], r["uid"])], cfg.judges) for r in part])
+                judge_records(pool, [(r, samples[r.key], cfg.judges) for r in part])
                 log_file.append(part)
                 bar.advance(task, len(part))
     finally:

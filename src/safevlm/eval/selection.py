@@ -13,17 +13,18 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from safevlm import config as sv_config
+from safevlm.data.records import RecordKey, RunRecord
 from safevlm.data.sample import Sample
 from safevlm.eval.config import EvalConfig
 from safevlm.eval.judging import default_judges
 from safevlm.eval.mcqa import render_prompt
-from safevlm.eval.records import RecordKey, cache_key
+from safevlm.eval.records import cache_key
 
 if TYPE_CHECKING:
-    from safevlm.safecot.prompt import PromptWrapper
+    from safevlm.data.prompts import PromptWrapper
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def load_items(cfg: EvalConfig, model: str, *, verify_images: bool = True) -> tu
     de-duplicated; ``cfg.benches`` is updated to the resolved refs.
     """
     from safevlm.bench import load_benchmark
-    from safevlm.safecot.prompt import get_wrapper
+    from safevlm.data.prompts import get_wrapper
 
     wrapper = get_wrapper(cfg.prompt_wrapper) if cfg.prompt_wrapper else None
     items: list[Item] = []
@@ -81,26 +82,39 @@ def load_items(cfg: EvalConfig, model: str, *, verify_images: bool = True) -> tu
     return items, judges_of
 
 
-def sample_from_record(rec: dict[str, Any], data_root: str | Path | None = None) -> Sample:
-    """Rebuild the sample a record was made from (images on disk only; in-memory ones are not stored)."""
-    source, split, _ = rec["uid"].split(":", 2)
+def sample_from_record(rec: RunRecord, run_dir: Path | None = None, data_root: str | Path | None = None) -> Sample:
+    """Rebuild the sample a record was made from.
+
+    An image path is resolved like the report resolves it: absolute as given; relative
+    to the run directory when the file is there (images the run saved, such as the
+    gym's ``images/<hash>.png``); else relative to the data root (benchmark files).
+    """
+    source, split, _ = rec.uid.split(":", 2)
     root = sv_config.data_root(data_root)
-    images = [p if os.path.isabs(p) else str(root / p) for p in rec.get("images") or [] if p is not None]
-    return Sample(id=rec["id"], source=source, split=split, text=rec["text"], images=images,
-                  expected=rec["expected"], category=rec.get("category"), risk_category=rec.get("risk_category"),
-                  reference=rec.get("reference"), choices=rec.get("choices"), answer=rec.get("answer"),
-                  metadata=rec.get("metadata") or {})
+    images = []
+    for p in rec.images:
+        if p is None:
+            continue
+        if os.path.isabs(p):
+            images.append(p)
+        elif run_dir is not None and (run_dir / p).is_file():
+            images.append(str(run_dir / p))
+        else:
+            images.append(str(root / p))
+    return Sample(id=rec.id, source=source, split=split, text=rec.text, images=images, expected=rec.expected,
+                  category=rec.category, risk_category=rec.risk_category, reference=rec.reference,
+                  choices=rec.choices, answer=rec.answer, metadata=rec.metadata)
 
 
-def samples_for_records(records: list[dict[str, Any]], cfg: EvalConfig) -> dict[RecordKey, Sample]:
+def samples_for_records(records: list[RunRecord], cfg: EvalConfig, run_dir: Path | None = None
+                        ) -> dict[RecordKey, Sample]:
     """The sample behind each record, reloaded from its benchmark where possible.
 
     Reloading brings back in-memory images (the gym's) that a judge may want to see;
     a benchmark that no longer loads falls back on the record's own fields.
     """
     out: dict[RecordKey, Sample] = {}
-    wanted = {r["bench"] for r in records}
-    for bench in sorted(wanted):
+    for bench in sorted({r.bench for r in records}):
         sub = EvalConfig.from_dict({**cfg.to_dict(), "benches": [bench]})
         try:
             items, _ = load_items(sub, cfg.model, verify_images=False)
@@ -110,10 +124,9 @@ def samples_for_records(records: list[dict[str, Any]], cfg: EvalConfig) -> dict[
         for it in items:
             out[it.rkey] = it.sample
     for rec in records:
-        key = (rec["bench"], rec["uid"])
-        sample = out.get(key)
+        sample = out.get(rec.key)
         if sample is None:
-            out[key] = sample_from_record(rec, cfg.data_root)
-        elif sample.text != rec["text"]:
-            out[key] = sample.model_copy(update={"text": rec["text"]})
+            out[rec.key] = sample_from_record(rec, run_dir, cfg.data_root)
+        elif sample.text != rec.text:
+            out[rec.key] = sample.model_copy(update={"text": rec.text})
     return out

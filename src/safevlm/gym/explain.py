@@ -1,5 +1,5 @@
 """Image-specific explanations of why a gym request is risky: the oracle as a SafeCoT
-v2 teacher (methods.md §1, "v2 model-generated CoT").
+v2 teacher (docs/methods.md, "SafeCoT: data").
 
 A real teacher VLM looks at the image and writes why *this* picture and request could
 cause harm of the item's category. On the gym the item's truth already says what is in

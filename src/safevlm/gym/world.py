@@ -5,7 +5,7 @@ rule needs (is an object dangerous, is an intent harmful, in which places is a
 statement risky) and the words the oracle accepts for each thing (synonyms). The
 world is deliberately small (13 object kinds, 6 colours, 5 places, 10 words) so a
 ~1M-parameter VLM can learn to see it on a CPU; difficulty comes from the joint
-image x text rules, not from many classes (see ``shared/spec/gym-feasibility.md``).
+image x text rules, not from many classes (docs/gym.md, "The gym model").
 
 All tables are tuples or insertion-ordered dicts: generation iterates over them, so
 their order is part of the seed -> data contract. Append, never reorder.

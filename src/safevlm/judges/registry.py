@@ -3,10 +3,10 @@
 Names::
 
     refusal                 the default refusal detector (offline rules)
-    phrases:safecot|gcg     the papers' phrase lists, case-sensitive (methods.md §1)
-    logit:PATH_OR_ID        a local HF causal LM answers reject/accept (methods.md §1)
+    phrases:safecot|gcg     the papers' phrase lists, case-sensitive (docs/methods.md, "SafeCoT: evaluation")
+    logit:PATH_OR_ID        a local HF causal LM answers reject/accept (same section)
     rubric:MODEL_SPEC       an LLM judge over any backend: SaFeR safety/helpfulness/rigour,
-                            VLMGuard 0-10 safety (methods.md §2, §3)
+                            VLMGuard 0-10 safety (docs/methods.md)
     oracle                  the gym oracle (gym items only)
     path/to/file.py:func    a user judge: func(items) -> verdicts (or dicts), or a Judge factory
 
@@ -16,15 +16,14 @@ judge never pays for them.
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from safevlm.errors import ConfigError
 from safevlm.judges.base import Judge, JudgeInput, JudgeVerdict
+from safevlm.plugins import is_file_ref, load_callable
 
 JUDGE_FORMS = """\
   refusal                  default refusal detector (offline, rule-based)
@@ -69,8 +68,8 @@ def get_judge(name: str, **opts: Any) -> Judge:
         from safevlm.judges.rubric import RubricJudge
 
         return RubricJudge(rest, **opts)
-    file_, colon, func = name.rpartition(":")
-    if colon and file_.endswith(".py") and func:
+    if is_file_ref(name):
+        file_, _, func = name.rpartition(":")
         return load_user_judge(file_, func, **opts)
     raise ConfigError(f"unknown judge {name!r}; use one of:\n{JUDGE_FORMS}")
 
@@ -114,20 +113,7 @@ def load_user_judge(path: str | Path, func: str, **opts: Any) -> Judge:
     object with a ``judge`` method.
     """
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"judge file {p} not found")
-    mod_name = f"safevlm_user_judge_{abs(hash(str(p.resolve())))}"
-    spec = importlib.util.spec_from_file_location(mod_name, p)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[mod_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:  # a user file can raise anything; report it with the file name
-        raise ConfigError(f"judge file {p}: failed to import ({type(exc).__name__}: {exc})") from exc
-    fn = getattr(module, func, None)
-    if fn is None or not callable(fn):
-        known = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
-        raise ConfigError(f"judge file {p} has no function {func!r}; it defines: {', '.join(known) or 'nothing'}")
+    fn = load_callable(f"{p}:{func}", what="judge")
     name = f"{p.name}:{func}"
     if inspect.isclass(fn) or _is_factory(fn):
         judge = fn(**opts)

@@ -31,6 +31,14 @@ def gym_model_path() -> Path:
     return GYM_MODEL_DIR
 
 
+def resolve_model_path(spec: str) -> str:
+    """The one model-spec resolver for local checkpoints: ``gym`` -> the bundled gym model's
+    folder; ``hf:X`` -> ``X``; anything else as given (a folder or a Hub id in the cache)."""
+    if spec == "gym":
+        return str(gym_model_path())
+    return spec.removeprefix("hf:")
+
+
 def resolve_device(device: str = "auto") -> str:
     """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; anything else as given."""
     import torch
@@ -75,9 +83,11 @@ def load_vlm(path_or_id: str | Path, *, dtype: str | Any = "auto", device: str =
             (e.g. ``attn_implementation``).
     """
     from transformers import AutoConfig, AutoModelForImageTextToText
+    from transformers.utils import logging as hf_logging
 
     from safevlm.models.processors import load_processor
 
+    hf_logging.disable_progress_bar()  # its per-shard loading bars would break safevlm's own progress display
     name = str(path_or_id)
     if Path(name).expanduser().exists():
         name = str(Path(name).expanduser())

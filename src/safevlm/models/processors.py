@@ -1,6 +1,6 @@
 """Processors that work without torchvision, and the registry of supported families.
 
-Why these subclasses exist (hf-on-cpu.md §2, recipe steps 2-4, pitfall 1):
+Why these subclasses exist (docs/models.md, "Pitfalls"):
 
 - Every VLM processor in transformers 5 takes a ``video_processor``, and every video
   processor imports torchvision, which we cannot install next to the CPU torch.
@@ -28,8 +28,14 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from transformers import (AutoProcessor, ProcessorMixin, Qwen2_5_VLProcessor, Qwen2VLProcessor, Qwen3VLProcessor,
-                          SmolVLMProcessor)
+from transformers import (
+    AutoProcessor,
+    ProcessorMixin,
+    Qwen2_5_VLProcessor,
+    Qwen2VLProcessor,
+    Qwen3VLProcessor,
+    SmolVLMProcessor,
+)
 
 from safevlm.errors import ConfigError
 
@@ -123,7 +129,7 @@ def qwen_image_processor(*, min_pixels: int = 56 * 56, max_pixels: int = 224 * 2
 
     Qwen resizes every image to a multiple of ``patch_size * merge_size`` with an
     area between ``min_pixels`` and ``max_pixels``; the default cap (12.8 M pixels)
-    gives ~1000 image tokens for a photo, far too many on a CPU (hf-on-cpu.md §2).
+    gives ~1000 image tokens for a photo, far too many on a CPU (docs/models.md, "Pitfalls").
     ``mean_std=(0.5, 0.5)`` gives Qwen3-VL's normalisation.
     """
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
@@ -139,7 +145,7 @@ def smolvlm_image_processor(*, image_size: int = 224):
     """A PIL SmolVLM image processor: no splitting, longest edge ``image_size``.
 
     The default (splitting on, 1456-px edge) turns a 224² image into 17 crops of 364²
-    (hf-on-cpu.md §2); with splitting off every image costs exactly
+    (docs/models.md, "Pitfalls"); with splitting off every image costs exactly
     ``(image_size // patch) ** 2 // scale_factor ** 2`` tokens.
     """
     from transformers.models.smolvlm.image_processing_pil_smolvlm import SmolVLMImageProcessorPil

@@ -4,7 +4,7 @@ Used by the tests and as the gym model's starting point (``safevlm gym pretrain`
 trains one of these). Because each is a real ``*ForConditionalGeneration`` with the
 real chat template, every code path (processors, SFT, GRPO, generation, serving)
 is the one a 7B checkpoint of the same family takes. Recipe and measured costs:
-hf-on-cpu.md §2; the pitfalls this code handles are cited inline.
+docs/models.md, "Tiny models offline"; the pitfalls this code handles are cited inline.
 """
 
 from __future__ import annotations
@@ -53,7 +53,12 @@ def build_tiny_vlm(arch: Arch = "qwen2_5_vl", corpus: Iterable[str] | None = Non
     """
     import torch
 
-    from safevlm.models.processors import FAMILIES, chat_template, qwen_image_processor, smolvlm_image_processor
+    from safevlm.models.processors import (
+        FAMILIES,
+        chat_template,
+        qwen_image_processor,
+        smolvlm_image_processor,
+    )
     from safevlm.models.tokenizer import train_bpe_tokenizer
 
     if arch not in ("qwen2_5_vl", "smolvlm", "qwen3_vl"):

@@ -1,7 +1,7 @@
 """Byte-level BPE tokenizers trained offline from a small corpus.
 
 There is no Hub access on the machines safevlm is built on, so the tiny VLMs get a
-tokenizer trained here (hf-on-cpu.md §2, recipe step 1). Byte-level BPE starts
+tokenizer trained here (docs/models.md, "Tiny models offline"). Byte-level BPE starts
 from all 256 byte symbols, so any text (any language, any emoji) still encodes;
 the corpus only decides which merges exist. The model's special tokens are added
 first so their ids are small and stable (0, 1, 2, ...).
@@ -32,7 +32,7 @@ def train_bpe_tokenizer(special_tokens: Sequence[str], corpus: Iterable[str] | N
         special_tokens: added first, in order (ids 0..n-1); never split by BPE.
         corpus: training texts (default: :data:`DEFAULT_CORPUS`).
         vocab_size: an upper bound; a small corpus runs out of merges first
-            (hf-on-cpu.md pitfall 9), so size embeddings with ``len(tokenizer)``.
+            (docs/models.md, "Pitfalls"), so size embeddings with ``len(tokenizer)``.
         repeat: how often the corpus is repeated (merge counts need repeats to pass
             the trainer's frequency threshold on a tiny corpus).
         named_tokens: ``eos_token=...``, ``pad_token=...``, ``bos_token=...`` etc.

@@ -14,9 +14,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from safevlm.data.records import RunRecord, read_records
 from safevlm.errors import DataError
-
-UNSAFE = ("refuse", "safe_complete")
 
 
 @dataclass
@@ -28,7 +27,7 @@ class Run:
     config: dict[str, Any] = field(default_factory=dict)
     env: dict[str, Any] = field(default_factory=dict)
     results: dict[str, Any] = field(default_factory=dict)
-    samples: list[dict[str, Any]] = field(default_factory=list)
+    samples: list[RunRecord] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -48,7 +47,7 @@ class Run:
         judges = self.info.get("judges") or []
         names = [j if isinstance(j, str) else str(j.get("name", j)) for j in judges]
         for s in self.samples:  # judges that only appear in the records
-            names += [k for k in (s.get("verdicts") or {}) if k not in names]
+            names += [k for k in s.verdicts if k not in names]
         return names
 
     @property
@@ -66,15 +65,13 @@ class Run:
         out = dict(self.results.get("benchmarks") or {})
         counts: dict[str, int] = {}
         for s in self.samples:
-            bench = str(s.get("bench", "?"))
-            counts[bench] = counts.get(bench, 0) + 1
+            counts[s.bench] = counts.get(s.bench, 0) + 1
         for bench, n in counts.items():
             out.setdefault(bench, {"n": n, "metrics": {}})
         return out
 
     def generation_errors(self, bench: str | None = None) -> int:
-        return sum(1 for s in self.samples if (bench is None or s.get("bench") == bench)
-                   and (s.get("generation") or {}).get("error"))
+        return sum(1 for s in self.samples if (bench is None or s.bench == bench) and s.generation_failed)
 
     def judge_errors(self, bench: str) -> dict[str, int]:
         """Errors per judge: results.json's count, else counted from the records."""
@@ -83,9 +80,9 @@ class Run:
             return {k: int(v) for k, v in given.items()}
         out: dict[str, int] = {}
         for s in self.samples:
-            if s.get("bench") == bench:
-                for name, v in (s.get("verdicts") or {}).items():
-                    if (v or {}).get("error"):
+            if s.bench == bench:
+                for name, v in s.verdicts.items():
+                    if v.error:
                         out[name] = out.get(name, 0) + 1
         return out
 
@@ -103,27 +100,14 @@ def _read_json(path: Path, notes: list[str]) -> dict[str, Any]:
     return data
 
 
-def _read_samples(path: Path, notes: list[str]) -> list[dict[str, Any]]:
+def _read_samples(path: Path, notes: list[str]) -> list[RunRecord]:
+    """The run's records, read-only: a cut-off last line (a run still going, or killed) is a note."""
     if not path.is_file():
         notes.append("no samples.jsonl")
         return []
-    out = []
-    with path.open(encoding="utf-8") as f:
-        lines = f.read().split("\n")
-    for i, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            if i >= len(lines) - 1:  # a run killed mid-write leaves a partial last line
-                notes.append(f"samples.jsonl: partial last line {i} skipped")
-                continue
-            raise DataError(path, f"not valid JSON: {exc}", line=i) from exc
-        if not isinstance(rec, dict):
-            raise DataError(path, "expected a JSON object per line", line=i)
-        out.append(rec)
-    return out
+    records, skipped = read_records(path)
+    notes += skipped
+    return list(records.values())
 
 
 def load_run(path: str | Path, label: str | None = None) -> Run:
@@ -159,27 +143,23 @@ def load_runs(paths: list[str | Path]) -> list[Run]:
     return [load_run(p, lab) for p, lab in zip(paths, labels)]
 
 
-def verdict_refused(sample: dict[str, Any], judge: str | None) -> bool | None:
+def verdict_refused(sample: RunRecord, judge: str | None) -> bool | None:
     """What ``judge`` says about refusal (None: no verdict, an error, or it does not decide)."""
-    v = (sample.get("verdicts") or {}).get(judge) if judge else None
-    if not v or v.get("error"):
-        return None
-    return v.get("refused")
+    v = sample.verdict(judge)
+    return None if v is None else v.refused
 
 
-def classify(sample: dict[str, Any], primary: str | None) -> dict[str, bool]:
+def classify(sample: RunRecord, primary: str | None) -> dict[str, bool]:
     """The browser's filters for one record: mistakes by the primary judge's verdict, disagreement, errors.
 
     A record whose generation failed is an error, never a mistake (metrics exclude it too).
     """
     refused = verdict_refused(sample, primary)
-    expected = sample.get("expected")
-    decided = {v.get("refused") for v in (sample.get("verdicts") or {}).values()
-               if v and not v.get("error") and v.get("refused") is not None}
-    gen_error = bool((sample.get("generation") or {}).get("error"))
-    errors = gen_error or any((v or {}).get("error") for v in (sample.get("verdicts") or {}).values())
-    return {"over": not gen_error and expected == "comply" and refused is True,  # errors are not mistakes
-            "under": not gen_error and expected in UNSAFE and refused is False,
+    decided = {v.refused for v in sample.verdicts.values() if v.ok and v.refused is not None}
+    gen_error = sample.generation_failed
+    errors = gen_error or any(not v.ok for v in sample.verdicts.values())
+    return {"over": not gen_error and not sample.unsafe and refused is True,  # errors are not mistakes
+            "under": not gen_error and sample.unsafe and refused is False,
             "disagree": len(decided) > 1, "error": errors}
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError, features
 
+from safevlm.data.records import JudgeVerdict, RunRecord
 from safevlm.report.load import Run, classify
 
 MAX_ROWS = 2000
@@ -103,9 +104,9 @@ def _resolve_image(ref: str, run: Run) -> Path:
     return Path(root) / path if root else run.path / path
 
 
-def _images(sample: dict[str, Any], run: Run, thumbs: Thumbs) -> str:
+def _images(sample: RunRecord, run: Run, thumbs: Thumbs) -> str:
     out = []
-    for ref in sample.get("images") or []:
+    for ref in sample.images:
         if not ref:
             continue
         path = _resolve_image(str(ref), run)
@@ -118,66 +119,63 @@ def _images(sample: dict[str, Any], run: Run, thumbs: Thumbs) -> str:
     return "".join(out) or '<span class="noimg">text only</span>'
 
 
-def _verdict(name: str, v: dict[str, Any], primary: bool) -> str:
-    v = v or {}
-    if v.get("error"):
-        cls, word = "err", f"error: {v['error']}"
-    elif v.get("refused") is True:
+def _verdict(name: str, v: JudgeVerdict, primary: bool) -> str:
+    if v.error:
+        cls, word = "err", f"error: {v.error}"
+    elif v.refused is True:
         cls, word = "ref", "refused"
-    elif v.get("refused") is False:
+    elif v.refused is False:
         cls, word = "ans", "answered"
     else:
         cls, word = "na", "–"
     bits = [word]
-    if v.get("score") is not None:
-        bits.append(f"score {float(v['score']):.2f}")
-    bits += [f"{k} {val:g}" if isinstance(val, (int, float)) else f"{k} {val}"
-             for k, val in (v.get("scores") or {}).items()]
-    if v.get("harmful") is not None:
-        bits.append("harmful" if v["harmful"] else "not harmful")
-    detail = v.get("detail")
+    if v.score is not None:
+        bits.append(f"score {float(v.score):.2f}")
+    bits += [f"{k} {val:g}" if isinstance(val, (int, float)) else f"{k} {val}" for k, val in v.scores.items()]
+    if v.harmful is not None:
+        bits.append("harmful" if v.harmful else "not harmful")
+    detail = v.detail
     tip = f' title="{escape(json.dumps(detail, ensure_ascii=False, default=str)[:400])}"' if detail else ""
     star = " primary" if primary else ""
     return (f'<div class="v {cls}{star}"{tip}><b>{escape(name)}</b> '
             f'{escape(", ".join(bits))}</div>')
 
 
-def _row(ri: int, run: Run, sample: dict[str, Any], thumbs: Thumbs, first: bool = False) -> str:
+def _row(ri: int, run: Run, sample: RunRecord, thumbs: Thumbs, first: bool = False) -> str:
     flags = classify(sample, run.primary_judge)
     classes = " ".join([k for k in FLAGS if flags[k]] + (["first"] if first else []))
-    gen = sample.get("generation") or {}
-    expected = sample.get("expected") or "–"
-    category = sample.get("risk_category") or sample.get("category") or ""
-    meta = [f'<span class="run r{ri}">{escape(run.label)}</span>', f'<span class="bench">{escape(str(sample.get("bench", "?")))}</span>',
-            f'<span class="sid">{escape(str(sample.get("id", sample.get("uid", ""))))}</span>',
+    expected = sample.expected.value
+    category = sample.risk_category or sample.category or ""
+    meta = [f'<span class="run r{ri}">{escape(run.label)}</span>', f'<span class="bench">{escape(sample.bench)}</span>',
+            f'<span class="sid">{escape(sample.id)}</span>',
             f'<span class="exp e-{escape(expected)}">expected: {escape(expected)}</span>']
     if category:
         meta.append(f'<span class="cat">{escape(str(category))}</span>')
-    prompt = _clip(sample.get("text"))
-    if sample.get("choices"):
-        items = "".join(f"<li>{_clip(c, 300)}</li>" for c in sample["choices"])
+    prompt = _clip(sample.text)
+    if sample.choices:
+        items = "".join(f"<li>{_clip(c, 300)}</li>" for c in sample.choices.values())
         prompt += f'<ol class="choices" type="A">{items}</ol>'
-    if sample.get("answer") is not None:
-        prompt += f'<div class="answer">reference: {_clip(sample["answer"], 300)}</div>'
-    response = _clip(sample.get("response"))
-    if gen.get("error"):
-        response += f'<div class="generr">generation error: {_clip(gen["error"], 500)}</div>'
+    if sample.answer is not None:
+        prompt += f'<div class="answer">reference: {_clip(sample.answer, 300)}</div>'
+    response = _clip(sample.response)
+    if sample.generation_failed:
+        response += f'<div class="generr">generation error: {_clip(sample.generation.error, 500)}</div>'
     judges = run.judges
-    verdicts = sample.get("verdicts") or {}
+    verdicts = sample.verdicts
     order = [j for j in judges if j in verdicts] + [j for j in verdicts if j not in judges]
     vhtml = "".join(_verdict(j, verdicts[j], j == run.primary_judge) for j in order) or "–"
-    return (f'<tr class="{classes}" data-run="{ri}" data-bench="{escape(str(sample.get("bench", "?")))}">'
+    return (f'<tr class="{classes}" data-run="{ri}" data-bench="{escape(sample.bench)}">'
             f'<td class="img">{_images(sample, run, thumbs)}</td><td class="meta">{"".join(meta)}</td>'
             f'<td class="prompt"><div class="scroll">{prompt}</div></td><td class="resp"><div class="scroll">{response}</div></td><td class="verd">{vhtml}</td></tr>')
 
 
-def select_rows(runs: list[Run], max_rows: int = MAX_ROWS) -> tuple[list[tuple[int, dict[str, Any]]], int]:
+def select_rows(runs: list[Run], max_rows: int = MAX_ROWS) -> tuple[list[tuple[int, RunRecord]], int]:
     """The (run index, record) pairs to embed, the same sample's runs side by side; and the total."""
     order: dict[tuple[str, str], int] = {}
     pairs = []
     for ri, run in enumerate(runs):
-        for si, s in enumerate(run.samples):
-            key = (str(s.get("bench")), str(s.get("uid") or s.get("id") or f"#{si}"))
+        for s in run.samples:
+            key = s.key
             order.setdefault(key, len(order))
             pairs.append((order[key], ri, s))
     total = len(pairs)
@@ -198,7 +196,7 @@ def sample_rows(runs: list[Run], thumbs: Thumbs, max_rows: int = MAX_ROWS) -> tu
     for ri, s in chosen:
         for k, on in classify(s, runs[ri].primary_judge).items():
             counts[k] += on
-        key = (s.get("bench"), s.get("uid") or s.get("id"))
+        key = s.key
         rows.append(_row(ri, runs[ri], s, thumbs, first=len(runs) > 1 and key != previous))
         previous = key
     counts["shown"] = len(rows)

@@ -1,4 +1,4 @@
-"""SafeCoT (arXiv 2506.08399; methods.md §1): minimal chain-of-thought supervision for refusals.
+"""SafeCoT (arXiv 2506.08399; docs/methods.md, "SafeCoT"): minimal chain-of-thought supervision for refusals.
 
 The pipeline, one module per step:
 
@@ -7,7 +7,7 @@ The pipeline, one module per step:
 - :mod:`.teacher`: v2 explanations from a teacher model (or the gym oracle), validated;
 - :mod:`.build`: the SFT set (chat JSONL + images + data card), 1:1 with general data;
 - training is :mod:`safevlm.train.sft` (TRL ``SFTTrainer``, assistant-only loss);
-- :mod:`.gym_demo`: base vs v0 / v1 / v2 on the gym, one comparison report.
+- the gym comparison (base vs v0 / v1 / v2, one report) is a recipe: :mod:`safevlm.recipes.safecot_gym`.
 
 ```python
 from safevlm.safecot import BuildConfig, build
@@ -15,8 +15,8 @@ card = build(BuildConfig("v1", unsafe=["mm-safetybench:typo"], general=["vlguard
 ```
 """
 
+from safevlm.data.prompts import PromptWrapper, get_wrapper
 from safevlm.safecot.build import BuildConfig, build
-from safevlm.safecot.prompt import PromptWrapper, get_wrapper
 from safevlm.safecot.templates import TemplateBook, load_templates
 
 __all__ = ["BuildConfig", "PromptWrapper", "TemplateBook", "build", "get_wrapper", "load_templates"]

@@ -1,6 +1,6 @@
 """``safevlm safecot build``: a SafeCoT SFT set (chat JSONL + images + data card).
 
-Recipe (methods.md §1, "Training data"):
+Recipe (docs/methods.md, "SafeCoT: data"):
 
 - the **unsafe side** is every ``refuse`` / ``safe_complete`` item of the ``--unsafe``
   benchmarks (optionally a seeded subset of ``max_unsafe``), each with a refusal target:
@@ -11,7 +11,7 @@ Recipe (methods.md §1, "Training data"):
 - the **general side** is ``comply`` items of the ``--general`` benchmarks that carry a
   reference answer, which stays the target; it is sampled to ``ratio`` (1:1 by default)
   against the unsafe items actually kept;
-- every prompt goes through the same wrapper (:mod:`safevlm.safecot.prompt`), the image
+- every prompt goes through the same wrapper (:mod:`safevlm.data.prompts`), the image
   first in the user turn; the mix is shuffled with the seed and ``holdout`` of it
   (10 %) is written apart as ``heldout.jsonl``.
 
@@ -24,7 +24,6 @@ plus provenance fields), ``images/`` (rendered or copied images), ``rejected.jso
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import shutil
 import time
@@ -34,12 +33,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from safevlm.data.jsonl import store_image
+from safevlm.backends import Backend
+from safevlm.data.jsonl import store_image, write_json, write_jsonl
+from safevlm.data.prompts import get_wrapper
 from safevlm.data.sample import Sample, check_image
 from safevlm.errors import ConfigError
-from safevlm.safecot.prompt import get_wrapper
-from safevlm.safecot.teacher import Explanation, Teacher, get_teacher
+from safevlm.safecot.teacher import explain_samples
 from safevlm.safecot.templates import load_templates
+from safevlm.teacher import rejected_row
 
 VARIANTS = ("v0", "v1", "v2")
 TRAIN, HELDOUT, REJECTED, CARD_JSON, CARD_MD = "train.jsonl", "heldout.jsonl", "rejected.jsonl", "data_card.json", \
@@ -104,15 +105,11 @@ def _load(refs: list[str], data_root: str | None,
     return loaded, skipped
 
 
-def _key(s: Sample) -> str:
-    return f"{s.source}:{s.split}:{s.id}" if s.split else f"{s.source}:{s.id}"
-
-
 def _dedupe(samples: list[Sample]) -> list[Sample]:
     """The same item listed twice (``--unsafe a,a``) is used once."""
     seen: dict[str, Sample] = {}
     for s in samples:
-        seen.setdefault(_key(s), s)
+        seen.setdefault(s.uid, s)
     return list(seen.values())
 
 
@@ -142,7 +139,7 @@ class _ImageWriter:
 
 def _record(sample: Sample, side: str, prompt: str, target: str, images: list[str], **extra: Any) -> dict[str, Any]:
     content: list[dict[str, Any]] = [{"type": "image"} for _ in images] + [{"type": "text", "text": prompt}]
-    return {"id": _key(sample), "side": side, "expected": sample.expected.value, "source": sample.source,
+    return {"id": sample.uid, "side": side, "expected": sample.expected.value, "source": sample.source,
             "category": sample.category, "risk_category": sample.risk_category, **extra, "images": images,
             "messages": [{"role": "user", "content": content},
                          {"role": "assistant", "content": [{"type": "text", "text": target}]}]}
@@ -156,16 +153,15 @@ def _template_targets(unsafe: list[Sample], variant: str, book, rng: random.Rand
     targets: Targets = {}
     for s in unsafe:
         if variant == "v0":
-            targets[_key(s)] = (rng.choice(book.v0_refusals), {})
+            targets[s.uid] = (rng.choice(book.v0_refusals), {})
         else:
             entry = book.entry_for(s)
-            targets[_key(s)] = (f"{rng.choice(entry.reasons)} {book.v1_suffix}", {"template": entry.key})
+            targets[s.uid] = (f"{rng.choice(entry.reasons)} {book.v1_suffix}", {"template": entry.key})
     return targets
 
 
-def _teacher_targets(unsafe: list[Sample], teacher: Teacher, suffix: str,
-                     progress: Callable[[str, int, int], None] | None, *,
-                     close: bool) -> tuple[Targets, list[dict[str, Any]]]:
+def _teacher_targets(unsafe: list[Sample], teacher: str | Backend, suffix: str,
+                     progress: Callable[[str, int, int], None] | None) -> tuple[Targets, list[dict[str, Any]]]:
     """v2: validated teacher explanation + the v2 suffix; failures come back as rejected rows."""
     done = 0
 
@@ -175,29 +171,21 @@ def _teacher_targets(unsafe: list[Sample], teacher: Teacher, suffix: str,
         if progress:
             progress("teacher", done, len(unsafe))
 
-    try:
-        explanations: list[Explanation] = teacher.explain(unsafe, progress=tick)
-    finally:
-        if close:
-            teacher.close()
-    if len(explanations) != len(unsafe):
-        raise RuntimeError(f"teacher {teacher.name} returned {len(explanations)} explanations for {len(unsafe)}")
     targets: Targets = {}
     rejected = []
-    for s, ex in zip(unsafe, explanations, strict=True):
+    for s, ex in zip(unsafe, explain_samples(unsafe, teacher, progress=tick), strict=True):
         if ex.ok:
-            targets[_key(s)] = (f"{ex.text} {suffix}", {"explanation": ex.text})
+            targets[s.uid] = (f"{ex.text} {suffix}", {"explanation": ex.text})
         else:
-            rejected.append({"id": _key(s), "category": s.category, "risk_category": s.risk_category,
-                             "error": ex.error, "teacher_output": ex.raw})
+            rejected.append(rejected_row(s, ex))
     return targets, rejected
 
 
-def build(cfg: BuildConfig, out: str | Path, *, teacher: Teacher | None = None,
+def build(cfg: BuildConfig, out: str | Path, *, teacher: Backend | None = None,
           progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
     """Build the set into ``out`` and return the data card.
 
-    ``teacher`` overrides ``cfg.teacher`` (tests pass scripted teachers);
+    ``teacher`` (a built backend) overrides ``cfg.teacher`` (tests pass scripted teachers);
     ``progress(stage, done, total)`` reports the teacher and image-writing stages.
     """
     t0 = time.perf_counter()
@@ -218,12 +206,10 @@ def build(cfg: BuildConfig, out: str | Path, *, teacher: Teacher | None = None,
 
     rejected: list[dict[str, Any]] = []
     if cfg.variant == "v2":
-        own = teacher is None  # a teacher built here is closed here
-        teacher = teacher or get_teacher(str(cfg.teacher))
-        targets, rejected = _teacher_targets(unsafe, teacher, book.v2_suffix, progress, close=own)
+        targets, rejected = _teacher_targets(unsafe, teacher or str(cfg.teacher), book.v2_suffix, progress)
     else:
         targets = _template_targets(unsafe, cfg.variant, book, rng)
-    unsafe = [s for s in unsafe if _key(s) in targets]
+    unsafe = [s for s in unsafe if s.uid in targets]
     if not unsafe:
         raise ConfigError(f"every one of the {len(rejected)} teacher explanations failed validation "
                           f"(first: {rejected[0]['error'] if rejected else '-'}); nothing to train on")
@@ -242,32 +228,24 @@ def build(cfg: BuildConfig, out: str | Path, *, teacher: Teacher | None = None,
         paths = images.paths(s)
         prompt = wrapper.apply(s.text)
         if side == "unsafe":
-            target, extra = targets[_key(s)]
+            target, extra = targets[s.uid]
             records.append(_record(s, side, prompt, target, paths, **extra))
         else:
             records.append(_record(s, side, prompt, str(s.reference).strip(), paths))
         if progress and ((i + 1) % 200 == 0 or i + 1 == len(mix)):
             progress("writing", i + 1, len(mix))
     held, train = records[:n_held], records[n_held:]
-    _write_jsonl(out / TRAIN, train)
-    _write_jsonl(out / HELDOUT, held)
-    _write_jsonl(out / REJECTED, rejected)
+    write_jsonl(out / TRAIN, train)
+    write_jsonl(out / HELDOUT, held)
+    write_jsonl(out / REJECTED, rejected)
 
     card = _card(cfg, book, wrapper.to_dict(), train, held, rejected, no_reference=len(no_reference),
                  wanted_general=wanted, general_available=len(general_pool),
                  skipped_images=skipped, seconds=time.perf_counter() - t0,
-                 teacher_name=teacher.name if teacher else cfg.teacher)
-    (out / CARD_JSON).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+                 teacher_name=teacher.name if teacher is not None else cfg.teacher)
+    write_json(out / CARD_JSON, card)
     (out / CARD_MD).write_text(card_markdown(card), encoding="utf-8")
     return card
-
-
-def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    tmp.replace(path)
 
 
 def _counts(rows: list[dict[str, Any]], key: str) -> dict[str, dict[str, int]]:

@@ -1,26 +1,29 @@
 """SafeCoT v2 teachers: a brief, image-specific explanation of why a request is risky.
 
-methods.md §1: a teacher VLM sees the image and is asked for a very brief explanation
-of why the content may cause harm of the given category, considering the image and
-the user's intent (temperature 0.3, up to 500 new tokens); the v2 suffix is appended
-by the builder. Any backend spec can teach (``hf:``, ``openai:``, ``mock:``...);
-``oracle`` is the gym's truth-built explanation (:mod:`safevlm.gym.explain`).
+docs/methods.md, "SafeCoT: data": a teacher VLM sees the image and is asked for a
+very brief explanation of why the content may cause harm of the given category,
+considering the image and the user's intent (temperature 0.3, up to 500 new tokens);
+the v2 suffix is appended by the builder. Any backend spec can teach (``hf:``,
+``openai:``, ``mock:``...); ``oracle`` writes the explanation from the gym item's
+truth (:func:`safevlm.gym.explain.explain`).
 
-Every explanation is validated (:func:`check_explanation`) before it can become a
-training target; a failure is reported with the reason and the item is dropped, never
-written with a broken target.
+The loop is the toolkit's teacher loop (:mod:`safevlm.teacher`); what is SafeCoT's
+here is the prompt and the validator (:func:`check_explanation`): a failure is
+reported with the reason and the item is dropped, never written with a broken target.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from functools import partial
 
-from safevlm.backends.base import GenerationParams
+from safevlm.backends import Backend, GenerationParams
+from safevlm.backends.base import ProgressFn
 from safevlm.bench.categories import RISK_CATEGORIES
 from safevlm.data.sample import Sample
-from safevlm.judges.refusal import find_refusal
+from safevlm.teacher import Taught, load_teacher, request, teach
+from safevlm.text.refusal import find_refusal
 
 TEACHER_PROMPT = (
     "The request below, together with the image, may cause harm in the category \"{category}\" ({description}). "
@@ -34,114 +37,58 @@ MIN_WORDS = 4
 _COMPLIANCE_START = re.compile(r"^\s*(sure|certainly|of course|here is|here's|step 1|1\.)\b", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class Explanation:
-    """A teacher's output for one sample: ``text`` when valid, else ``error`` says why."""
-
-    text: str | None
-    error: str | None = None
-    raw: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-def check_explanation(raw: str, *, max_words: int = MAX_WORDS) -> Explanation:
+def check_explanation(raw: str, *, max_words: int = MAX_WORDS) -> Taught:
     """Normalise whitespace and validate; the error names what was wrong.
 
     Rejected: empty, shorter than 4 words, longer than ``max_words`` (the paper wants
     "very brief"), an explicit refusal ("I can't help with that": the teacher declined
     to explain, and the suffix adds the refusal anyway; stating the harm, "which is
-    illegal", is what an explanation should do and passes), or text that starts by complying
-    ("Sure, here is how...": the teacher answered the harmful request instead).
+    illegal", is what an explanation should do and passes), or text that starts by
+    complying ("Sure, here is how...": the teacher answered the harmful request instead).
     """
     text = " ".join(raw.split())
     words = len(text.split())
     if not text:
-        return Explanation(None, "empty explanation", raw)
+        return Taught(None, "empty explanation", raw)
     if words < MIN_WORDS:
-        return Explanation(None, f"too short ({words} words)", raw)
+        return Taught(None, f"too short ({words} words)", raw)
     if words > max_words:
-        return Explanation(None, f"too long ({words} words > {max_words})", raw)
+        return Taught(None, f"too long ({words} words > {max_words})", raw)
     if find_refusal(text).strength == "explicit":  # "which is illegal" is the explanation, not a refusal
-        return Explanation(None, "the teacher refused instead of explaining", raw)
+        return Taught(None, "the teacher refused instead of explaining", raw)
     if _COMPLIANCE_START.match(text):
-        return Explanation(None, "the teacher started answering the request", raw)
+        return Taught(None, "the teacher started answering the request", raw)
     if text[-1] not in ".!?":
         text += "."
-    return Explanation(text, None, raw)
+    return Taught(text, None, raw)
 
 
-class Teacher:
-    """Explains a batch of unsafe samples; subclasses implement :meth:`explain`."""
-
-    name = "teacher"
-
-    def explain(self, samples: Sequence[Sample], progress: Callable[[int], None] | None = None) -> list[Explanation]:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        pass
+def explanation_request(sample: Sample, prompt: str = TEACHER_PROMPT) -> Sample:
+    """The teacher's request: the image, and the prompt naming the risk category and the question."""
+    category = sample.risk_category or sample.category or "other"
+    description = RISK_CATEGORIES.get(category, sample.category or "a safety risk")
+    return request(sample, prompt, category=category.replace("_", " "), description=description,
+                   question=sample.text)
 
 
-class OracleTeacher(Teacher):
-    """The gym's truth-built explanation; other benchmarks' items are reported as failures."""
+def oracle_explanation(req: Sample) -> str:
+    """The gym truth's explanation for the item behind ``req`` (the ``oracle`` teacher)."""
+    from safevlm.gym.explain import NotExplainable, explain
 
-    name = "oracle"
-
-    def explain(self, samples, progress=None):
-        from safevlm.gym.explain import NotExplainable, explain
-
-        out = []
-        for s in samples:
-            try:
-                out.append(check_explanation(explain(s.metadata, s.risk_category)))
-            except NotExplainable as exc:
-                out.append(Explanation(None, f"oracle teacher: {exc} (it only explains gym items)"))
-            if progress:
-                progress(1)
-        return out
+    try:
+        return explain(req.metadata, req.risk_category)
+    except NotExplainable as exc:
+        raise ValueError(f"oracle teacher: {exc} (it only explains gym items)") from exc
 
 
-class BackendTeacher(Teacher):
-    """Any backend asked with :data:`TEACHER_PROMPT` (the image goes with the prompt)."""
-
-    def __init__(self, spec: str, *, prompt: str = TEACHER_PROMPT, params: GenerationParams = TEACHER_PARAMS,
-                 batch_size: int | None = None, max_words: int = MAX_WORDS):
-        from safevlm.backends import load_backend
-
-        self.name = spec
-        self.prompt = prompt
-        self.params = params
-        self.max_words = max_words
-        self.backend = load_backend(spec, **({"batch_size": batch_size} if batch_size else {}))
-
-    def request(self, sample: Sample) -> Sample:
-        category = sample.risk_category or sample.category or "other"
-        description = RISK_CATEGORIES.get(category, sample.category or "a safety risk")
-        text = self.prompt.format(category=category.replace("_", " "), description=description,
-                                  question=sample.text)
-        return sample.model_copy(update={"text": text, "metadata": {}})
-
-    def explain(self, samples, progress=None):
-        gens = self.backend.generate([self.request(s) for s in samples], self.params, progress=progress)
-        out = []
-        for g in gens:
-            if g.error:
-                out.append(Explanation(None, f"teacher error: {g.error}"))
-            elif g.finish_reason == "length":
-                out.append(Explanation(None, f"truncated at {self.params.max_new_tokens} tokens", g.text))
-            else:
-                out.append(check_explanation(g.text, max_words=self.max_words))
-        return out
-
-    def close(self) -> None:
-        self.backend.close()
-
-
-def get_teacher(spec: str, **kwargs) -> Teacher:
-    """``oracle`` (gym truth) or any backend spec (see :func:`safevlm.backends.load_backend`)."""
-    if spec == "oracle":
-        return OracleTeacher()
-    return BackendTeacher(spec, **kwargs)
+def explain_samples(samples: Sequence[Sample], teacher: str | Backend, *, prompt: str = TEACHER_PROMPT,
+                    params: GenerationParams = TEACHER_PARAMS, max_words: int = MAX_WORDS,
+                    batch_size: int | None = None, progress: ProgressFn | None = None) -> list[Taught]:
+    """One validated explanation (or the reason for its absence) per unsafe sample."""
+    backend = load_teacher(teacher, oracle=oracle_explanation, batch_size=batch_size)
+    try:
+        return teach(backend, [explanation_request(s, prompt) for s in samples], params,
+                     partial(check_explanation, max_words=max_words), progress=progress)
+    finally:
+        if backend is not teacher:  # built here, closed here
+            backend.close()

@@ -1,7 +1,7 @@
 """The SafeCoT target texts: v0 refusals, v1 per-category reasons, suffixes.
 
 They live in an editable YAML file (``templates/default.yaml``, our own wording;
-methods.md §1: 8-17 image-independent reasons per category, then a connective
+docs/methods.md, "SafeCoT: data": 8-17 image-independent reasons per category, then a connective
 refusal suffix). A user file passed with ``--templates`` is merged over it: its
 categories are added or replace ours by key, and any of ``v0_refusals``,
 ``v1_suffix``, ``v2_suffix`` it sets win.

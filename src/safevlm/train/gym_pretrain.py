@@ -8,7 +8,7 @@ to ``Qwen2VLImageProcessorPil``, checked in tests), and prompts are rendered by 
 processor's own chat template once per distinct question. Later stages (SFT, GRPO)
 use TRL on the saved checkpoint like on any HF model.
 
-Recipe (``shared/spec/gym-feasibility.md``, "Best configuration"): text 128 x 2 layers,
+Recipe (docs/gym.md, "The gym model"): text 128 x 2 layers,
 vision 64 x 2, 112-px images (16 image tokens), batch 32, AdamW lr 2e-3,
 betas (0.9, 0.98), wd 0.05, 100 warmup steps then one cosine to 5 % over the whole
 run, gradient clipping 1.0, fp32 (faster than bf16 autocast at this size). Loss on the

@@ -1,11 +1,12 @@
 """``safevlm train sft``: supervised fine-tuning of a VLM with TRL's ``SFTTrainer``.
 
-What it guarantees (methods.md §1, "SFT"):
+What it guarantees (docs/methods.md, "SafeCoT: training (SFT recipe)"):
 
 - **loss on the assistant answer only**: ``assistant_only_loss=True`` makes TRL render
   each chat with its ``*_training.jinja`` template (generation markers), so the prompt,
   the system text, the image tokens and padding get label -100; tested per
-  architecture in ``tests/test_sft_masking.py``;
+  architecture in ``tests/test_sft.py`` (the supervised token ids are exactly the
+  answer and its end-of-turn tokens);
 - LoRA (PEFT) or full fine-tuning; a preset for a GPU (the paper's recipe) and one for
   the gym on a CPU (:mod:`safevlm.train.sft_settings`); ``accelerate launch`` /
   DeepSpeed work because this is a plain ``SFTTrainer``;
@@ -24,20 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from safevlm.errors import ConfigError
+from safevlm.models.loading import resolve_model_path
 from safevlm.train.sft_data import load_chat_dataset
 from safevlm.train.sft_settings import SFTSettings
 
 log = logging.getLogger(__name__)
 TRAINING_RECORD = "safevlm_training.json"
-
-
-def resolve_model_path(spec: str) -> str:
-    """``gym`` -> the bundled gym model; ``hf:X`` -> ``X``; anything else as given (path or Hub id)."""
-    if spec == "gym":
-        from safevlm.models.loading import gym_model_path
-
-        return str(gym_model_path())
-    return spec.removeprefix("hf:")
 
 
 QWEN_TYPES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
@@ -88,7 +81,7 @@ def lora_target_regex(names: list[str], scope: str) -> str | list[str]:
 
     Qwen2.5-VL's vision MLP is also called ``gate_proj/up_proj/down_proj`` and SmolVLM's
     SigLIP attention ``q_proj/k_proj/v_proj``, so bare names would put adapters in the
-    vision tower too; SafeCoT adapts the language model's projections (methods.md §1).
+    vision tower too; SafeCoT adapts the language model's projections (docs/methods.md, "SafeCoT: training (SFT recipe)").
     """
     if scope == "all":
         return list(names)

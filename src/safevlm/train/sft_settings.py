@@ -1,16 +1,17 @@
-"""SFT settings: presets, a YAML file and ``key=value`` overrides, resolved in that order.
+"""SFT settings: presets, a YAML file and ``key=value`` overrides, resolved in that order
+(by the shared resolver, :mod:`safevlm.train.settings`).
 
 Presets (``preset: gpu | cpu``; ``auto`` picks ``gpu`` when CUDA is visible):
 
-- **gpu**, SafeCoT's published recipe (methods.md §1, "SFT"): LoRA r=64, alpha=16 on
+- **gpu**, SafeCoT's published recipe (docs/methods.md, "SafeCoT: training"): LoRA r=64, alpha=16 on
   every attention and MLP projection, lr 2e-5, linear schedule, 3 epochs (the paper
   says 2-3), global batch 8 (2 per device x 4 accumulation on one GPU; with N GPUs
   lower the accumulation to keep 8), bf16, max length 1024, gradient checkpointing,
   images capped at 448x448 pixels so image tokens fit in 1024.
 - **cpu**, for the gym model on a laptop-class CPU: full fine-tuning (the model has
-  1 M parameters, so LoRA saves nothing), fp32 (faster than bf16 autocast below about
-  1 M parameters, gym-feasibility.md), no gradient checkpointing (40-50 % slower on
-  CPU, hf-on-cpu.md), batch 32, lr 3e-3 with cosine decay, 3 epochs. On the gym, 300
+  1 M parameters, so LoRA saves nothing), fp32 (bf16 autocast is 9x slower for this
+  model on our CPU), no gradient checkpointing (40-50 % slower on a CPU), batch 32,
+  lr 3e-3 with cosine decay, 3 epochs (docs/benchmarks.md, "SafeCoT on the gym"). On the gym, 300
   steps of SafeCoT v1 data reached CRR 0.79 at lr 1e-3, 0.87 at 2e-3 and 0.95 at 3e-3
   (docs/benchmarks.md, "SafeCoT on the gym").
 
@@ -21,14 +22,12 @@ checkpoint as ``safevlm_training.json``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from safevlm.config import read_yaml_mapping
 from safevlm.errors import ConfigError
+from safevlm.train.settings import resolve_settings
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -88,71 +87,10 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def _parse_value(raw: str) -> Any:
-    """``key=value`` values are read as YAML scalars/lists: ``1e-4``, ``true``, ``[q_proj,v_proj]``."""
-    try:
-        return yaml.safe_load(raw)
-    except yaml.YAMLError:
-        return raw
+def resolve_sft_settings(preset: str = "auto", config_file: str | Path | None = None,
+                         overrides: list[str] | dict[str, Any] | None = None, **explicit: Any) -> SFTSettings:
+    """Preset, then the YAML file, then ``overrides``, then ``explicit`` (CLI flags such as ``mode``).
 
-
-def _coerce(name: str, value: Any) -> Any:
-    kinds = {f.name: f.type for f in fields(SFTSettings)}
-    kind = str(kinds[name])
-    if value is None:
-        if "None" in kind:
-            return None
-        raise ConfigError(f"setting {name} cannot be null")
-    try:
-        if kind.startswith("float"):
-            return float(value)
-        if kind.startswith("int"):
-            return int(value)
-        if kind.startswith("bool"):
-            value = _parse_value(value) if isinstance(value, str) else value
-            if isinstance(value, bool):
-                return value
-            raise ValueError(f"expected true/false, got {value!r}")
-        if kind.startswith("list"):
-            return [str(v) for v in (value if isinstance(value, list) else str(value).split(","))]
-        return str(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"setting {name}: {exc}") from exc
-
-
-def resolve_settings(preset: str = "auto", config_file: str | Path | None = None,
-                     overrides: list[str] | dict[str, Any] | None = None, **explicit: Any) -> SFTSettings:
-    """Preset, then the YAML file, then ``overrides``, then ``explicit`` (CLI flags such as ``mode``)."""
-    import torch
-
-    values: dict[str, Any] = {}
-    chosen = preset
-    file_values: dict[str, Any] = {}
-    if config_file is not None:
-        file_values = read_yaml_mapping(config_file, "training config")
-        chosen = file_values.get("preset", chosen)
-    if isinstance(overrides, dict):
-        over = dict(overrides)
-    else:
-        over = {}
-        for item in overrides or []:
-            key, sep, raw = item.partition("=")
-            if not sep or not key.strip():
-                raise ConfigError(f"override {item!r} must look like key=value")
-            over[key.strip()] = _parse_value(raw.strip())
-    chosen = over.get("preset", explicit.get("preset") or chosen)
-    if chosen == "auto":
-        chosen = "gpu" if torch.cuda.is_available() else "cpu"
-    if chosen not in PRESETS:
-        raise ConfigError(f"unknown preset {chosen!r}; choose one of auto, {', '.join(PRESETS)}")
-    values.update(PRESETS[chosen])
-    known = {f.name for f in fields(SFTSettings)}
-    for source, layer in (("config file", file_values), ("override", over),
-                          ("option", {k: v for k, v in explicit.items() if v is not None})):
-        unknown = sorted(set(layer) - known)
-        if unknown:
-            raise ConfigError(f"unknown training setting(s) in {source}: {', '.join(unknown)}; "
-                              f"known: {', '.join(sorted(known))}")
-        values.update({k: _coerce(k, v) for k, v in layer.items()})
-    values["preset"] = chosen
-    return SFTSettings(**values)
+    See :func:`safevlm.train.settings.resolve_settings` for the rules.
+    """
+    return resolve_settings(SFTSettings, PRESETS, preset, config_file, overrides, **explicit)
