@@ -137,6 +137,9 @@ class Sample(BaseModel):
         reference: a reference answer, where the benchmark has one.
         choices: multiple-choice options (letter -> text), where the benchmark has them.
         answer: the correct choice letter or the gold short answer.
+        group: items scored together by the paired metric (an unsafe request and its safe
+            twin; see :func:`safevlm.eval.metrics.paired`), unique within the benchmark variant;
+            None for an item that belongs to no group.
         metadata: anything else the benchmark carries (kept for reports and filters).
     """
 
@@ -153,6 +156,7 @@ class Sample(BaseModel):
     reference: str | None = None
     choices: dict[str, str] | None = None
     answer: str | None = None
+    group: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("id", mode="before")
