@@ -159,7 +159,7 @@ def build_sample(ctx: BenchContext, where: Where, record: dict[str, Any], v: Var
             raise where.error(f"field {v.choices!r} should be a mapping of choice letter to text")
     metadata = {k.lstrip("_"): record[k] for k in v.metadata if k in record}
     metadata.update(record.get("_metadata", {}))
-    opt = lambda t: _render(t, record, where) if t else None  # noqa: E731
+    opt = lambda t: _render(t, record, where) if t else None
     return Sample(id=sample_id or _render(v.id, record, where), source=ctx.spec.name, split=ctx.variant_name,
                   text=_render(v.text, record, where), images=images, expected=expected,
                   category=opt(v.category), risk_category=risk, reference=opt(v.reference),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -24,7 +24,7 @@ app = typer.Typer(help="Benchmarks in their native formats: list, show, export; 
 
 @app.command("list")
 @friendly_errors
-def list_cmd(names: Annotated[Optional[list[str]], typer.Argument(help="Only these benchmarks (default: all).")] = None,
+def list_cmd(names: Annotated[list[str] | None, typer.Argument(help="Only these benchmarks (default: all).")] = None,
              data_root: DataRootOpt = None, spec: SpecOpt = None, trust_hooks: TrustHooksOpt = False,
              as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON list.")] = False):
     """Every registered benchmark variant with item counts, images on disk and behaviour mix.
@@ -89,7 +89,7 @@ def export_cmd(name: Annotated[str, typer.Argument(help="NAME (its default varia
                out: Annotated[Path, typer.Option("--out", help="Output JSONL file.")],
                text_only: Annotated[bool, typer.Option("--text-only", help="Keep items whose images are missing, without images.")] = False,
                copy_images: Annotated[bool, typer.Option("--copy-images", help="Copy images next to the JSONL.")] = False,
-               limit: Annotated[Optional[int], typer.Option(help="The first N samples.")] = None,
+               limit: Annotated[int | None, typer.Option(help="The first N samples.")] = None,
                data_root: DataRootOpt = None, spec: SpecOpt = None, trust_hooks: TrustHooksOpt = False):
     """Write a benchmark as sample JSONL (images by path relative to the file)."""
     res = load_benchmark(name, data_root=data_root, on_missing_image="text_only" if text_only else None,
@@ -103,7 +103,7 @@ def export_cmd(name: Annotated[str, typer.Argument(help="NAME (its default varia
 
 @app.command("schema")
 @friendly_errors
-def schema_cmd(out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file instead of stdout.")] = None,
+def schema_cmd(out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
                as_json: Annotated[bool, typer.Option("--json", help="The JSON Schema instead of the Markdown reference.")] = False):
     """The benchmark spec reference (every field, type, default, example), generated from the schema.
 

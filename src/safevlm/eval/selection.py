@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any
 from safevlm import config as sv_config
 from safevlm.data.records import RecordKey, RunRecord
 from safevlm.data.sample import Sample
+from safevlm.errors import ConfigError
 from safevlm.eval.config import EvalConfig
 from safevlm.eval.judging import default_judges
 from safevlm.eval.mcqa import render_prompt
-from safevlm.errors import ConfigError
 from safevlm.eval.records import cache_key
 
 if TYPE_CHECKING:
