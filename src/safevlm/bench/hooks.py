@@ -34,7 +34,9 @@ def vlguard(ctx) -> Iterator[tuple[Where, dict[str, Any]]]:
 
     ``safe: false`` images give one ``unsafes`` pair; ``safe: true`` images give a
     ``safe_safes`` pair (benign instruction) and a ``safe_unsafes`` pair (harmful
-    instruction). ``options.subsets`` selects which subsets to keep.
+    instruction), which share ``_group`` (the image's id: the same image asked a benign
+    and a harmful question, scored together by the paired metric); ``unsafes`` items
+    have no twin (``_group`` empty). ``options.subsets`` selects which subsets to keep.
     """
     subsets = ctx.variant.options.get("subsets", list(VLGUARD_SUBSETS))
     unknown = set(subsets) - set(VLGUARD_SUBSETS)
@@ -66,7 +68,7 @@ def vlguard(ctx) -> Iterator[tuple[Where, dict[str, Any]]]:
                 raise where.error("a safe image needs one 'safe_instruction' and one 'unsafe_instruction' in 'instr-resp'")
         for subset in VLGUARD_SUBSETS:
             if subset in found and subset in subsets:
-                yield where, {**base, "_subset": subset, "_id": f"{uid}/{subset}",
+                yield where, {**base, "_subset": subset, "_id": f"{uid}/{subset}", "_group": uid if rec["safe"] else "",
                               "_instruction": found[subset], "_response": responses[subset]}
 
 
