@@ -58,7 +58,8 @@ def test_one_message_per_mistake(tmp_path):
     assert len(lines) == 3, msg  # file, a.expected, b's labels: no second message from the other union branch
     assert lines[0].strip() == "variants.a.file: Input should be a valid string"
     assert "variants.a.expected: 'refus'" in lines[1] and "(did you mean 'refuse'?)" in lines[1]
-    assert "expected.map['y']: 'complyy' is not one of refuse, comply, safe_complete (did you mean 'comply'?)" in lines[2]
+    assert ("expected.map['y']: 'complyy' is not one of refuse, comply, safe_complete (did you mean 'comply'?)"
+            in lines[2])
     assert "risk_category: 'violense'" in lines[2] and "(did you mean 'violence'?)" in lines[2]
 
 

@@ -155,7 +155,8 @@ def test_list_without_a_data_root_lists_specs_and_says_where_it_looked(tmp_path)
     assert result.exit_code == 0, result.output
     assert "xstest:default" in result.output and "figstep:safebench-tiny" in result.output
     assert f"data root: {missing}" in " ".join(result.output.split()) and "not found" in result.output
-    result = runner.invoke(app, ["bench", "list", "--json", "xstest", "vlguard"], env={"SAFEVLM_DATA_ROOT": str(missing)})
+    result = runner.invoke(app, ["bench", "list", "--json", "xstest", "vlguard"],
+                           env={"SAFEVLM_DATA_ROOT": str(missing)})
     rows = {r["ref"]: r for r in json.loads(result.output)}
     assert rows["xstest:default"]["items"] is None and "benchmark file not found" in rows["xstest:default"]["error"]
     assert len(rows) == 6 and all(r["error"] for r in rows.values())

@@ -68,7 +68,8 @@ def vlguard(ctx) -> Iterator[tuple[Where, dict[str, Any]]]:
                 raise where.error("a safe image needs one 'safe_instruction' and one 'unsafe_instruction' in 'instr-resp'")
         for subset in VLGUARD_SUBSETS:
             if subset in found and subset in subsets:
-                yield where, {**base, "_subset": subset, "_id": f"{uid}/{subset}", "_group": uid if rec["safe"] else "",
+                yield where, {**base, "_subset": subset, "_id": f"{uid}/{subset}",
+                              "_group": uid if rec["safe"] else "",
                               "_instruction": found[subset], "_response": responses[subset]}
 
 

@@ -58,7 +58,8 @@ def _inline(value: Any) -> str:
     """A value as one line of YAML flow style."""
     if isinstance(value, enum.Enum):
         value = value.value
-    return yaml.safe_dump(value, default_flow_style=True, width=10_000, sort_keys=False).strip().removesuffix("...").strip()
+    text = yaml.safe_dump(value, default_flow_style=True, width=10_000, sort_keys=False)
+    return text.strip().removesuffix("...").strip()
 
 
 def _cell(text: str) -> str:

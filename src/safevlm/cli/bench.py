@@ -104,7 +104,8 @@ def export_cmd(name: Annotated[str, typer.Argument(help="NAME (its default varia
 @app.command("schema")
 @friendly_errors
 def schema_cmd(out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
-               as_json: Annotated[bool, typer.Option("--json", help="The JSON Schema instead of the Markdown reference.")] = False):
+               as_json: Annotated[bool, typer.Option("--json", help="The JSON Schema instead of the Markdown "
+                                                     "reference.")] = False):
     """The benchmark spec reference (every field, type, default, example), generated from the schema.
 
     docs/benchmark-spec.md is this command's output: ``safevlm bench schema --out docs/benchmark-spec.md``.

@@ -129,8 +129,8 @@ def resolve_config(run_dir: Path, model: str | None, benches: list[str] | str | 
                                          **(generation or {})})
     stored_output = {k: v for k, v in (prev.get("backend_options") or {}).items() if k == "max_image_side"}
     options = {**stored_output, **(given.pop("backend_options", None) or {})}
-    defaults = {"limit": None, "limit_mode": "stratified", "limit_seed": 0, "on_missing_image": None, "data_root": None,
-                "extra_specs": [], "mcqa_prompt": True, "prompt_wrapper": None,
+    defaults = {"limit": None, "limit_mode": "stratified", "limit_seed": 0, "on_missing_image": None,
+                "data_root": None, "extra_specs": [], "mcqa_prompt": True, "prompt_wrapper": None,
                 "thresholds": dict(DEFAULT_THRESHOLDS), "bootstrap_seed": 0, "resamples": RESAMPLES}
     if stored and "limit_mode" not in prev:  # runs stored before stratified limits took the first N items
         defaults["limit_mode"] = "first"
@@ -183,9 +183,9 @@ def evaluate(model: str | Backend | None = None, benches: list[str] | str | None
         judges = [j for j in judges.split(",") if j.strip()]
     spec = model if model is None or isinstance(model, str) else model.name
     cfg = resolve_config(run_dir, spec, benches, [judge_name(j).strip() for j in judges] if judges else None, old,
-                         limit=limit, limit_mode=limit_mode, limit_seed=limit_seed, generation=generation, batch_size=batch_size, backend_options=backend_options,
-                         on_missing_image=on_missing_image, data_root=data_root, extra_specs=extra_specs,
-                         mcqa_prompt=mcqa_prompt, prompt_wrapper=prompt_wrapper, thresholds=thresholds,
+                         limit=limit, limit_mode=limit_mode, limit_seed=limit_seed, generation=generation,
+                         batch_size=batch_size, backend_options=backend_options, on_missing_image=on_missing_image,
+                         data_root=data_root, extra_specs=extra_specs, mcqa_prompt=mcqa_prompt, prompt_wrapper=prompt_wrapper, thresholds=thresholds,
                          bootstrap_seed=bootstrap_seed, resamples=resamples)
     spec = cfg.model
     run_dir.mkdir(parents=True, exist_ok=True)
