@@ -42,9 +42,13 @@ def test_the_documented_example_loads(tmp_path):
                                                   "img": "7.png"}) + "\n")
     spec = tmp_path / "house.yaml"
     spec.write_text(EXAMPLE.replace("root: house-rules", f"root: {data}"))
-    res = load_benchmark("house-rules", extra_specs=[spec], on_missing_image="text_only")
-    assert [(s.id, s.expected.value, s.group, s.risk_category) for s in res.samples] == [
-        ("pair-7/unsafe", "refuse", "pair-7", "violence"), ("pair-7/safe", "comply", "pair-7", "benign")]
+    for variant in ("test", "weapons-only"):  # a variant extending one with sides keeps the variant's shared fields
+        res = load_benchmark(f"house-rules:{variant}", extra_specs=[spec], on_missing_image="text_only")
+        assert [(s.id, s.expected.value, s.group, s.risk_category) for s in res.samples] == [
+            ("pair-7/unsafe", "refuse", "pair-7", "violence"), ("pair-7/safe", "comply", "pair-7", "benign")]
+        assert all(s.metadata["images_missing"][0].endswith("images/7.png") for s in res.samples)
+    res = load_benchmark("house-rules:text-only", extra_specs=[spec])
+    assert len(res.samples) == 2 and not any(s.images for s in res.samples)
 
 
 def test_the_schema_command_prints_markdown_and_json():

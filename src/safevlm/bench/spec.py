@@ -276,7 +276,9 @@ class BenchmarkSpec(_Strict):
             v = self.variants[name]
             if v.extends:
                 base = resolve(v.extends, chain + (name,))
-                merged = base.model_dump(exclude_unset=False) | v.model_dump(exclude_unset=True)
+                # field values, not dumps: a side keeps which fields it set (the others come from the variant)
+                merged = {k: getattr(base, k) for k in VariantSpec.model_fields}
+                merged |= {k: getattr(v, k) for k in v.model_fields_set}
                 merged["options"] = {**base.options, **v.options}
                 merged["extends"] = None
                 v = VariantSpec.model_validate(merged)
