@@ -39,22 +39,27 @@ class SpecScan:
     notes: list[str] = field(default_factory=list)
 
 
-def _spec_files(extra: list[Path] | None = None) -> list[Path]:
+def _spec_files(extra: list[Path] | None, notes: list[str]) -> list[Path]:
+    """Spec files in search order; a missing folder from the environment or config is a note,
+    a missing ``--spec`` (given explicitly) an error."""
     files = sorted(BUILTIN_SPECS.glob("*.yaml"))
-    for p in config.bench_paths() + [Path(p) for p in extra or []]:
+    given = [Path(p) for p in extra or []]
+    for p in config.bench_paths() + given:
         if p.is_dir():
             files += sorted(p.glob("*.yaml")) + sorted(p.glob("*.yml"))
         elif p.is_file():
             files.append(p)
-        else:
+        elif p in given:
             raise ConfigError(f"benchmark spec path {p} does not exist")
+        else:
+            notes.append(f"benchmark spec path {p} (SAFEVLM_BENCH_PATH or bench_paths) does not exist")
     return files
 
 
 def scan_specs(extra: list[Path] | None = None) -> SpecScan:
     """Read every spec on the search path; broken ones and shadowed names are reported, never fatal."""
     scan = SpecScan()
-    for f in _spec_files(extra):
+    for f in _spec_files(extra, scan.notes):
         try:
             spec = load_spec(f)
         except SpecError as exc:
