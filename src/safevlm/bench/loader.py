@@ -220,7 +220,9 @@ def make_context(spec: BenchmarkSpec, variant: str | None = None, *, data_root: 
     """
     name = variant or spec.default_variant
     if name not in spec.variants:
-        raise ConfigError(f"benchmark {spec.name!r} has no variant {name!r}; variants: {', '.join(spec.variants)}")
+        hint = " ('*', every variant, works where several benchmarks are taken: eval --bench)" if name == "*" else ""
+        raise ConfigError(f"benchmark {spec.name!r} has no variant {name!r}{hint}; variants: "
+                          f"{', '.join(spec.variants)}")
     v = spec.variants[name]
     over = config.benchmark_overrides(spec.name)
     base = Path(root or over.get("root") or (config.data_root(data_root) / spec.root)).expanduser()
