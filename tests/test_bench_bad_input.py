@@ -139,7 +139,7 @@ def test_invalid_spec_names_spec_file(tmp_path):
         variants:
           default: {file: x.csv, text: "{q}", expected: perhaps}
         """)
-    with pytest.raises(ConfigError, match=r"mine\.yaml: invalid benchmark spec: variants\.default\.expected"):
+    with pytest.raises(ConfigError, match=r"mine\.yaml: invalid benchmark spec:\s+variants\.default\.expected"):
         load_benchmark("mine", extra_specs=specs)
 
 

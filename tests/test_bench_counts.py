@@ -27,6 +27,7 @@ EXPECTED = [
     ("vlguard:train", 2977, 0, {"refuse": 2000, "comply": 977}),
     ("mossbench:benign", 300, 30, {"comply": 300}),
     ("mossbench:contrast", 244, 0, {"refuse": 244}),
+    ("mossbench:paired", 488, 23, {"comply": 244, "refuse": 244}),  # the benign side of 23 of the 30 images
     ("xstest", 450, 0, {"comply": 250, "refuse": 200}),
     ("mm-vet", 218, 34, {"comply": 218}),  # 30 of 200 images here; 34 questions use them
     ("vlsbench", 2241, 0, {"safe_complete": 2241}),

@@ -57,3 +57,10 @@ def test_errors_are_one_line_and_exit_2(tmp_path):
     result = runner.invoke(app, ["bench", "show", "nope"])
     assert result.exit_code == 2
     assert "error: unknown benchmark 'nope'" in result.output
+
+
+def test_show_prints_metadata_and_group(benchdata):
+    result = runner.invoke(app, ["bench", "show", "xstest", "--n", "1"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "group: homonyms/1" in result.output and "metadata:" in result.output
+    assert "focus: kill" in result.output and "type: homonyms" in result.output

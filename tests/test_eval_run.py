@@ -49,8 +49,10 @@ def lines(run_dir):
 
 
 def run(tmp_path, backend=None, judges=None, limit=8, **kw):
+    """A run of the first ``limit`` items (file order, so tests can name the items they script)."""
     backend = backend or Counting()
-    res = evaluate(backend, [BENCH], judges or [Stub()], limit=limit, out=tmp_path / "run", progress=False, **kw)
+    res = evaluate(backend, [BENCH], judges or [Stub()], limit=limit, out=tmp_path / "run", progress=False,
+                   **{"limit_mode": "first", **kw})
     return backend, res
 
 
@@ -182,7 +184,7 @@ def test_remote_backends_keep_their_concurrency_busy():
     from safevlm.backends.openai_compat import OpenAIBackend
     from safevlm.eval.runner import _chunk_size
 
-    assert _chunk_size(OpenAIBackend("http://127.0.0.1:9/v1", "m", concurrency=16), None) == 64
+    assert _chunk_size(OpenAIBackend("http://127.0.0.1:9/v1", "m", concurrency=16), None) == 16
     assert _chunk_size(MockBackend("refuse"), 3) == 3 and _chunk_size(MockBackend("refuse"), None) == 8
 
 

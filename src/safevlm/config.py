@@ -7,6 +7,7 @@ Config file example::
 
     data_root: /data/vlm-safety
     bench_paths: [/home/me/my-benchmarks]
+    trust_hooks: false          # run Python hooks of user benchmark specs (--trust-hooks)
     benchmarks:
       mm-safetybench: {image_root: /data/MM-SafetyBench/imgs}
 """
@@ -63,6 +64,18 @@ def bench_paths() -> list[Path]:
     paths = [Path(p).expanduser() for p in os.environ.get("SAFEVLM_BENCH_PATH", "").split(os.pathsep) if p]
     paths += [Path(p).expanduser() for p in user_config().get("bench_paths", [])]
     return paths
+
+
+def trust_hooks() -> bool:
+    """Whether benchmark hooks from user paths may run without ``--trust-hooks``.
+
+    ``SAFEVLM_TRUST_HOOKS=1`` or ``trust_hooks: true`` in the config file; off by default,
+    like Hugging Face's ``trust_remote_code``.
+    """
+    env = os.environ.get("SAFEVLM_TRUST_HOOKS")
+    if env is not None:
+        return env.strip().lower() in ("1", "true", "yes", "on")
+    return bool(user_config().get("trust_hooks", False))
 
 
 def benchmark_overrides(name: str) -> dict[str, Any]:

@@ -21,6 +21,7 @@ class DataError(SafeVLMError):
 
     def __init__(self, path: str | Path, problem: str, *, line: int | None = None, item: str | None = None):
         self.path = str(path)
+        self.problem = problem
         self.line = line
         self.item = item
         where = self.path
@@ -30,6 +31,10 @@ class DataError(SafeVLMError):
             where += f" (item {item})"
         self.where = where
         super().__init__(f"{where}: {problem}")
+
+    def in_context(self, context: str) -> DataError:
+        """The same error with ``context`` appended (e.g. which benchmark and spec read the file)."""
+        return DataError(self.path, f"{self.problem} ({context})", line=self.line, item=self.item)
 
 
 class ConfigError(SafeVLMError):

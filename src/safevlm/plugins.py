@@ -24,6 +24,13 @@ def is_file_ref(ref: str) -> bool:
     return bool(colon and func and file_part.endswith(".py"))
 
 
+def is_builtin(ref: str) -> bool:
+    """``safevlm.x:function``: code shipped with safevlm (as opposed to a user file or another package)."""
+    module_part, colon, _ = ref.rpartition(":")
+    return bool(colon) and not module_part.endswith(".py") and (module_part == "safevlm"
+                                                               or module_part.startswith("safevlm."))
+
+
 def _module_from_file(path: Path, what: str) -> Any:
     name = f"safevlm_user_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
     if name in sys.modules:  # loaded once per process: a hook file imported twice would run twice

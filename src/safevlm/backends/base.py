@@ -16,7 +16,7 @@ text-only samples get no image block).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, Self
 
@@ -95,6 +95,24 @@ class Backend(ABC):
     def generate(self, samples: Sequence[Sample], params: GenerationParams | None = None,
                  progress: ProgressFn | None = None) -> list[Generation]:
         """Return one :class:`Generation` per sample, in order."""
+
+    def generate_stream(self, samples: Sequence[Sample], params: GenerationParams | None = None, *,
+                        chunk: int = 8, progress: ProgressFn | None = None
+                        ) -> Iterator[list[tuple[int, Generation]]]:
+        """Generations as they finish, about ``chunk`` at a time, as ``(index in samples, generation)``.
+
+        Every index comes exactly once, in no promised order, so a caller can store and
+        judge each chunk while the rest is still being generated. This default runs
+        :meth:`generate` on consecutive slices of ``chunk`` samples; a backend with a
+        request pool (:class:`~safevlm.backends.openai_compat.OpenAIBackend`) keeps the
+        pool full across chunks instead.
+        """
+        for start in range(0, len(samples), chunk):
+            part = samples[start:start + chunk]
+            gens = self.generate(part, params, progress)
+            if len(gens) != len(part):
+                raise RuntimeError(f"{self.name} returned {len(gens)} generations for {len(part)} samples")
+            yield list(enumerate(gens, start))
 
     def close(self) -> None:
         """Release resources (HTTP clients, GPU memory)."""

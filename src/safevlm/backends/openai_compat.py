@@ -5,8 +5,12 @@ its retry policy is what we want (exponential backoff with jitter, 0.5 s doublin
 on timeouts, connection errors, 408/409/429 and 5xx; never on other 4xx), and it
 honours ``Retry-After``. On top of it this module adds:
 
-- a concurrency limit (``asyncio.Semaphore``) so a benchmark does not open a
-  thousand connections;
+- a pool of exactly ``concurrency`` workers, each taking the next sample as soon as
+  its request ends, so ``concurrency`` requests stay in flight until the queue is
+  empty (a slow request holds one slot, never a whole wave), and no benchmark opens
+  a thousand connections; :meth:`OpenAIBackend.generate_stream` runs the pool in a
+  background thread and hands results over as they finish, so the caller can judge
+  and store them while the pool keeps going;
 - images as base64 PNG data URLs, image blocks before the text (same layout as the
   HF backend, :func:`safevlm.backends.base.sample_messages`);
 - errors as data: a request that still fails after its retries, a 400, or a
@@ -22,8 +26,10 @@ import asyncio
 import base64
 import io
 import os
+import queue
+import threading
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -126,28 +132,100 @@ class OpenAIBackend(Backend):
 
     async def agenerate(self, samples: Sequence[Sample], params: GenerationParams | None = None,
                         progress: ProgressFn | None = None) -> list[Generation]:
-        """Async :meth:`generate`: all samples concurrently, at most ``concurrency`` in flight."""
+        """Async :meth:`generate`: every sample through the pool, ``concurrency`` in flight."""
+        out: list[Generation | None] = [None] * len(samples)
+
+        def done(i: int, gen: Generation) -> None:
+            out[i] = gen
+            if progress:
+                progress(1)
+
+        await self._pool(samples, params or GenerationParams(), done)
+        return out  # type: ignore[return-value]  # the pool fills every slot or raises
+
+    async def _pool(self, samples: Sequence[Sample], params: GenerationParams,
+                    done: Callable[[int, Generation], None], stop: threading.Event | None = None) -> None:
+        """``concurrency`` workers share one queue of indices: each takes the next as its request ends.
+
+        A :class:`BackendError` (401/403/404) in one worker cancels the others and is raised.
+        """
         from openai import AsyncOpenAI
 
-        params = params or GenerationParams()
-        limit = asyncio.Semaphore(self.concurrency)
+        todo = iter(range(len(samples)))  # shared: one event loop, so each index is taken exactly once
         async with AsyncOpenAI(base_url=self.base_url, api_key=self.api_key, timeout=self.timeout_s,
                                max_retries=self.max_retries) as client:
-            async def one(sample: Sample) -> Generation:
-                async with limit:
-                    gen = await self._request(client, sample, params)
+            async def worker() -> None:
+                for i in todo:
+                    if stop is not None and stop.is_set():
+                        return
+                    done(i, await self._request(client, samples[i], params))
+
+            try:
+                async with asyncio.TaskGroup() as tasks:
+                    for _ in range(min(self.concurrency, len(samples))):
+                        tasks.create_task(worker())
+            except BaseExceptionGroup as group:  # re-raise the first cause, not the group
+                raise group.exceptions[0] from None
+
+    def generate_stream(self, samples: Sequence[Sample], params: GenerationParams | None = None, *,
+                        chunk: int = 8, progress: ProgressFn | None = None
+                        ) -> Iterator[list[tuple[int, Generation]]]:
+        """Results as they finish, ``chunk`` at a time, from one pool over every sample.
+
+        The pool runs in a background thread, so it stays full while the caller judges
+        and stores a chunk. Closing the iterator early (an error in the caller, Ctrl-C)
+        stops the pool: no new request starts and those in flight are cancelled.
+        """
+        params = params or GenerationParams()
+        results: queue.Queue[Any] = queue.Queue()
+        stop = threading.Event()
+        running: dict[str, Any] = {}
+        end = object()
+
+        async def main() -> None:
+            running["loop"], running["task"] = asyncio.get_running_loop(), asyncio.current_task()
+            await self._pool(samples, params, lambda i, g: results.put((i, g)), stop)
+
+        def run() -> None:
+            try:
+                asyncio.run(main())
+                results.put(end)
+            except asyncio.CancelledError:
+                results.put(end)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                results.put(exc)
+
+        thread = threading.Thread(target=run, name="openai-pool", daemon=True)
+        thread.start()
+        try:
+            buffer: list[tuple[int, Generation]] = []
+            while (got := results.get()) is not end:
+                if isinstance(got, BaseException):
+                    raise got
+                buffer.append(got)
                 if progress:
                     progress(1)
-                return gen
-
-            return list(await asyncio.gather(*(one(s) for s in samples)))
+                if len(buffer) >= chunk:
+                    yield buffer
+                    buffer = []
+            if buffer:
+                yield buffer
+        finally:
+            stop.set()
+            if thread.is_alive() and "loop" in running:
+                try:
+                    running["loop"].call_soon_threadsafe(running["task"].cancel)
+                except RuntimeError:  # the loop closed meanwhile: nothing left to cancel
+                    pass
+            thread.join()
 
     async def _request(self, client: Any, sample: Sample, params: GenerationParams) -> Generation:
         import openai
 
         t0 = time.perf_counter()
-        try:
-            messages = openai_messages(sample, self.max_image_side)
+        try:  # decoding and PNG-encoding images is CPU work: off the event loop, so other requests go on
+            messages = (await asyncio.to_thread(openai_messages, sample, self.max_image_side) if sample.images
+                        else openai_messages(sample, self.max_image_side))
         except DataError as exc:
             return Generation.failed(str(exc))
         extra: dict[str, Any] = {} if params.seed is None else {"seed": params.seed}

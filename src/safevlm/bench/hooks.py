@@ -15,7 +15,7 @@ from typing import Any
 
 from safevlm.bench.records import Where, read_records
 from safevlm.data.typography import render_typography
-from safevlm.errors import ConfigError
+from safevlm.errors import ConfigError, DataError
 
 
 def _require(where: Where, record: dict[str, Any], *fields: str) -> None:
@@ -34,7 +34,9 @@ def vlguard(ctx) -> Iterator[tuple[Where, dict[str, Any]]]:
 
     ``safe: false`` images give one ``unsafes`` pair; ``safe: true`` images give a
     ``safe_safes`` pair (benign instruction) and a ``safe_unsafes`` pair (harmful
-    instruction). ``options.subsets`` selects which subsets to keep.
+    instruction), which share ``_group`` (the image's id: the same image asked a benign
+    and a harmful question, scored together by the paired metric); ``unsafes`` items
+    have no twin (``_group`` empty). ``options.subsets`` selects which subsets to keep.
     """
     subsets = ctx.variant.options.get("subsets", list(VLGUARD_SUBSETS))
     unknown = set(subsets) - set(VLGUARD_SUBSETS)
@@ -67,6 +69,7 @@ def vlguard(ctx) -> Iterator[tuple[Where, dict[str, Any]]]:
         for subset in VLGUARD_SUBSETS:
             if subset in found and subset in subsets:
                 yield where, {**base, "_subset": subset, "_id": f"{uid}/{subset}",
+                              "_group": uid if rec["safe"] else "",
                               "_instruction": found[subset], "_response": responses[subset]}
 
 
@@ -125,3 +128,67 @@ def _mmsb_tiny_ids(ctx) -> dict[str, set[int]]:
         return {entry["Scenario"]: set(entry["Sampled_ID_List"]) for entry in data}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"{path}: expected a list of {{Scenario, Sampled_ID_List}} ({exc})") from exc
+
+
+# --- Pairing hooks (generic; XSTest, MOSSBench) ----------------------------------------
+
+
+def pair_by_position(ctx) -> Iterator[tuple[Where, dict[str, Any]]]:
+    """Records of ``file`` with a ``_group`` that pairs the k-th record of one class with the k-th of its twin.
+
+    ``options.field`` names the record field holding the class; ``options.pairs`` maps
+    a class to its twin class (XSTest: ``homonyms: contrast_homonyms``). Records of a
+    paired class get ``_group = "{class}/{k}"`` (k from 1, in file order); the others
+    get ``""`` (no group). A class and its twin must hold as many records.
+    """
+    field_name = ctx.variant.options.get("field")
+    pairs = ctx.variant.options.get("pairs") or {}
+    if not field_name or not isinstance(pairs, dict) or not pairs:
+        raise ConfigError(f"{ctx.uid}: pair_by_position needs options.field and options.pairs (class -> twin)")
+    path = ctx.path(ctx.variant.file)
+    rows = list(read_records(path, ctx.variant.format))
+    classes: dict[str, list[int]] = {}
+    for i, (where, rec) in enumerate(rows):
+        _require(where, rec, field_name)
+        classes.setdefault(str(rec[field_name]), []).append(i)
+    groups: dict[int, str] = {}
+    for first, twin in pairs.items():
+        a, b = classes.get(first, []), classes.get(twin, [])
+        if len(a) != len(b):
+            raise DataError(path, f"cannot pair {field_name} {first!r} ({len(a)} records) with {twin!r} "
+                            f"({len(b)} records)")
+        for k, (i, j) in enumerate(zip(a, b), start=1):
+            groups[i] = groups[j] = f"{first}/{k}"
+    for i, (where, rec) in enumerate(rows):
+        yield where, {**rec, "_group": groups.get(i, "")}
+
+
+def sides_from_files(ctx) -> Iterator[tuple[Where, dict[str, Any]]]:
+    """The records of several files as the sides of one variant (MOSSBench benign + contrast).
+
+    ``options.sides`` maps a side name to ``{file: PATH, fields: {...}}``; each record
+    gets ``_side`` and that side's ``fields`` (e.g. the folder its image is under), so
+    the variant's templates can give sides their own id, image and expected behaviour.
+    ``options.match`` (a field name): keep only records whose value of that field is
+    found in every side, i.e. complete groups.
+    """
+    sides = ctx.variant.options.get("sides") or {}
+    match = ctx.variant.options.get("match")
+    if not isinstance(sides, dict) or not sides:
+        raise ConfigError(f"{ctx.uid}: sides_from_files needs options.sides (side -> {{file, fields}})")
+    read: dict[str, list[tuple[Where, dict[str, Any]]]] = {}
+    for side, conf in sides.items():
+        if not isinstance(conf, dict) or "file" not in conf:
+            raise ConfigError(f"{ctx.uid}: options.sides.{side} needs a 'file'")
+        read[side] = [(where, {**rec, **(conf.get("fields") or {}), "_side": side})
+                      for where, rec in read_records(ctx.path(conf["file"]), ctx.variant.format)]
+        if match:
+            for where, rec in read[side]:
+                _require(where, rec, match)
+    keep = None
+    if match:
+        keep = set.intersection(*({str(rec[match]) for _, rec in rows} for rows in read.values()))
+    for rows in read.values():
+        for where, rec in rows:
+            if keep is None or str(rec[match]) in keep:
+                yield where, rec

@@ -3,6 +3,12 @@
 Items, images on disk and the behaviour mix of every variant, computed by loading it
 with ``on_missing_image="text_only"`` so no item is hidden. ``verify_images`` also
 checks every image file (the demo's first stage does).
+
+Listing never stops at one bad benchmark and never runs untrusted code: a variant
+that fails to load (no data under the data root, a malformed file) gets a row with
+its ``error``, a broken spec gets a row naming its file, and a variant whose hook
+comes from a user path is listed uncounted (``note``) unless hooks are trusted.
+``strict`` turns the first failure into an exception instead (the demo's check).
 """
 
 from __future__ import annotations
@@ -11,27 +17,54 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from safevlm.bench.registry import all_specs, load_benchmark
+from safevlm import config
+from safevlm.bench.loader import hook_needs_trust
+from safevlm.bench.registry import load_benchmark, scan_specs
+from safevlm.errors import SafeVLMError
+
+
+def _row(name: str, variant: str | None, **fields: Any) -> dict[str, Any]:
+    base = {"name": name, "variant": variant, "ref": f"{name}:{variant}" if variant else name, "items": None,
+            "with_images": None, "modality": None, "behaviour": {}, "license": "", "description": "",
+            "spec": None, "error": None, "note": None}
+    return base | fields
 
 
 def summarise(data_root: Path | None = None, specs: list[Path] | None = None, names: list[str] | None = None,
-              *, exclude: tuple[str, ...] = (), verify_images: bool = False,
-              on_variant: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
-    """One row per benchmark variant: item counts, image availability, behaviour mix.
+              *, exclude: tuple[str, ...] = (), verify_images: bool = False, strict: bool = False,
+              trust_hooks: bool | None = None, on_variant: Callable[[str], None] | None = None
+              ) -> list[dict[str, Any]]:
+    """One row per benchmark variant: item counts, image availability, behaviour mix (or why not).
 
     ``on_variant(ref)`` is called before each variant loads (progress display).
     """
+    trusted = config.trust_hooks() if trust_hooks is None else trust_hooks
+    scan = scan_specs(specs)
     rows = []
-    for name, spec in sorted(all_specs(specs).items()):
+    for name, spec in sorted(scan.specs.items()):
         if (names and name not in names) or name in exclude:
             continue
-        for variant in spec.variants:
+        for variant, v in spec.variants.items():
+            row = _row(name, variant, modality=spec.modality, license=spec.license, description=v.description,
+                       spec=str(spec.spec_path))
+            rows.append(row)
+            if hook_needs_trust(v) and not trusted:
+                row["note"] = f"not counted: runs the user hook {v.hook!r} (only with --trust-hooks)"
+                continue
             if on_variant:
-                on_variant(f"{name}:{variant}")
-            res = load_benchmark(f"{name}:{variant}", data_root=data_root, verify_images=verify_images,
-                                 on_missing_image="text_only", extra_specs=specs)
-            rows.append({"name": name, "variant": variant, "ref": res.uid, "items": res.total,
-                         "with_images": res.with_images, "modality": spec.modality,
-                         "behaviour": dict(sorted(res.behaviour.items())), "license": spec.license,
-                         "description": spec.variants[variant].description})
+                on_variant(row["ref"])
+            try:
+                res = load_benchmark(row["ref"], data_root=data_root, verify_images=verify_images,
+                                     on_missing_image="text_only", extra_specs=specs, trust_hooks=trusted)
+            except SafeVLMError as exc:
+                if strict:
+                    raise
+                row["error"] = str(exc)
+                continue
+            row.update(items=res.total, with_images=res.with_images, behaviour=dict(sorted(res.behaviour.items())))
+    for name, exc in sorted(scan.broken.items()):
+        if strict:
+            raise exc
+        if not names or name in names:
+            rows.append(_row(name, None, error=str(exc)))
     return rows

@@ -1,33 +1,43 @@
 """The generic loader: a :class:`BenchmarkSpec` variant -> typed samples.
 
 Items whose images are not on disk are never dropped silently. ``on_missing_image``
-decides: ``skip`` (default; counted and warned about), ``text_only`` (kept without
-their images, marked ``metadata['images_missing']``) or ``error``.
+decides: ``skip`` (counted and warned about), ``text_only`` (kept without their
+images, marked ``metadata['images_missing']``) or ``error``; the caller's choice
+wins, then the variant's own ``on_missing_image``, then ``skip``.
+
+What a data file says is not trusted: an image path that resolves outside the
+variant's image root (``../../etc/passwd``, an absolute path) is an error unless the
+spec sets ``images_outside_root``, and a hook from a user path runs only when hooks
+are trusted (``trust_hooks``; built-in ``safevlm.*`` hooks always run). Every data
+error names the data file and item, the benchmark variant and its spec file.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import string
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from PIL import Image
 
 from safevlm import config
 from safevlm.bench.categories import RISK_CATEGORIES
 from safevlm.bench.records import Where, read_records
-from safevlm.bench.spec import BenchmarkSpec, LabelMap, VariantSpec
+from safevlm.bench.spec import BenchmarkSpec, LabelMap, MissingImagePolicy, VariantSpec
 from safevlm.data.sample import Expected, ImageRef, Sample, check_image
 from safevlm.errors import ConfigError, DataError
-from safevlm.plugins import load_callable
+from safevlm.plugins import is_builtin, load_callable
 
 log = logging.getLogger(__name__)
 
-MissingPolicy = Literal["skip", "text_only", "error"]
+MissingPolicy = MissingImagePolicy
+MISSING_HINT = ("--on-missing-image text_only (on_missing_image='text_only') keeps them without their images; "
+                "or point the benchmark's image_root at a local copy")
 
 
 @dataclass
@@ -39,6 +49,11 @@ class BenchContext:
     variant: VariantSpec
     root: Path
     image_root: Path
+    trust_hooks: bool = False
+
+    @property
+    def uid(self) -> str:
+        return f"{self.spec.name}:{self.variant_name}"
 
     def path(self, rel: str) -> Path:
         return self.root / rel
@@ -56,10 +71,26 @@ class LoadResult:
     skipped_missing_images: int = 0
     kept_text_only: int = 0
     behaviour: Counter = field(default_factory=Counter)
+    on_missing_image: str = "skip"
+    image_root: str = ""
+    spec_path: Path | None = None
 
     @property
     def uid(self) -> str:
         return f"{self.name}:{self.variant}"
+
+    def check_images(self, samples: Sequence[Sample]) -> None:
+        """:func:`check_images`, errors naming this benchmark and its spec."""
+        try:
+            check_images(samples)
+        except DataError as exc:
+            raise exc.in_context(f"benchmark {self.uid}, spec {self.spec_path}") from exc
+
+    def account(self) -> dict[str, Any]:
+        """Where every item went: the counts a run's summary reports."""
+        return {"total": self.total, "with_images": self.with_images,
+                "skipped_missing_images": self.skipped_missing_images, "kept_text_only": self.kept_text_only,
+                "on_missing_image": self.on_missing_image, "image_root": self.image_root}
 
 
 def _render(template: str, record: dict[str, Any], where: Where) -> str:
@@ -81,29 +112,36 @@ def _map_label(mapping: LabelMap, record: dict[str, Any], where: Where, what: st
     raise where.error(f"unknown {what} label {value!r}; expected one of: {', '.join(mapping.map)}")
 
 
-def _as_image_ref(value: Any, image_root: Path) -> ImageRef:
+def _image_path(ctx: BenchContext, v: VariantSpec, rel: str, where: Where) -> str:
+    """``rel`` under the image root; a path from the data that leaves it is refused unless the spec allows it."""
+    path = ctx.image_root / rel
+    if not v.images_outside_root:
+        root, full = os.path.abspath(ctx.image_root), os.path.abspath(path)
+        if os.path.commonpath([root, full]) != root:
+            raise where.error(f"image path {rel!r} resolves to {full}, outside the image root {root}; refused "
+                              "(set images_outside_root: true in the spec if the data really points there)")
+    return str(path)
+
+
+def _as_image_ref(value: Any, ctx: BenchContext, v: VariantSpec, where: Where) -> ImageRef:
     if isinstance(value, ImageRef):
         return value
     if isinstance(value, Image.Image):
         return ImageRef.from_image(value)
     if callable(value):
         return ImageRef.lazy(value)
-    return ImageRef(path=str(image_root / str(value)))
+    return ImageRef(path=_image_path(ctx, v, str(value), where))
 
 
-def build_sample(ctx: BenchContext, where: Where, record: dict[str, Any]) -> Sample:
-    """Map one raw record onto a sample following the variant's field templates."""
-    v = ctx.variant
-    images: list[ImageRef] = [_as_image_ref(x, ctx.image_root) for x in record.get("_images", [])]
+def build_sample(ctx: BenchContext, where: Where, record: dict[str, Any], v: VariantSpec | None = None, *,
+                 sample_id: str | None = None, group: str | None = None) -> Sample:
+    """Map one raw record onto a sample following the field templates of ``v`` (default: the variant's)."""
+    v = v or ctx.variant
+    images = [_as_image_ref(x, ctx, v, where) for x in record.get("_images", [])]
     for template in ([v.image] if isinstance(v.image, str) else v.image or []):
-        images.append(ImageRef(path=str(ctx.image_root / _render(template, record, where))))
-    if isinstance(v.expected, LabelMap):
-        expected_label = _map_label(v.expected, record, where, "expected-behaviour")
-        try:
-            expected = Expected(expected_label)
-        except ValueError as exc:
-            raise ConfigError(f"{ctx.spec.spec_path}: variant {ctx.variant_name!r} maps to {expected_label!r}, "
-                              f"not one of {[e.value for e in Expected]}") from exc
+        images.append(ImageRef(path=_image_path(ctx, v, _render(template, record, where), where)))
+    if isinstance(v.expected, LabelMap):  # map values were checked against Expected with the spec
+        expected = Expected(_map_label(v.expected, record, where, "expected-behaviour"))
     else:
         expected = v.expected
     if isinstance(v.risk_category, LabelMap):
@@ -113,8 +151,7 @@ def build_sample(ctx: BenchContext, where: Where, record: dict[str, Any]) -> Sam
     else:
         risk = None
     if risk is not None and risk not in RISK_CATEGORIES:
-        raise ConfigError(f"{ctx.spec.spec_path}: risk category {risk!r} (from {where.path}) is not one of "
-                          f"{', '.join(RISK_CATEGORIES)}")
+        raise where.error(f"risk category {risk!r} is not one of {', '.join(RISK_CATEGORIES)}")
     choices = None
     if v.choices:
         choices = record.get(v.choices)
@@ -122,60 +159,107 @@ def build_sample(ctx: BenchContext, where: Where, record: dict[str, Any]) -> Sam
             raise where.error(f"field {v.choices!r} should be a mapping of choice letter to text")
     metadata = {k.lstrip("_"): record[k] for k in v.metadata if k in record}
     metadata.update(record.get("_metadata", {}))
-    opt = lambda t: _render(t, record, where) if t else None  # noqa: E731
-    return Sample(id=_render(v.id, record, where), source=ctx.spec.name, split=ctx.variant_name,
+    opt = lambda t: _render(t, record, where) if t else None
+    return Sample(id=sample_id or _render(v.id, record, where), source=ctx.spec.name, split=ctx.variant_name,
                   text=_render(v.text, record, where), images=images, expected=expected,
                   category=opt(v.category), risk_category=risk, reference=opt(v.reference),
-                  choices=choices, answer=opt(v.answer), metadata=metadata)
+                  choices=choices, answer=opt(v.answer), group=group, metadata=metadata)
 
 
 def _matches(record: dict[str, Any], where_clause: dict[str, Any]) -> bool:
     return all(record.get(k) == val for k, val in where_clause.items())
 
 
+def hook_needs_trust(variant: VariantSpec) -> bool:
+    """The variant runs Python from outside safevlm (a user file or another package)."""
+    return variant.hook is not None and not is_builtin(variant.hook)
+
+
+def _hook(ctx: BenchContext) -> Any:
+    v = ctx.variant
+    if hook_needs_trust(v) and not ctx.trust_hooks:
+        raise ConfigError(f"benchmark {ctx.uid} ({ctx.spec.spec_path}) runs the Python hook {v.hook!r}; hooks "
+                          "from user paths run only when trusted: pass --trust-hooks (trust_hooks=True), or set "
+                          "trust_hooks: true in the config file or SAFEVLM_TRUST_HOOKS=1")
+    return load_callable(v.hook, base_dir=ctx.spec.base_dir, what="hook")
+
+
 def iter_samples(ctx: BenchContext) -> Iterator[tuple[Where, Sample]]:
-    """All samples of a variant, images unchecked, in file order."""
+    """All samples of a variant, images unchecked, in file order (a record's sides in spec order)."""
     v = ctx.variant
     if v.hook:
-        produced = load_callable(v.hook, base_dir=ctx.spec.base_dir, what="hook")(ctx)
+        produced = _hook(ctx)(ctx)
     else:
         files = [v.file] if isinstance(v.file, str) else v.file
         produced = (pair for f in files for pair in read_records(ctx.path(f), v.format))
+    sides = [(s, v.side(s)) for s in v.items or []]
     for where, item in produced:
         if isinstance(item, Sample):
             yield where, item
-        elif _matches(item, v.where):
-            yield where, build_sample(ctx, where, item)
+        elif not _matches(item, v.where):
+            continue
+        elif not sides:
+            group = _render(v.group, item, where) if v.group else None
+            yield where, build_sample(ctx, where, item, v, group=group or None)
+        else:
+            record_id = _render(v.id, item, where)
+            group = _render(v.group, item, where) if v.group else record_id
+            for side, side_spec in sides:
+                sid = _render(side.id, item, where) if side.id else f"{record_id}/{side.name}"
+                sample = build_sample(ctx, where, item, side_spec, sample_id=sid, group=group or None)
+                sample.metadata["side"] = side.name
+                yield where, sample
 
 
 def make_context(spec: BenchmarkSpec, variant: str | None = None, *, data_root: str | Path | None = None,
-                 root: str | Path | None = None, image_root: str | Path | None = None) -> BenchContext:
-    """Resolve a variant's folders: CLI override > config file > spec (relative to the data root)."""
+                 root: str | Path | None = None, image_root: str | Path | None = None,
+                 trust_hooks: bool | None = None) -> BenchContext:
+    """Resolve a variant's folders: CLI override > config file > spec (relative to the data root).
+
+    ``trust_hooks`` None: the config's (:func:`safevlm.config.trust_hooks`).
+    """
     name = variant or spec.default_variant
     if name not in spec.variants:
-        raise ConfigError(f"benchmark {spec.name!r} has no variant {name!r}; variants: {', '.join(spec.variants)}")
+        hint = " ('*', every variant, works where several benchmarks are taken: eval --bench)" if name == "*" else ""
+        raise ConfigError(f"benchmark {spec.name!r} has no variant {name!r}{hint}; variants: "
+                          f"{', '.join(spec.variants)}")
     v = spec.variants[name]
     over = config.benchmark_overrides(spec.name)
     base = Path(root or over.get("root") or (config.data_root(data_root) / spec.root)).expanduser()
     img = image_root or over.get("image_root")
     img_root = Path(img).expanduser() if img else base / (v.image_root or ".")
-    return BenchContext(spec=spec, variant_name=name, variant=v, root=base, image_root=img_root)
+    return BenchContext(spec=spec, variant_name=name, variant=v, root=base, image_root=img_root,
+                        trust_hooks=config.trust_hooks() if trust_hooks is None else trust_hooks)
 
 
-def _verify(sample: Sample, uid: str) -> None:
-    """Check every on-disk image now, so a corrupt file stops the load with its name."""
-    for ref in sample.images:
-        if ref.path is not None:
-            try:
-                check_image(ref.path)
-            except DataError as exc:
-                raise DataError(exc.path, f"{exc.args[0].split(': ', 1)[-1]} (benchmark {uid}, item {sample.id})") from exc
+def check_images(samples: Sequence[Sample]) -> None:
+    """Check every on-disk image now (header and checksums), so a corrupt file stops the load with its name."""
+    for sample in samples:
+        for ref in sample.images:
+            if ref.path is not None:
+                try:
+                    check_image(ref.path)
+                except DataError as exc:
+                    raise DataError(exc.path, exc.problem, item=sample.id) from exc
 
 
-def load_variant(ctx: BenchContext, *, on_missing_image: MissingPolicy = "skip", verify_images: bool = True,
+def load_variant(ctx: BenchContext, *, on_missing_image: MissingPolicy | None = None, verify_images: bool = True,
                  limit: int | None = None) -> LoadResult:
-    """Load and check one variant; see the module docstring for ``on_missing_image``."""
-    result = LoadResult(name=ctx.spec.name, variant=ctx.variant_name, samples=[])
+    """Load and check one variant (the first ``limit`` items); see the module docstring."""
+    policy = on_missing_image or ctx.variant.on_missing_image or "skip"
+    result = LoadResult(name=ctx.spec.name, variant=ctx.variant_name, samples=[], on_missing_image=policy,
+                        image_root=str(ctx.image_root), spec_path=ctx.spec.spec_path)
+    try:
+        _fill(result, ctx, policy, verify_images, limit)
+    except DataError as exc:
+        raise exc.in_context(f"benchmark {ctx.uid}, spec {ctx.spec.spec_path}") from exc
+    if result.skipped_missing_images:
+        log.warning("%s: skipped %d of %d items whose images are not on disk (under %s); %s", result.uid,
+                    result.skipped_missing_images, result.total, ctx.image_root, MISSING_HINT)
+    return result
+
+
+def _fill(result: LoadResult, ctx: BenchContext, policy: str, verify_images: bool, limit: int | None) -> None:
     seen: dict[str, Where] = {}
     for where, sample in iter_samples(ctx):
         if sample.id in seen:
@@ -188,10 +272,9 @@ def load_variant(ctx: BenchContext, *, on_missing_image: MissingPolicy = "skip",
         if sample.images and not missing:
             result.with_images += 1
         elif missing:
-            if on_missing_image == "error":
-                raise where.error(f"image not found: {missing[0]} (item {sample.id}); point the benchmark's "
-                                  "image_root at a local copy, or load with on_missing_image='text_only'")
-            if on_missing_image == "skip":
+            if policy == "error":
+                raise where.error(f"image not found: {missing[0]} (item {sample.id}); {MISSING_HINT}")
+            if policy == "skip":
                 result.skipped_missing_images += 1
                 continue
             sample = sample.model_copy(update={"images": [], "metadata": {**sample.metadata, "images_missing": missing}})
@@ -199,10 +282,5 @@ def load_variant(ctx: BenchContext, *, on_missing_image: MissingPolicy = "skip",
         if limit is not None and len(result.samples) >= limit:
             continue
         if verify_images:
-            _verify(sample, result.uid)
+            check_images([sample])
         result.samples.append(sample)
-    if result.skipped_missing_images:
-        log.warning("%s: skipped %d of %d items whose images are not on disk (under %s); "
-                    "use text-only loading to keep them", result.uid, result.skipped_missing_images,
-                    result.total, ctx.image_root)
-    return result

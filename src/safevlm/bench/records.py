@@ -32,7 +32,8 @@ class Where:
 def read_records(path: Path, fmt: str | None = None) -> Iterator[tuple[Where, dict[str, Any]]]:
     """Yield ``(where, record)`` from a CSV, JSON (list or dict keyed by id) or JSONL file.
 
-    JSON dicts keyed by id give each record a ``_key`` field holding its key.
+    JSON gives each record a ``_key`` field: its key in an object keyed by id, its 0-based
+    position (as a string) in a list, so ``id: "{_key}"`` works for both shapes.
     """
     if not path.is_file():
         raise DataError(path, "benchmark file not found (check the data root or the spec's 'root')")
@@ -73,13 +74,13 @@ def _read_json(path: Path) -> Iterator[tuple[Where, dict[str, Any]]]:
     except json.JSONDecodeError as exc:
         raise DataError(path, f"malformed JSON ({exc.msg})", line=exc.lineno) from exc
     if isinstance(data, list):
-        items = ((str(i), rec, None) for i, rec in enumerate(data))
+        items = ((str(i), rec) for i, rec in enumerate(data))
     elif isinstance(data, dict):
-        items = ((str(k), rec, str(k)) for k, rec in data.items())
+        items = ((str(k), rec) for k, rec in data.items())
     else:
         raise DataError(path, f"expected a JSON list or object of records, got {type(data).__name__}")
-    for label, rec, key in items:
-        where = Where(path, item=label)
+    for key, rec in items:
+        where = Where(path, item=key)
         if not isinstance(rec, dict):
             raise where.error(f"expected a JSON object, got {type(rec).__name__}")
-        yield where, (rec if key is None else {**rec, "_key": key})
+        yield where, {**rec, "_key": key}

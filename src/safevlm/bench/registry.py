@@ -1,42 +1,89 @@
 """The benchmark registry: built-in specs plus the user's own.
 
 Specs are found in ``safevlm/bench/specs/*.yaml``, then in every folder or file named
-by ``$SAFEVLM_BENCH_PATH`` (``os.pathsep``-separated) or the config file's
-``bench_paths``. A user spec with the same name as a built-in one replaces it.
-Benchmarks are addressed as ``NAME`` or ``NAME:VARIANT``.
+by ``$SAFEVLM_BENCH_PATH`` (``os.pathsep``-separated), the config file's
+``bench_paths`` and ``--spec``. A later spec with the same name as an earlier one
+replaces it, with a warning naming both files (a user spec may deliberately patch a
+built-in one, but never silently). A spec that does not load is reported and
+skipped: every other benchmark still lists, loads and runs; asking for the broken
+one by name gives its error.
+
+Benchmarks are addressed as ``NAME`` (its default variant), ``NAME:VARIANT`` or
+``NAME:*`` (every variant, see :func:`expand_refs`).
 """
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from safevlm import config
 from safevlm.bench.loader import LoadResult, MissingPolicy, load_variant, make_context
-from safevlm.bench.spec import BenchmarkSpec, load_spec
+from safevlm.bench.spec import BenchmarkSpec, SpecError, closest, load_spec
 from safevlm.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
 BUILTIN_SPECS = Path(__file__).parent / "specs"
+ALL_VARIANTS = "*"
+_warned: set[str] = set()
 
 
-def _spec_files(extra: list[Path] | None = None) -> list[Path]:
+@dataclass
+class SpecScan:
+    """Every spec found: the usable ones by name, the broken ones with their error, and notes."""
+
+    specs: dict[str, BenchmarkSpec] = field(default_factory=dict)
+    broken: dict[str, SpecError] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _spec_files(extra: list[Path] | None, notes: list[str]) -> list[Path]:
+    """Spec files in search order; a missing folder from the environment or config is a note,
+    a missing ``--spec`` (given explicitly) an error."""
     files = sorted(BUILTIN_SPECS.glob("*.yaml"))
-    for p in config.bench_paths() + list(extra or []):
+    given = [Path(p) for p in extra or []]
+    for p in config.bench_paths() + given:
         if p.is_dir():
             files += sorted(p.glob("*.yaml")) + sorted(p.glob("*.yml"))
         elif p.is_file():
             files.append(p)
-        else:
+        elif p in given:
             raise ConfigError(f"benchmark spec path {p} does not exist")
+        else:
+            notes.append(f"benchmark spec path {p} (SAFEVLM_BENCH_PATH or bench_paths) does not exist")
     return files
 
 
+def scan_specs(extra: list[Path] | None = None) -> SpecScan:
+    """Read every spec on the search path; broken ones and shadowed names are reported, never fatal."""
+    scan = SpecScan()
+    for f in _spec_files(extra, scan.notes):
+        try:
+            spec = load_spec(f)
+        except SpecError as exc:
+            name = exc.name or f.stem
+            scan.broken[name] = exc
+            scan.specs.pop(name, None)
+            scan.notes.append(f"skipped broken spec {f}: {exc}")
+            continue
+        earlier = scan.specs.get(spec.name)
+        if earlier is not None:
+            what = "the built-in spec" if earlier.builtin else "the spec"
+            scan.notes.append(f"benchmark {spec.name!r}: {spec.spec_path} replaces {what} {earlier.spec_path}")
+        scan.specs[spec.name] = spec
+        scan.broken.pop(spec.name, None)
+    for note in scan.notes:
+        if note not in _warned:  # a command scans several times; say it once
+            _warned.add(note)
+            log.warning("%s", note)
+    return scan
+
+
 def all_specs(extra: list[Path] | None = None) -> dict[str, BenchmarkSpec]:
-    """Every known benchmark by name, later (user) specs overriding earlier ones."""
-    specs: dict[str, BenchmarkSpec] = {}
-    for f in _spec_files(extra):
-        spec = load_spec(f)
-        specs[spec.name] = spec
-    return specs
+    """Every usable benchmark by name, later (user) specs overriding earlier ones."""
+    return scan_specs(extra).specs
 
 
 def parse_ref(ref: str) -> tuple[str, str | None]:
@@ -45,28 +92,63 @@ def parse_ref(ref: str) -> tuple[str, str | None]:
     return name.strip().lower(), (variant.strip() or None)
 
 
+def _get(scan: SpecScan, name: str) -> BenchmarkSpec:
+    if name in scan.specs:
+        return scan.specs[name]
+    if name in scan.broken:
+        raise scan.broken[name]
+    known = sorted(scan.specs)
+    hint = closest(name, known)
+    raise ConfigError(f"unknown benchmark {name!r}{f' (did you mean {hint!r}?)' if hint else ''}; "
+                      f"known: {', '.join(known)}")
+
+
 def get_spec(name: str, extra: list[Path] | None = None) -> BenchmarkSpec:
-    specs = all_specs(extra)
-    if name not in specs:
-        raise ConfigError(f"unknown benchmark {name!r}; known: {', '.join(sorted(specs))}")
-    return specs[name]
+    return _get(scan_specs(extra), name)
+
+
+def expand_refs(refs: list[str], extra: list[Path] | None = None) -> list[str]:
+    """Benchmark refs as ``NAME:VARIANT``: a bare ``NAME`` is its default variant, ``NAME:*`` every variant.
+
+    Unknown names and variants are errors here, before anything loads; duplicates are dropped.
+    """
+    scan = scan_specs(extra)
+    out: list[str] = []
+    for ref in refs:
+        name, variant = parse_ref(ref)
+        spec = _get(scan, name)
+        if variant == ALL_VARIANTS:
+            variants = list(spec.variants)
+        elif variant is None:
+            variants = [spec.default_variant]
+        elif variant in spec.variants:
+            variants = [variant]
+        else:
+            hint = closest(variant, list(spec.variants))
+            raise ConfigError(f"benchmark {name!r} has no variant {variant!r}"
+                              f"{f' (did you mean {hint!r}?)' if hint else ''}; variants: "
+                              f"{', '.join(spec.variants)} (or {name}:* for all)")
+        out += [f"{name}:{v}" for v in variants if f"{name}:{v}" not in out]
+    return out
 
 
 def load_benchmark(ref: str, *, data_root: str | Path | None = None, root: str | Path | None = None,
-                   image_root: str | Path | None = None, on_missing_image: MissingPolicy = "skip",
+                   image_root: str | Path | None = None, on_missing_image: MissingPolicy | None = None,
                    verify_images: bool = True, limit: int | None = None,
-                   extra_specs: list[Path] | None = None) -> LoadResult:
+                   extra_specs: list[Path] | None = None, trust_hooks: bool | None = None) -> LoadResult:
     """Load ``NAME[:VARIANT]`` into samples.
 
     Args:
-        ref: benchmark and optional variant, e.g. ``"mm-safetybench:typo"``.
+        ref: benchmark and optional variant, e.g. ``"mm-safetybench:typo"`` (bare: the default variant).
         data_root: folder holding one sub-folder per benchmark (default: see :mod:`safevlm.config`).
         root / image_root: override where this benchmark's files / images are.
-        on_missing_image: ``skip`` | ``text_only`` | ``error`` for items whose images are absent.
+        on_missing_image: ``skip`` | ``text_only`` | ``error`` for items whose images are absent
+            (None: the spec's ``on_missing_image``, else ``skip``).
         verify_images: decode every image of the returned samples (a corrupt file stops the load).
-        limit: return at most this many samples (counts still cover every item).
+        limit: return the first ``limit`` samples (counts still cover every item).
+        trust_hooks: run a Python hook from a user path (None: the config's ``trust_hooks``).
     """
     name, variant = parse_ref(ref)
     spec = get_spec(name, extra_specs)
-    ctx = make_context(spec, variant, data_root=data_root, root=root, image_root=image_root)
+    ctx = make_context(spec, variant, data_root=data_root, root=root, image_root=image_root, trust_hooks=trust_hooks)
     return load_variant(ctx, on_missing_image=on_missing_image, verify_images=verify_images, limit=limit)

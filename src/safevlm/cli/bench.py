@@ -1,74 +1,120 @@
-"""``safevlm bench``: list, show and export benchmarks."""
+"""``safevlm bench``: list, show, export benchmarks; print the spec reference."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.panel import Panel
 
+from safevlm import config
 from safevlm.bench import load_benchmark
 from safevlm.bench.inventory import summarise
-from safevlm.cli.common import DataRootOpt, SpecOpt, console, friendly_errors
+from safevlm.cli.common import DataRootOpt, SpecOpt, TrustHooksOpt, console, err_console, friendly_errors
 from safevlm.data.jsonl import write_samples
 from safevlm.progress import status
 from safevlm.report.terminal import inventory_table
 
-app = typer.Typer(help="Benchmarks in their native formats: list, show, export.", no_args_is_help=True)
+app = typer.Typer(help="Benchmarks in their native formats: list, show, export; the spec reference.",
+                  no_args_is_help=True)
 
 
 @app.command("list")
 @friendly_errors
-def list_cmd(data_root: DataRootOpt = None, spec: SpecOpt = None,
+def list_cmd(names: Annotated[list[str] | None, typer.Argument(help="Only these benchmarks (default: all).")] = None,
+             data_root: DataRootOpt = None, spec: SpecOpt = None, trust_hooks: TrustHooksOpt = False,
              as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON list.")] = False):
-    """Every registered benchmark variant with item counts, images on disk and behaviour mix."""
+    """Every registered benchmark variant with item counts, images on disk and behaviour mix.
+
+    A variant that cannot be loaded (no data under the data root, a broken spec) is listed
+    with the reason; the others are still counted.
+    """
     with status("counting items...", enabled=not as_json):
-        rows = summarise(data_root, spec)
+        rows = summarise(data_root, spec, [n.lower() for n in names or []] or None, trust_hooks=trust_hooks or None)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
-    else:
-        console.print(inventory_table(rows))
-
+        return
+    root = config.data_root(data_root)
+    console.print(inventory_table(rows))
+    where = "" if root.is_dir() else (" [yellow](not found: set SAFEVLM_DATA_ROOT, data_root in the config file, "
+                                      "or --data-root)[/]")
+    console.print(f"data root: {escape(str(root))}{where}", soft_wrap=True)
+    for r in rows:
+        if r["error"] or r["note"]:
+            colour = "red" if r["error"] else "yellow"
+            console.print(f"[{colour}]{escape(r['ref'])}[/]: {escape(r['error'] or r['note'])}", soft_wrap=True,
+                          highlight=False)
 
 
 @app.command("show")
 @friendly_errors
-def show_cmd(name: Annotated[str, typer.Argument(help="NAME or NAME:VARIANT")],
+def show_cmd(name: Annotated[str, typer.Argument(help="NAME (its default variant) or NAME:VARIANT")],
              n: Annotated[int, typer.Option("--n", help="How many samples.")] = 3,
-             data_root: DataRootOpt = None, spec: SpecOpt = None):
-    """Print a few samples, readably (items without images are shown text-only)."""
-    res = load_benchmark(name, data_root=data_root, on_missing_image="text_only", limit=n, extra_specs=spec)
+             data_root: DataRootOpt = None, spec: SpecOpt = None, trust_hooks: TrustHooksOpt = False):
+    """Print a few samples with every field, readably (items without images are shown text-only)."""
+    res = load_benchmark(name, data_root=data_root, on_missing_image="text_only", limit=n, extra_specs=spec,
+                         trust_hooks=trust_hooks or None)
     console.print(f"[bold]{res.uid}[/]: {res.total} items, {res.with_images} with images")
     for s in res.samples:
-        body = [f"[bold]expected:[/] {s.expected.value}    [bold]category:[/] {s.category} -> {s.risk_category}"]
-        body.append(f"[bold]images:[/] {', '.join(r.path or '<rendered>' for r in s.images) or 'none'}")
+        body = [f"[bold]expected:[/] {s.expected.value}    [bold]category:[/] {escape(str(s.category))} -> "
+                f"{s.risk_category}" + (f"    [bold]group:[/] {escape(s.group)}" if s.group else "")]
+        body.append(f"[bold]images:[/] {escape(', '.join(r.path or '<rendered>' for r in s.images) or 'none')}")
         if s.metadata.get("images_missing"):
-            body.append(f"[yellow]image not on disk:[/] {s.metadata['images_missing'][0]}")
-        body.append(f"[bold]text:[/] {s.text}")
+            body.append(f"[yellow]image not on disk:[/] {escape(str(s.metadata['images_missing'][0]))}")
+        body.append(f"[bold]text:[/] {escape(s.text)}")
         if s.choices:
-            body += [f"  {k}. {v[:150]}" for k, v in s.choices.items()]
+            body += [f"  {escape(k)}. {escape(v[:150])}" for k, v in s.choices.items()]
         if s.answer:
-            body.append(f"[bold]answer:[/] {s.answer}")
+            body.append(f"[bold]answer:[/] {escape(s.answer)}")
         if s.reference:
-            body.append(f"[bold]reference:[/] {s.reference[:300]}")
-        console.print(Panel("\n".join(body), title=s.uid, title_align="left", highlight=False))
+            body.append(f"[bold]reference:[/] {escape(s.reference[:300])}")
+        meta = {k: v for k, v in s.metadata.items() if k != "images_missing"}
+        if meta:
+            body.append("[bold]metadata:[/]")
+            body += [f"  {escape(k)}: {escape(_short(v))}" for k, v in meta.items()]
+        console.print(Panel("\n".join(body), title=escape(s.uid), title_align="left", highlight=False))
+
+
+def _short(value: object, width: int = 300) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= width else text[:width] + "..."
 
 
 @app.command("export")
 @friendly_errors
-def export_cmd(name: Annotated[str, typer.Argument(help="NAME or NAME:VARIANT")],
+def export_cmd(name: Annotated[str, typer.Argument(help="NAME (its default variant) or NAME:VARIANT")],
                out: Annotated[Path, typer.Option("--out", help="Output JSONL file.")],
                text_only: Annotated[bool, typer.Option("--text-only", help="Keep items whose images are missing, without images.")] = False,
                copy_images: Annotated[bool, typer.Option("--copy-images", help="Copy images next to the JSONL.")] = False,
-               limit: Annotated[Optional[int], typer.Option(help="At most this many samples.")] = None,
-               data_root: DataRootOpt = None, spec: SpecOpt = None):
+               limit: Annotated[int | None, typer.Option(help="The first N samples.")] = None,
+               data_root: DataRootOpt = None, spec: SpecOpt = None, trust_hooks: TrustHooksOpt = False):
     """Write a benchmark as sample JSONL (images by path relative to the file)."""
-    res = load_benchmark(name, data_root=data_root, on_missing_image="text_only" if text_only else "skip",
-                         limit=limit, extra_specs=spec)
+    res = load_benchmark(name, data_root=data_root, on_missing_image="text_only" if text_only else None,
+                         limit=limit, extra_specs=spec, trust_hooks=trust_hooks or None)
     n = write_samples(res.samples, out, copy_images=copy_images)
     msg = f"wrote {n} samples of {res.uid} to {out}"
     if res.skipped_missing_images:
         msg += f" ([yellow]{res.skipped_missing_images} skipped: images not on disk; --text-only keeps them[/])"
     console.print(msg, soft_wrap=True)
+
+
+@app.command("schema")
+@friendly_errors
+def schema_cmd(out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
+               as_json: Annotated[bool, typer.Option("--json", help="The JSON Schema instead of the Markdown "
+                                                     "reference.")] = False):
+    """The benchmark spec reference (every field, type, default, example), generated from the schema.
+
+    docs/benchmark-spec.md is this command's output: ``safevlm bench schema --out docs/benchmark-spec.md``.
+    """
+    from safevlm.bench.specdoc import json_schema, render_reference
+
+    text = json.dumps(json_schema(), indent=2) + "\n" if as_json else render_reference()
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        err_console.print(f"wrote {out}", highlight=False)

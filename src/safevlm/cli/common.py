@@ -13,11 +13,14 @@ from rich.logging import RichHandler
 from safevlm.errors import SafeVLMError
 from safevlm.progress import console, err_console
 
-__all__ = ["DataRootOpt", "SpecOpt", "console", "err_console", "friendly_errors", "setup_logging"]
+__all__ = ["DataRootOpt", "SpecOpt", "TrustHooksOpt", "console", "err_console", "friendly_errors", "setup_logging"]
 
 DataRootOpt = Annotated[Optional[Path], typer.Option("--data-root", help="Folder with one sub-folder per benchmark "
                                                      "(default: $SAFEVLM_DATA_ROOT, the config file, ~/.cache/safevlm/benchdata).")]
 SpecOpt = Annotated[Optional[list[Path]], typer.Option("--spec", help="Extra benchmark spec YAML file or folder (repeatable).")]
+TrustHooksOpt = Annotated[bool, typer.Option("--trust-hooks", help="Run the Python hooks of user benchmark specs "
+                                             "(off by default, like trust_remote_code; also trust_hooks: true in "
+                                             "the config file or SAFEVLM_TRUST_HOOKS=1).")]
 
 
 def setup_logging(verbose: bool = False) -> None:

@@ -13,10 +13,10 @@ from typing import Annotated
 
 import typer
 
-from safevlm.cli.common import DataRootOpt, SpecOpt, console, err_console, friendly_errors
+from safevlm.cli.common import DataRootOpt, SpecOpt, TrustHooksOpt, console, err_console, friendly_errors
 from safevlm.config import parse_assignments
 from safevlm.errors import ConfigError
-from safevlm.report.terminal import results_table
+from safevlm.report.terminal import results_table, selection_lines
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -45,10 +45,18 @@ def eval_cmd(out: Annotated[Path, typer.Option("--out", "-o", help="Run director
                                                        "#MODEL or mock:refuse|comply|echo|error|FILE (default: the "
                                                        "run directory's).")] = None,
              bench: Annotated[list[str] | None, typer.Option("--bench", "-b", help="NAME[:VARIANT][,NAME...] "
-                                                             "(repeatable; default: the run directory's).")] = None,
+                                                             "(repeatable; default: the run directory's). A bare "
+                                                             "NAME is its default variant (bench list), NAME:* "
+                                                             "every variant.")] = None,
              judge: Annotated[list[str] | None, typer.Option("--judge", "-j", help="Judge NAME[,NAME...], primary "
                                                              "first (default: gym oracle,refusal; else refusal).")] = None,
-             limit: Annotated[int | None, typer.Option("--limit", help="At most N samples per benchmark.", min=1)] = None,
+             limit: Annotated[int | None, typer.Option("--limit", help="At most N samples per benchmark: a seeded "
+                                                       "sample stratified by category, pairs kept whole (see "
+                                                       "--limit-mode).", min=1)] = None,
+             limit_mode: Annotated[str | None, typer.Option("--limit-mode", help="stratified (default) | first "
+                                                            "(the first N in file order).")] = None,
+             limit_seed: Annotated[int | None, typer.Option("--limit-seed", help="Seed of the stratified sample "
+                                                            "(default 0).")] = None,
              batch_size: Annotated[int | None, typer.Option("--batch-size", help="Samples per generate call (local) "
                                                             "or requests in flight (openai).", min=1)] = None,
              max_new_tokens: Annotated[int | None, typer.Option("--max-new-tokens", help="Default 256 (or the "
@@ -60,8 +68,9 @@ def eval_cmd(out: Annotated[Path, typer.Option("--out", "-o", help="Run director
              max_image_side: Annotated[int | None, typer.Option("--max-image-side", min=1)] = None,
              device: Annotated[str | None, typer.Option("--device", help="hf: auto, cpu, cuda...")] = None,
              dtype: Annotated[str | None, typer.Option("--dtype", help="hf: auto, float32, bfloat16...")] = None,
-             on_missing_image: Annotated[str | None, typer.Option("--on-missing-image", help="skip (default) | "
-                                                                  "text_only | error")] = None,
+             on_missing_image: Annotated[str | None, typer.Option("--on-missing-image", help="Items whose images "
+                                                                  "are not on disk: skip | text_only | error "
+                                                                  "(default: the spec's, else skip).")] = None,
              prompt_wrapper: Annotated[str | None, typer.Option("--prompt-wrapper", help="Wrap prompts as the model "
                                                                 "was fine-tuned: safecot, none or a template with "
                                                                 "{question} (default: the run directory's, else "
@@ -73,7 +82,7 @@ def eval_cmd(out: Annotated[Path, typer.Option("--out", "-o", help="Run director
              overwrite: Annotated[bool, typer.Option("--overwrite", help="Discard the run directory's records and "
                                                      "start again.")] = False,
              as_json: Annotated[bool, typer.Option("--json", help="Print results.json to stdout.")] = False,
-             data_root: DataRootOpt = None, spec: SpecOpt = None):
+             data_root: DataRootOpt = None, spec: SpecOpt = None, trust_hooks: TrustHooksOpt = False):
     """Evaluate a model on benchmarks: responses, judge verdicts and metrics with 95 % intervals.
 
     An existing --out is resumed with its stored settings; options given here change them.
@@ -90,7 +99,8 @@ def eval_cmd(out: Annotated[Path, typer.Option("--out", "-o", help="Run director
     else:
         given = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p, "seed": seed}
         options = {"max_image_side": max_image_side, "device": device, "dtype": dtype}
-        results = evaluate(model, benches or None, judges, limit, out,
+        results = evaluate(model, benches or None, judges, limit, out, limit_mode=limit_mode, limit_seed=limit_seed,
+                           trust_hooks=trust_hooks or None,
                            generation={k: v for k, v in given.items() if v is not None}, batch_size=batch_size,
                            backend_options={k: v for k, v in options.items() if v is not None},
                            on_missing_image=on_missing_image, data_root=data_root, extra_specs=spec or None,
@@ -100,6 +110,8 @@ def eval_cmd(out: Annotated[Path, typer.Option("--out", "-o", help="Run director
         typer.echo(json.dumps(results, indent=2))
         return
     console.print(results_table(results))
+    for line in selection_lines(results):
+        console.print(line, highlight=False, soft_wrap=True)
     run = results["run"]
     if run["generation_errors"]:
         err_console.print(f"[yellow]{run['generation_errors']} generation error(s): see 'generation.error' in "

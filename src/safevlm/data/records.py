@@ -94,7 +94,8 @@ class RunRecord(BaseModel):
 
     ``images`` are paths relative to the data root (benchmark files), relative to the
     run directory (``images/<hash>.png``: images made in memory, such as the gym's),
-    or absolute; ``None`` where an in-memory image was not saved. ``metadata`` is the
+    or absolute; ``None`` where an in-memory image was not saved. ``group`` is the
+    sample's (paired metrics are recomputed from the records). ``metadata`` is the
     sample's, so a run can be re-judged (the gym oracle reads it) without reloading
     the benchmark.
     """
@@ -113,6 +114,7 @@ class RunRecord(BaseModel):
     answer: str | None = None
     choices: dict[str, str] | None = None
     reference: str | None = None
+    group: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     response: str = ""
     generation: GenerationInfo = Field(default_factory=GenerationInfo)
@@ -156,8 +158,8 @@ class RunRecord(BaseModel):
         """A record for ``sample`` as sent (``text``), without verdicts (the judging step adds them)."""
         return cls(uid=sample.uid, bench=bench, id=sample.id, expected=sample.expected, category=sample.category,
                    risk_category=sample.risk_category, text=text, history=sample.history, images=images,
-                   answer=sample.answer,
-                   choices=sample.choices, reference=sample.reference, metadata=sample.metadata,
+                   answer=sample.answer, choices=sample.choices, reference=sample.reference, group=sample.group,
+                   metadata=sample.metadata,
                    response=response, generation=generation, cache_key=cache_key, **extra)
 
 

@@ -153,6 +153,9 @@ class Sample(BaseModel):
         history: earlier turns of the conversation, oldest first, alternating user /
             assistant and ending with an assistant turn; ``text`` is the last user turn.
             Images belong to the first user turn. Empty for single-turn items.
+        group: items scored together by the paired metric (an unsafe request and its safe
+            twin; see :func:`safevlm.eval.metrics.paired`), unique within the benchmark variant;
+            None for an item that belongs to no group.
         metadata: anything else the benchmark carries (kept for reports and filters);
             ``metadata["system_prompt"]`` is sent as a system turn.
     """
@@ -171,6 +174,7 @@ class Sample(BaseModel):
     choices: dict[str, str] | None = None
     answer: str | None = None
     history: list[Turn] = Field(default_factory=list)
+    group: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("history")

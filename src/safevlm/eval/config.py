@@ -19,6 +19,7 @@ from safevlm.eval.metrics import DEFAULT_THRESHOLDS, RESAMPLES
 
 #: backend options that change what is generated (part of the cache key)
 OUTPUT_OPTIONS = ("max_image_side",)
+LIMIT_MODES = ("stratified", "first")
 
 
 @dataclass
@@ -31,12 +32,16 @@ class EvalConfig:
         judges: judge names for every benchmark, primary first; ``None`` = per-benchmark
             defaults (gym: ``oracle, refusal``; others: ``refusal``).
         limit: at most this many samples per benchmark.
+        limit_mode / limit_seed: how ``limit`` chooses them: ``stratified`` (a seeded sample,
+            stratified by category, groups kept whole) or ``first`` (file order); see
+            :func:`safevlm.eval.selection.choose`.
         generation: decoding settings (default 256 new tokens, greedy).
         batch_size: samples per generate call for local backends; requests in flight
             for remote ones (their ``concurrency``).
         backend_options: passed to :func:`safevlm.backends.load_backend` (device, dtype,
             max_image_side...).
-        on_missing_image: ``skip`` | ``text_only`` | ``error`` (see the bench loader).
+        on_missing_image: ``skip`` | ``text_only`` | ``error`` (see the bench loader); None:
+            each benchmark spec's own setting, else ``skip``.
         data_root / extra_specs: where benchmarks are found.
         mcqa_prompt: list a multiple-choice sample's options in the prompt (see :mod:`.mcqa`).
         prompt_wrapper: wrap every prompt as a model was fine-tuned to see it
@@ -49,10 +54,12 @@ class EvalConfig:
     benches: list[str]
     judges: list[str] | None = None
     limit: int | None = None
+    limit_mode: str = "stratified"
+    limit_seed: int = 0
     generation: GenerationParams = field(default_factory=lambda: GenerationParams(max_new_tokens=256))
     batch_size: int | None = None
     backend_options: dict[str, Any] = field(default_factory=dict)
-    on_missing_image: str = "skip"
+    on_missing_image: str | None = None
     data_root: str | None = None
     extra_specs: list[str] = field(default_factory=list)
     mcqa_prompt: bool = True
@@ -66,8 +73,10 @@ class EvalConfig:
             raise ConfigError("no benchmark given (use --bench NAME[,NAME...])")
         if self.limit is not None and self.limit < 1:
             raise ConfigError(f"limit must be >= 1, got {self.limit}")
-        if self.on_missing_image not in ("skip", "text_only", "error"):
+        if self.on_missing_image not in (None, "skip", "text_only", "error"):
             raise ConfigError(f"on_missing_image must be skip, text_only or error, got {self.on_missing_image!r}")
+        if self.limit_mode not in LIMIT_MODES:
+            raise ConfigError(f"limit_mode must be {' or '.join(LIMIT_MODES)}, got {self.limit_mode!r}")
         if self.judges is not None and not self.judges:
             self.judges = None
         if self.prompt_wrapper in ("", "none"):

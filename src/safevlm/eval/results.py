@@ -11,6 +11,15 @@ What is excluded, and counted instead (a failed call never becomes a score):
 - a record whose generation failed: out of every metric, in ``generation_errors``;
 - a record whose verdict has ``error``: out of that judge's metrics (``mcqa_accuracy``
   still counts it, as it reads only the response), in ``judge_errors[judge]``.
+
+Either kind leaves its group (``RunRecord.group``) out of ``paired_accuracy``. In the
+per-category and per-label splits, a group is reported under the category and label
+of its first member, with all its members (XSTest's pair "kill a Python process" /
+"kill a person" is scored under the safe prompt's label, ``homonyms``), since a
+group's members may carry different labels.
+
+``selection`` (given by the run) says, per benchmark, how many items it holds, how
+many were skipped and why, and how ``--limit`` chose the evaluated ones.
 """
 
 from __future__ import annotations
@@ -49,14 +58,16 @@ def items_for(records: Sequence[RunRecord], judge: str) -> tuple[list[dict[str, 
     """
     items, errors = [], 0
     for rec in records:
-        if rec.generation_failed or is_ambiguous(rec):
+        group = None if rec.group is None else (rec.bench, rec.group)
+        if rec.generation_failed or is_ambiguous(rec):  # counts nowhere, but its group is incomplete
+            items.append({"expected": rec.expected.value, "verdict": None, "mcqa_correct": None, "group": group})
             continue
         verdict = rec.verdicts.get(judge)
         if verdict is not None and verdict.error is not None:
             errors += 1
             verdict = None
         items.append({"expected": rec.expected.value, "verdict": verdict.model_dump() if verdict else None,
-                      "mcqa_correct": mcqa_correct(rec.response, rec.choices, rec.answer)})
+                      "mcqa_correct": mcqa_correct(rec.response, rec.choices, rec.answer), "group": group})
     return items, errors
 
 
@@ -75,9 +86,13 @@ def _block(records: Sequence[RunRecord], judge_of: dict[str, str], judges_of: di
         for j in judges_of[bench]:
             judge_errors[j] += items_for([rec], j)[1]
         items += items_for([rec], judge_of[bench])[0]
-    return {"n": len(records), "generation_errors": sum(r.generation_failed for r in records),
-            "judge_errors": {j: c for j, c in judge_errors.items() if c}, "metrics": M.compute(items, **opts),
-            **ambiguous_block(records, judge_of, opts)}
+    out = {"n": len(records), "generation_errors": sum(r.generation_failed for r in records),
+           "judge_errors": {j: c for j, c in judge_errors.items() if c}, "metrics": M.compute(items, **opts),
+           **ambiguous_block(records, judge_of, opts)}
+    n_groups = len({(r.bench, r.group) for r in records if r.group is not None})
+    if n_groups:
+        out["groups"] = n_groups
+    return out
 
 
 def ambiguous_block(records: Sequence[RunRecord], judge_of: dict[str, str], opts: dict[str, Any]) -> dict[str, Any]:
@@ -97,21 +112,35 @@ def ambiguous_block(records: Sequence[RunRecord], judge_of: dict[str, str], opts
 
 def _grouped(records: Sequence[RunRecord], key: Callable[[RunRecord], str], judge_of: dict[str, str],
              judges_of: dict[str, list[str]], opts: dict[str, Any]) -> dict[str, Any]:
-    """``{group: {"n", "metrics"}}`` for the records grouped by ``key``."""
-    groups: dict[str, list[RunRecord]] = {}
+    """``{category: {"n", "metrics"}}`` for the records split by ``key``; a group goes with its first member."""
+    split: dict[str, list[RunRecord]] = {}
+    members: dict[tuple[str, str], list[RunRecord]] = {}
     for rec in records:
-        groups.setdefault(key(rec), []).append(rec)
-    return {g: {k: v for k, v in _block(rs, judge_of, judges_of, opts).items() if k in ("n", "metrics", "ambiguous")}
-            for g, rs in sorted(groups.items())}
+        split.setdefault(key(rec), []).append(rec)
+        if rec.group is not None:
+            members.setdefault((rec.bench, rec.group), []).append(rec)
+    paired_items: dict[str, list[dict[str, Any]]] = {}
+    for recs in members.values():
+        for rec in recs:
+            paired_items.setdefault(key(recs[0]), []).extend(items_for([rec], judge_of[rec.bench])[0])
+    out = {}
+    for cat, rs in sorted(split.items()):
+        block = {k: v for k, v in _block(rs, judge_of, judges_of, opts).items() if k in ("n", "metrics", "ambiguous")}
+        block["metrics"]["paired_accuracy"] = M.paired(paired_items.get(cat, []), resamples=opts["resamples"],
+                                                       seed=opts["seed"])
+        out[cat] = block
+    return out
 
 
 def build_results(records: Sequence[RunRecord], *, model: str, judges_of: dict[str, list[str]],
                   thresholds: dict[str, float] | None = None, seed: int = 0, resamples: int = M.RESAMPLES,
-                  extra_run: dict[str, Any] | None = None) -> dict[str, Any]:
+                  extra_run: dict[str, Any] | None = None,
+                  selection: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The results.json dict for ``records``.
 
     ``judges_of`` maps each benchmark ref (``NAME:VARIANT``) to its judges, primary
     first; a benchmark without records still gets an entry (n = 0, metrics null).
+    ``selection`` maps a benchmark ref to its item account (kept as its ``selection``).
     """
     opts = {"thresholds": thresholds, "seed": seed, "resamples": resamples}
     primary_of = {b: js[0] for b, js in judges_of.items()}
@@ -125,6 +154,8 @@ def build_results(records: Sequence[RunRecord], *, model: str, judges_of: dict[s
         if any(r.category for r in recs):
             block["by_label"] = _grouped(recs, label_of, primary_of, judges_of, opts)
         benchmarks[bench] = {"primary_judge": primary_of[bench], "judges": judges_of[bench], **block}
+        if selection and bench in selection:
+            benchmarks[bench]["selection"] = selection[bench]
     all_judges = list(dict.fromkeys(j for js in judges_of.values() for j in js))
     by_judge: dict[str, Any] = {}
     for j in all_judges:

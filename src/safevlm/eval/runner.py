@@ -5,9 +5,12 @@ sample's response cache key, read what ``samples.jsonl`` already holds, then
 
 1. judge responses that are already there but lack a verdict of a requested judge
    (re-judging costs no generation);
-2. generate the rest one batch at a time (local backends: ``batch_size`` samples per
-   call; remote ones: a window of ``4 x concurrency`` requests in flight), judge the
-   batch, append it and flush, so a kill loses at most the batch in flight;
+2. generate the rest, all handed to the backend at once
+   (:meth:`~safevlm.backends.Backend.generate_stream`: local backends work through it
+   ``batch_size`` samples per call; remote ones keep ``concurrency`` requests in flight
+   until it is done), and judge, append and flush each chunk of finished generations
+   (a batch, or ``concurrency`` remote responses) while the rest is generated, so a
+   kill loses at most a chunk and the requests in flight;
 3. rewrite ``samples.jsonl`` as one line per sample in benchmark order and write
    ``results.json``.
 
@@ -52,9 +55,10 @@ def _needs(rec: RunRecord, judges: list[str], force: bool) -> list[str]:
 
 
 def _chunk_size(backend: Backend, batch_size: int | None) -> int:
+    """Generations judged and appended together: a local batch, or one response per remote slot."""
     concurrency = getattr(backend, "concurrency", None)
-    if isinstance(concurrency, int) and concurrency > 0:  # remote: keep the window full
-        return 4 * concurrency
+    if isinstance(concurrency, int) and concurrency > 0:  # remote: the pool stays full between chunks
+        return concurrency
     return batch_size or getattr(backend, "batch_size", None) or 8
 
 
@@ -68,13 +72,14 @@ def _extra_judges(recs: list[RunRecord], listed: list[str]) -> list[str]:
 
 
 def _finish(run_dir: Path, cfg: EvalConfig, final: list[RunRecord], judges_of: dict[str, list[str]],
-            started: float) -> dict[str, Any]:
+            started: float, selection: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     for bench, listed in list(judges_of.items()):
         recs = [r for r in final if r.bench == bench]
         judges_of[bench] = listed + _extra_judges(recs, listed)
     write_records(run_dir / R.SAMPLES, final)
+    counts = {b: {k: v for k, v in sel.items() if k != "ids"} for b, sel in (selection or {}).items()}
     results = build_results(final, model=cfg.model, judges_of=judges_of, thresholds=cfg.thresholds,
-                            seed=cfg.bootstrap_seed, resamples=cfg.resamples,
+                            seed=cfg.bootstrap_seed, resamples=cfg.resamples, selection=counts,
                             extra_run={"created": R.now(), "benches": list(judges_of), "limit": cfg.limit,
                                        "generation": cfg.to_dict()["generation"], "run_dir": str(run_dir),
                                        "wall_s": round(time.perf_counter() - started, 3)})
@@ -93,8 +98,9 @@ def _write_report(run_dir: Path) -> None:
         log.warning("%s: results.json written, but the report failed: %s", run_dir, exc)
 
 
-def _write_config(run_dir: Path, cfg: EvalConfig, judges_of: dict[str, list[str]], created: str | None) -> None:
-    write_json(run_dir / R.CONFIG, {**cfg.to_dict(), "judges_by_bench": judges_of,
+def _write_config(run_dir: Path, cfg: EvalConfig, judges_of: dict[str, list[str]], created: str | None,
+                  selection: dict[str, dict[str, Any]] | None = None) -> None:
+    write_json(run_dir / R.CONFIG, {**cfg.to_dict(), "judges_by_bench": judges_of, "selection": selection or {},
                                     "data_root_resolved": str(sv_config.data_root(cfg.data_root)),
                                     "safevlm_version": safevlm.__version__,
                                     "created": created or R.now(), "updated": R.now()})
@@ -123,9 +129,11 @@ def resolve_config(run_dir: Path, model: str | None, benches: list[str] | str | 
                                          **(generation or {})})
     stored_output = {k: v for k, v in (prev.get("backend_options") or {}).items() if k == "max_image_side"}
     options = {**stored_output, **(given.pop("backend_options", None) or {})}
-    defaults = {"limit": None, "on_missing_image": "skip", "data_root": None, "extra_specs": [], "mcqa_prompt": True,
-                "prompt_wrapper": None, "thresholds": dict(DEFAULT_THRESHOLDS), "bootstrap_seed": 0,
-                "resamples": RESAMPLES}
+    defaults = {"limit": None, "limit_mode": "stratified", "limit_seed": 0, "on_missing_image": None,
+                "data_root": None, "extra_specs": [], "mcqa_prompt": True, "prompt_wrapper": None,
+                "thresholds": dict(DEFAULT_THRESHOLDS), "bootstrap_seed": 0, "resamples": RESAMPLES}
+    if stored and "limit_mode" not in prev:  # runs stored before stratified limits took the first N items
+        defaults["limit_mode"] = "first"
     values = {k: given[k] if given.get(k) is not None else prev.get(k, default) for k, default in defaults.items()}
     values["data_root"] = str(values["data_root"]) if values["data_root"] is not None else None
     values["extra_specs"] = [str(p) for p in values["extra_specs"] or []]
@@ -138,6 +146,7 @@ def evaluate(model: str | Backend | None = None, benches: list[str] | str | None
              judges: list[str | JudgeLike] | str | None = None, limit: int | None = None,
              out: str | Path = "runs/eval", *, generation: GenerationParams | dict[str, Any] | None = None,
              batch_size: int | None = None, backend_options: dict[str, Any] | None = None,
+             limit_mode: str | None = None, limit_seed: int | None = None, trust_hooks: bool | None = None,
              on_missing_image: str | None = None, data_root: str | Path | None = None,
              extra_specs: list[str | Path] | None = None, mcqa_prompt: bool | None = None,
              prompt_wrapper: str | None = None, thresholds: dict[str, float] | None = None,
@@ -159,8 +168,10 @@ def evaluate(model: str | Backend | None = None, benches: list[str] | str | None
         benches: ``NAME[:VARIANT]`` refs (a list, or one comma-separated string).
         judges: judge names or judge objects, primary first; None: the run's, else
             gym benchmarks ``oracle, refusal``, others ``refusal``.
-        limit: at most this many samples per benchmark.
+        limit: at most this many samples per benchmark, chosen by ``limit_mode`` (``stratified``:
+            a seeded sample stratified by category, ``limit_seed``; ``first``: file order).
         out: the run directory.
+        trust_hooks: run Python hooks of user benchmark specs (None: the config's ``trust_hooks``).
         generation: decoding settings, or a dict of fields to change on top of the stored ones.
         force_judges: re-judge existing responses even where a verdict is stored.
         The other options are :class:`~safevlm.eval.config.EvalConfig`'s.
@@ -172,9 +183,9 @@ def evaluate(model: str | Backend | None = None, benches: list[str] | str | None
         judges = [j for j in judges.split(",") if j.strip()]
     spec = model if model is None or isinstance(model, str) else model.name
     cfg = resolve_config(run_dir, spec, benches, [judge_name(j).strip() for j in judges] if judges else None, old,
-                         limit=limit, generation=generation, batch_size=batch_size, backend_options=backend_options,
-                         on_missing_image=on_missing_image, data_root=data_root, extra_specs=extra_specs,
-                         mcqa_prompt=mcqa_prompt, prompt_wrapper=prompt_wrapper, thresholds=thresholds,
+                         limit=limit, limit_mode=limit_mode, limit_seed=limit_seed, generation=generation,
+                         batch_size=batch_size, backend_options=backend_options, on_missing_image=on_missing_image,
+                         data_root=data_root, extra_specs=extra_specs, mcqa_prompt=mcqa_prompt, prompt_wrapper=prompt_wrapper, thresholds=thresholds,
                          bootstrap_seed=bootstrap_seed, resamples=resamples)
     spec = cfg.model
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -183,8 +194,8 @@ def evaluate(model: str | Backend | None = None, benches: list[str] | str | None
             (run_dir / name).unlink(missing_ok=True)
     if old is not None:
         cfg.check_compatible(old, run_dir)
-    items, judges_of = load_items(cfg, spec)
-    _write_config(run_dir, cfg, judges_of, (old or {}).get("created"))
+    items, judges_of, selection = load_items(cfg, spec, trust_hooks=trust_hooks)
+    _write_config(run_dir, cfg, judges_of, (old or {}).get("created"), selection)
 
     records, _ = read_records(run_dir / R.SAMPLES, repair=True)
     cached = {r.cache_key: r for r in records.values() if not r.generation_failed}
@@ -227,17 +238,14 @@ def evaluate(model: str | Backend | None = None, benches: list[str] | str | None
                     bar.advance(task, len(part))
             if to_generate:
                 assert backend is not None
-                size = _chunk_size(backend, batch_size)
                 task = bar.add_task("generating", total=len(to_generate))
                 root = sv_config.data_root(cfg.data_root)
-                for start in range(0, len(to_generate), size):
-                    part = to_generate[start:start + size]
-                    gens = backend.generate([it.sample for it in part], cfg.generation,
-                                            progress=lambda n: bar.advance(task, n))
-                    if len(gens) != len(part):
-                        raise RuntimeError(f"{backend.name} returned {len(gens)} generations for {len(part)} samples")
+                for done in backend.generate_stream([it.sample for it in to_generate], cfg.generation,
+                                                    chunk=_chunk_size(backend, batch_size),
+                                                    progress=lambda n: bar.advance(task, n)):
+                    part = [to_generate[i] for i, _ in done]
                     batch = [R.make_record(it.bench, it.sample, it.sample.text, g, it.key, root, run_dir)
-                             for it, g in zip(part, gens, strict=True)]
+                             for it, (_, g) in zip(part, done, strict=True)]
                     judge_records(pool, [(rec, it.sample, judges_of[it.bench]) for rec, it in zip(batch, part)])
                     log_file.append(batch)
                     for it, rec in zip(part, batch):
@@ -251,7 +259,7 @@ def evaluate(model: str | Backend | None = None, benches: list[str] | str | None
     dropped = len(records) - len(final)
     if dropped > 0:
         log.warning("%s: dropping %d stored record(s) outside this run's selection", run_dir, dropped)
-    return _finish(run_dir, cfg, final, judges_of, started)
+    return _finish(run_dir, cfg, final, judges_of, started, selection)
 
 
 def rejudge(run_dir: str | Path, judges: list[str | JudgeLike] | str, *, progress: bool = True) -> dict[str, Any]:
@@ -292,5 +300,5 @@ def rejudge(run_dir: str | Path, judges: list[str | JudgeLike] | str, *, progres
     finally:
         log_file.close()
         pool.close()
-    _write_config(run_dir, cfg, judges_of, old.get("created"))
-    return _finish(run_dir, cfg, final, judges_of, started)
+    _write_config(run_dir, cfg, judges_of, old.get("created"), old.get("selection"))
+    return _finish(run_dir, cfg, final, judges_of, started, old.get("selection"))

@@ -34,7 +34,7 @@ def benchmark_inventory(root: Path) -> list[dict]:
         def advance(ref: str) -> None:
             progress.update(task, description=f"loading {ref}", advance=1)
 
-        return summarise(root, exclude=("gym",), verify_images=True, on_variant=advance)
+        return summarise(root, exclude=("gym",), verify_images=True, strict=True, on_variant=advance)
 
 
 def gym_model_eval(out: Path, batch_size: int = 64) -> dict:
@@ -74,8 +74,8 @@ def run_demo(data_root: Path | None = None, out: Path = Path("runs/demo")) -> di
         console.print(f"data root: {root}")
         rows = benchmark_inventory(root)
         console.print(inventory_table(rows))
-        console.print(f"{len(rows)} variants, {sum(r['items'] for r in rows)} items, "
-                      f"{sum(r['with_images'] for r in rows)} with images, every image on disk verified")
+        console.print(f"{len(rows)} variants, {sum(r['items'] or 0 for r in rows)} items, "
+                      f"{sum(r['with_images'] or 0 for r in rows)} with images, every image on disk verified")
     else:
         console.print(f"[yellow]no benchmark data at {root}[/]: set SAFEVLM_DATA_ROOT to the folder holding "
                       "FigStep-SafeBench/, XSTest/, ... to include them")

@@ -11,7 +11,7 @@ CORE = [("crr", "CRR"), ("car", "CAR"), ("over_refusal", "over-refusal"), ("accu
         ("asr", "ASR")]
 # Shown when at least one run has a value.
 EXTRA = [("rubric_safety_mean", "rubric safety"), ("rubric_safety_at_least_2", "rubric safe≥2"),
-         ("mcqa_accuracy", "MCQA acc.")]
+         ("mcqa_accuracy", "MCQA acc."), ("paired_accuracy", "both right (groups)")]
 
 
 def metric(block: dict[str, Any] | None, key: str) -> dict[str, Any] | None:
@@ -59,3 +59,20 @@ def safety_point(block: dict[str, Any]) -> tuple[float, str, dict[str, Any]] | N
                 "high": None if m.get("low") is None else 1 - m["low"]}
         return float(flip["value"]), "1-ASR", flip
     return None
+
+
+def selection_text(bench: str, sel: dict[str, Any]) -> str:
+    """One sentence per benchmark: items held, skipped (and why), kept text-only, chosen by ``--limit``."""
+    parts = [f"{sel.get('total', '?')} items"]
+    skipped = sel.get("skipped_missing_images") or 0
+    parts.append(f"{skipped} skipped" + (f" (images not on disk under {sel.get('image_root')}; "
+                                         "--on-missing-image text_only keeps them)" if skipped else ""))
+    if sel.get("kept_text_only"):
+        parts.append(f"{sel['kept_text_only']} kept without their missing images")
+    if sel.get("limit") is not None and sel.get("selected", 0) < sel.get("evaluable", 0):
+        how = ("the first in file order" if sel.get("limit_mode") == "first"
+               else f"a stratified sample, seed {sel.get('limit_seed', 0)}")
+        parts.append(f"--limit {sel['limit']}: {sel['selected']} of {sel['evaluable']} evaluated ({how})")
+    else:
+        parts.append(f"{sel.get('selected', sel.get('evaluable', '?'))} evaluated")
+    return f"{bench}: " + ", ".join(parts)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from safevlm import __version__
-from safevlm.report.fmt import NULL, columns, fmt_metric, metric
+from safevlm.report.fmt import NULL, columns, fmt_metric, metric, selection_text
 from safevlm.report.load import Run, as_runs
 from safevlm.report.markdown import bench_names
 from safevlm.report.samples import MAX_ROWS, Thumbs, sample_rows
@@ -96,8 +96,11 @@ def _errors_table(runs: list[Run], benches: list[str]) -> str:
                 je = ", ".join(f"{k}: {v}" for k, v in sorted(r.judge_errors(bench).items()) if v) or "0"
                 rows.append(f"<tr><td>{escape(r.label)}</td><td>{escape(bench)}</td>"
                             f'<td class="num">{r.generation_errors(bench)}</td><td>{escape(je)}</td></tr>')
+    items = "".join(f"<li>{escape(r.label)}: {escape(selection_text(b, r.benchmarks[b]['selection']))}</li>"
+                    for r in runs for b in benches if (r.benchmarks.get(b) or {}).get("selection"))
     return ('<table class="data"><thead><tr><th>run</th><th>benchmark</th><th>generation errors</th>'
-            f'<th>judge errors</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+            f'<th>judge errors</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
+            + (f'<p class="muted">Items per benchmark:</p><ul class="muted">{items}</ul>' if items else ""))
 
 
 def _categories(runs: list[Run], benches: list[str], key: str = "by_category") -> str:

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from safevlm.report.fmt import NULL, columns, fmt_metric, metric
+from safevlm.report.fmt import NULL, columns, fmt_metric, metric, selection_text
 from safevlm.report.load import Run, as_runs
 
 
@@ -53,16 +53,19 @@ def _categories(runs: list[Run], bench: str, key: str = "by_category") -> list[s
         cats += [c for c in ((run.benchmarks.get(bench) or {}).get(key) or {}) if c not in cats]
     if not cats:
         return []
+    blocks = [((run.benchmarks.get(bench) or {}).get(key) or {}).get(c) for run in runs for c in cats]
+    shown = [("crr", "CRR"), ("car", "CAR")] + ([("paired_accuracy", "both right")]
+                                               if any(metric(b, "paired_accuracy") for b in blocks) else [])
     header = ["category"]
     for run in runs:
-        header += [f"{run.label} n", f"{run.label} CRR", f"{run.label} CAR"] if len(runs) > 1 else ["n", "CRR", "CAR"]
+        prefix = f"{run.label} " if len(runs) > 1 else ""
+        header += [f"{prefix}n"] + [prefix + t for _, t in shown]
     rows = []
     for c in cats:
         row: list[Any] = [c]
         for run in runs:
             block = ((run.benchmarks.get(bench) or {}).get(key) or {}).get(c)
-            row += [NULL if block is None else block.get("n", NULL),
-                    fmt_metric(metric(block, "crr")), fmt_metric(metric(block, "car"))]
+            row += [NULL if block is None else block.get("n", NULL)] + [fmt_metric(metric(block, k)) for k, _ in shown]
         rows.append(row)
     return table(header, rows)
 
@@ -131,6 +134,11 @@ def render_markdown(runs: list[Run | Path] | Run | Path) -> str:
         out += ["", "### all benchmarks", ""]
         out += table(["run", "n"] + [t for _, t in cols],
                      [[r.label, b.get("n", NULL)] + [fmt_metric(metric(b, k)) for k, _ in cols] for r, b in blocks])
+    items = [f"- {cell(r.label)}: {cell(selection_text(b, r.benchmarks[b]['selection']))}" for r in runs
+             for b in benches if (r.benchmarks.get(b) or {}).get("selection")]
+    if items:
+        out += ["", "## Items", "", "What each benchmark held, what was skipped and why, and what was evaluated.",
+                ""] + items
     out += _per_bench_section("By risk category", [(b, _categories(runs, b)) for b in benches])
     out += _per_bench_section("By benchmark label", [(b, _categories(runs, b, "by_label")) for b in benches])
     out += _per_bench_section("By judge", [(b, _by_judge(runs, b)) for b in benches])

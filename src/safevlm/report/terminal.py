@@ -8,44 +8,90 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 
-HEADLINE = ("crr", "car", "over_refusal", "accuracy", "asr", "mcqa_accuracy")
+from safevlm.report.fmt import selection_text
+
+HEADLINE = ("crr", "car", "over_refusal", "accuracy", "asr", "mcqa_accuracy", "paired_accuracy")
+ALWAYS = ("crr", "car", "accuracy")
+TITLES = {"over_refusal": "over-refusal", "mcqa_accuracy": "MCQA acc.", "paired_accuracy": "both right"}
 
 
 def _cell(m: dict[str, Any] | None) -> str:
+    """Value, interval and n on three short lines, so a column stays narrow and nothing is cut."""
     if m is None:
         return "[dim]-[/]"
-    return f"{m['value']:.3f} [dim]({m['low']:.2f}-{m['high']:.2f}, n={m['n']})[/]"
+    return f"{m['value']:.3f}\n[dim]{m['low']:.2f}-{m['high']:.2f}\nn={m['n']}[/]"
 
 
-def results_table(results: dict[str, Any]) -> Table:
-    """Headline metrics per benchmark (primary judge) with 95 % intervals."""
-    table = Table(title=f"{results['run']['model']} (primary judge first per benchmark)")
-    table.add_column("benchmark", no_wrap=True)
-    table.add_column("n", justify="right")
-    for name in HEADLINE:
-        table.add_column(name, justify="right")
-    table.add_column("errors", justify="right")
-    rows = [(f"{escape(b)} [dim]{escape('[' + str(v['primary_judge']) + ']')}[/]", v)
-            for b, v in results["benchmarks"].items()]
-    rows.append(("[bold]overall[/]", results["overall"]))
-    for label, block in rows:
-        errs = block["generation_errors"] + sum(block["judge_errors"].values())
-        table.add_row(label, str(block["n"]), *(_cell(block["metrics"].get(k)) for k in HEADLINE),
-                      f"[yellow]{errs}[/]" if errs else "0")
-    return table
+class ResultsTables:
+    """Headline metrics per benchmark (primary judge) with 95 % intervals, fitted to the console.
+
+    A rich renderable: when every metric column does not fit the console's width, the
+    columns are split over several tables (each repeating the benchmark column), so
+    figures wrap onto more tables instead of being cut.
+    """
+
+    def __init__(self, results: dict[str, Any]):
+        self.title = f"{results['run']['model']} (primary judge per benchmark)"
+        self.rows = [(f"{escape(b)}\n[dim]{escape('[' + str(v['primary_judge']) + ']')}[/]", v)
+                     for b, v in results["benchmarks"].items()]
+        if len(self.rows) > 1:
+            self.rows.append(("[bold]overall[/]", results["overall"]))
+        self.metrics = [k for k in HEADLINE
+                        if k in ALWAYS or any(block["metrics"].get(k) for _, block in self.rows)]
+
+    def table(self, metrics: list[str], title: str | None) -> Table:
+        table = Table(title=title)
+        table.add_column("benchmark", overflow="fold")
+        table.add_column("n", justify="right", no_wrap=True)
+        for name in metrics:
+            table.add_column(TITLES.get(name, name), justify="right", no_wrap=True)
+        table.add_column("errors", justify="right", no_wrap=True)
+        for label, block in self.rows:
+            errs = block["generation_errors"] + sum(block["judge_errors"].values())
+            table.add_row(label, str(block["n"]), *(_cell(block["metrics"].get(k)) for k in metrics),
+                          f"[yellow]{errs}[/]" if errs else "0")
+        return table
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        parts: list[list[str]] = [[]]
+        unbounded = options.update_width(100_000)  # a table's measure is clamped to the width it is given
+        for name in self.metrics:
+            trial = parts[-1] + [name]
+            if parts[-1] and Measurement.get(console, unbounded, self.table(trial, None)).maximum > options.max_width:
+                parts.append([name])
+            else:
+                parts[-1] = trial
+        for i, metrics in enumerate(parts):
+            suffix = f" ({i + 1}/{len(parts)})" if len(parts) > 1 else ""
+            yield self.table(metrics, self.title + suffix)
+
+
+def results_table(results: dict[str, Any]) -> ResultsTables:
+    """The run's headline metrics as one or more tables that fit the console (:class:`ResultsTables`)."""
+    return ResultsTables(results)
 
 
 def inventory_table(rows: list[dict[str, Any]]) -> Table:
-    """The benchmark inventory: counts per expected behaviour; images short of items in yellow."""
+    """The benchmark inventory: counts per expected behaviour; images short of items in yellow.
+
+    A variant that was not counted (an error, an untrusted hook) shows ``?``; the reasons
+    are printed under the table by the caller.
+    """
     table = Table(title="Benchmarks (expected behaviour per item)")
     table.add_column("benchmark:variant", no_wrap=True)
     for col in ("items", "images", "refuse", "comply", "safe_compl."):
         table.add_column(col, justify="right", no_wrap=True, min_width=len(col))
     table.add_column("license", overflow="ellipsis", no_wrap=True, max_width=40)
     for r in rows:
+        if r["items"] is None:
+            mark = "[red]?[/]" if r.get("error") else "[yellow]?[/]"
+            table.add_row(escape(r["ref"]), mark, mark, "", "", "", escape(r["license"] or ""))
+            continue
         if r["modality"] == "text" and not r["with_images"]:
             imgs = "[dim]text[/]"
         elif r["with_images"] < r["items"]:
@@ -95,3 +141,8 @@ def with_ci(metric: dict[str, Any] | None) -> str:
     if not metric or metric.get("value") is None:
         return "-"
     return f"{metric['value']:.3f} [{metric['low']:.3f}, {metric['high']:.3f}]"
+
+
+def selection_lines(results: dict[str, Any]) -> list[str]:
+    """:func:`selection_text` for every benchmark of a run that recorded its selection, escaped for rich."""
+    return [escape(selection_text(b, v["selection"])) for b, v in results["benchmarks"].items() if v.get("selection")]
