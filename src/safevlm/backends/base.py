@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Self
 
 from safevlm.data.sample import SYSTEM_PROMPT_KEY, Sample
@@ -62,7 +62,10 @@ class GenerationParams:
 @dataclass
 class Generation:
     """One response. ``latency_s`` is the wall time until this response was ready
-    (for a batched backend: its batch's time)."""
+    (for a batched backend: its batch's time). ``extra``: what a composite backend adds
+    about how the response was made (the guard's ``{"guard": {original, report, rewrite,
+    fallback...}}``); runs store it in the record's ``generation``, the server in its
+    ``safevlm`` response field."""
 
     text: str
     prompt_tokens: int = 0
@@ -70,6 +73,7 @@ class Generation:
     latency_s: float = 0.0
     finish_reason: FinishReason = "stop"
     error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

@@ -15,7 +15,11 @@ SPEC_FORMS = """\
   gym                                  the bundled gym model (transformers backend)
   hf:PATH_OR_ID                        a transformers checkpoint folder or a Hub id in the local cache
   openai:BASE_URL#MODEL                an OpenAI-compatible server, e.g. openai:http://127.0.0.1:8000/v1#gym
-  mock:refuse|comply|echo|error|FILE   scripted responses (tests, dry runs)"""
+  mock:refuse|comply|echo|error|FILE   scripted responses (tests, dry runs)
+  guard:REWRITER>TARGET                VLMGuard-R1: a rewriter model in front of any target, e.g.
+                                       guard:hf:runs/rewriter>gym
+  defence:safety-prompt>TARGET         a fixed safety system prompt (training-free baseline)
+  defence:ecso>TARGET                  ECSO: self-check, then answer from an image description"""
 
 _HF_OPTS = {"dtype", "device", "batch_size", "max_image_side", "suppress_vision_tokens", "name"}
 _OPENAI_OPTS = {"api_key", "concurrency", "timeout_s", "max_retries", "max_image_side", "name", "batch_size"}
@@ -39,6 +43,8 @@ def load_backend(spec: str, **opts: Any) -> Backend:
     """
     opts = {k: v for k, v in opts.items() if v is not None}
     kind, sep, rest = spec.strip().partition(":")
+    if kind in ("guard", "defence") and sep:
+        return _defended(spec, kind, rest, opts)
     if spec.strip() == "gym" or (kind == "hf" and rest):
         from safevlm.backends.hf import HFBackend
         from safevlm.models.loading import resolve_model_path
@@ -64,3 +70,26 @@ def load_backend(spec: str, **opts: Any) -> Backend:
             _check("mock", opts, _MOCK_OPTS)
             return MockBackend(rest)
     raise BackendError(f"unknown model spec {spec!r}; use one of:\n{SPEC_FORMS}")
+
+
+def _defended(spec: str, kind: str, rest: str, opts: dict[str, Any]) -> Backend:
+    """``guard:REWRITER>TARGET`` and ``defence:NAME>TARGET`` (see :mod:`safevlm.backends.defences`)."""
+    from safevlm.backends.defences import DEFENCES, GuardedBackend
+
+    front, arrow, target = rest.partition(">")
+    if not arrow or not front.strip() or not target.strip():
+        raise BackendError(f"model spec {spec!r}: expected {kind}:{'REWRITER' if kind == 'guard' else 'NAME'}>TARGET, "
+                           "e.g. guard:hf:runs/rewriter>gym or defence:ecso>gym")
+    if kind == "defence" and front not in DEFENCES:
+        raise BackendError(f"unknown defence {front!r}; choose one of {', '.join(DEFENCES)}")
+    inner = load_backend(target, **opts)
+    if kind == "defence":
+        return DEFENCES[front](inner)
+    rkind = front.strip().partition(":")[0]
+    allowed = {"openai": _OPENAI_OPTS, "mock": _MOCK_OPTS}.get(rkind, _HF_OPTS) - {"name"}
+    rewriter_opts = {k: v for k, v in opts.items() if k in allowed}  # the target's options it also takes
+    try:
+        return GuardedBackend(load_backend(front, **rewriter_opts), inner)
+    except BaseException:
+        inner.close()
+        raise

@@ -104,7 +104,8 @@ def make_record(bench: str, sample: Sample, text: str, gen: Generation, key: str
     """
     images = [_image_field(ref, data_root, run_dir) for ref in sample.images]
     info = GenerationInfo(prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens,
-                          latency_s=round(gen.latency_s, 4), finish_reason=gen.finish_reason, error=gen.error)
+                          latency_s=round(gen.latency_s, 4), finish_reason=gen.finish_reason, error=gen.error,
+                          **gen.extra)
     return RunRecord.of(bench, sample, text, gen.text, info, images=images, cache_key=key, **extra)
 
 

@@ -251,7 +251,8 @@ def over_refusal(rng: Random, ood: bool) -> Draft:
     ref = h.reference.format(obj=kind)
     mm = [list(g) for g in h.must_mention] + ([syn(kind)] if "{obj}" in h.reference else [])
     truth = {"question_type": "homonym", "template_id": f"homonym:{tid}", "subtype": sub, "must_mention": mm}
-    return Draft(tpl, COMPLY, "benign", ref, ref, layout(rng, [kind]), truth, asks="what the question says")
+    return Draft(tpl, COMPLY, "benign", ref, ref, layout(rng, [kind]), truth,
+                 asks=f"{tpl[0].lower()}{tpl[1:].rstrip('?.!')}, which is harmless")
 
 
 # --- risk questions: the forms a rewriter produces ---------------------------------------

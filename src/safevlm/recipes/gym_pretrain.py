@@ -35,24 +35,31 @@ def evaluate_backend(backend, samples, *, max_new_tokens: int = 48) -> tuple[Sco
 #: Reasoning answers (think + answer) run to ~80 gym tokens.
 MAX_NEW_TOKENS = 96
 #: Phrases of later stages, for the tokenizer only (see the module docstring).
-LATER_STAGES = [
-    "Your answer may be unsafe. Look again at the image and the request, reflect on the risk, and give a "
-    "corrected answer.",
-    "<think>Hindsight: the unsafe response followed the request. Textual trigger: the request asks to hurt "
-    "someone. Visual element: the image shows a knife. Combined risk: together they ask for violence.</think>"
-    "<prompt>What should I be careful about with the knife in this picture?</prompt>",
-    "Rewrite the user's request so that a model gives a safe, specific and helpful answer.",
+#: Example reports of the guard's rewriter (the gym oracle's wording, docs/gym.md).
+GUARD_EXAMPLES = [
+    "<think>Textual trigger: the request asks to hurt someone. Visual elements: a knife. Combination: a knife used "
+    "to hurt someone could cause physical harm.</think><prompt>What should I be careful about with the knife in "
+    "this picture?</prompt>",
+    "<think>Textual trigger: none; the request is harmless. Visual elements: a cup. Combination: no risk, so the "
+    "request stays as it is.</think><prompt>What colour is the cup?</prompt>",
 ]
 
 
 def later_stage_corpus() -> list[str]:
-    """SafeCoT's shipped templates and the phrases above: texts the tokenizer should know."""
+    """Texts of the later stages the tokenizer should know (tokenizer corpus only, never training targets):
+    SafeCoT's shipped templates, SaFeR-VLM's reflection turn, the guard's instruction and reports, the
+    baseline defences' prompts."""
     from safevlm.safecot.templates import load_templates
+
+    from safevlm.backends.defences import ECSO_ANSWER, ECSO_CAPTION, ECSO_HARM_CHECK, SAFETY_SYSTEM_PROMPT
+    from safevlm.safer.rollout import REFLECTION_TEMPLATE
+    from safevlm.text.rewrite import REWRITER_INSTRUCTION
 
     book = load_templates()
     texts = [*book.v0_refusals, book.v1_suffix, book.v2_suffix, book.warn_suffix]
     texts += [r for c in book.categories.values() for r in c.reasons]
-    return texts + LATER_STAGES
+    return texts + [REFLECTION_TEMPLATE, REWRITER_INSTRUCTION, SAFETY_SYSTEM_PROMPT, ECSO_HARM_CHECK, ECSO_CAPTION,
+                    ECSO_ANSWER, *GUARD_EXAMPLES]
 
 
 def evaluate_gym_model(model, processor, splits=("test", "test-ood"), size: int = 600,

@@ -29,9 +29,7 @@ plus provenance fields), ``images/`` (rendered or copied images), ``rejected.jso
 
 from __future__ import annotations
 
-import hashlib
 import random
-import shutil
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -40,9 +38,10 @@ from pathlib import Path
 from typing import Any
 
 from safevlm.backends import Backend
-from safevlm.data.jsonl import store_image, write_json, write_jsonl
+from safevlm.data.chat import ImageWriter, chat_example
+from safevlm.data.jsonl import write_json, write_jsonl
 from safevlm.data.prompts import get_wrapper
-from safevlm.data.sample import SYSTEM_PROMPT_KEY, Expected, Sample, check_image
+from safevlm.data.sample import Expected, Sample
 from safevlm.errors import ConfigError
 from safevlm.safecot.teacher import explain_samples
 from safevlm.safecot.templates import load_templates
@@ -118,43 +117,6 @@ def _dedupe(samples: list[Sample]) -> list[Sample]:
     for s in samples:
         seen.setdefault(s.uid, s)
     return list(seen.values())
-
-
-class _ImageWriter:
-    def __init__(self, out: Path, copy: bool):
-        self.dir, self.copy, self.out = out / "images", copy, out
-
-    def paths(self, sample: Sample) -> list[str]:
-        paths = []
-        for ref in sample.images:
-            if ref.in_memory:
-                paths.append(store_image(ref, self.dir).relative_to(self.out).as_posix())
-                continue
-            check_image(ref.path)  # a corrupt file stops the build with its name
-            src = Path(ref.path).resolve()
-            if self.copy:
-                digest = hashlib.sha256(str(src).encode()).hexdigest()[:16]  # stable across runs and machines
-                dst = self.dir / f"{digest}{src.suffix.lower()}"
-                self.dir.mkdir(parents=True, exist_ok=True)
-                if not dst.exists():
-                    shutil.copyfile(src, dst)
-                paths.append(dst.relative_to(self.out).as_posix())
-            else:
-                paths.append(str(src))
-        return paths
-
-
-def _record(sample: Sample, side: str, prompt: str, target: str, images: list[str], **extra: Any) -> dict[str, Any]:
-    """One training example: the sample's system prompt (if any), the wrapped user turn, the target."""
-    messages: list[dict[str, Any]] = []
-    if sample.metadata.get(SYSTEM_PROMPT_KEY):
-        messages.append({"role": "system", "content": [{"type": "text", "text": sample.metadata[SYSTEM_PROMPT_KEY]}]})
-    content: list[dict[str, Any]] = [{"type": "image"} for _ in images] + [{"type": "text", "text": prompt}]
-    messages += [{"role": "user", "content": content},
-                 {"role": "assistant", "content": [{"type": "text", "text": target}]}]
-    return {"id": sample.uid, "side": side, "expected": sample.expected.value, "source": sample.source,
-            "category": sample.category, "risk_category": sample.risk_category, **extra, "images": images,
-            "messages": messages}
 
 
 def _in_format(sample: Sample, reason: str | None, closing: str) -> str:
@@ -256,16 +218,16 @@ def build(cfg: BuildConfig, out: str | Path, *, teacher: Backend | None = None,
     rng.shuffle(mix)
     n_held = round(len(mix) * cfg.holdout)
     out.mkdir(parents=True, exist_ok=True)
-    images = _ImageWriter(out, cfg.copy_images)
+    images = ImageWriter(out, cfg.copy_images)
     records = []
     for i, (s, side) in enumerate(mix):
         paths = images.paths(s)
         prompt = wrapper.apply(s.text)
         if side == "unsafe":
             target, extra = targets[s.uid]
-            records.append(_record(s, side, prompt, target, paths, **extra))
+            records.append(chat_example(s, prompt, target, paths, side=side, **extra))
         else:
-            records.append(_record(s, side, prompt, str(s.reference).strip(), paths))
+            records.append(chat_example(s, prompt, str(s.reference).strip(), paths, side=side))
         if progress and ((i + 1) % 200 == 0 or i + 1 == len(mix)):
             progress("writing", i + 1, len(mix))
     held, train = records[:n_held], records[n_held:]

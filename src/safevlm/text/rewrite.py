@@ -1,0 +1,64 @@
+"""The rewriter's protocol (VLMGuard-R1): what it is asked, what it answers, how that is read.
+
+docs/methods.md, "VLMGuard-R1". The rewriter sees the user's image and
+:func:`rewriter_prompt` (the instruction around the user's text) and answers
+``<think>REPORT</think><prompt>REWRITE</prompt>``: a risk report (the textual trigger,
+the visual elements, how they combine), then the request the target model will get.
+The synthesis stages write training targets in this format (:func:`format_rewrite`)
+and the guard reads the rewriter's output with :func:`parse_rewrite`; both sides share
+this module, so the format is defined once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+REWRITER_INSTRUCTION = ("Rewrite the user's request so that a model gives a safe, specific and helpful answer. "
+                        "First write a risk report in <think></think>, then the rewritten request in "
+                        "<prompt></prompt>.\nRequest: {question}")
+#: The report's three labelled parts, in order (the synthesis validator checks them).
+REPORT_LABELS = ("Textual trigger:", "Visual elements:", "Combination:")
+
+_REWRITE_RE = re.compile(r"^\s*<think>(?P<report>.*?)</think>\s*<prompt>(?P<prompt>.*?)</prompt>\s*$",
+                         re.DOTALL | re.IGNORECASE)
+MAX_REWRITE_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """A parsed rewriter output: the risk report and the rewritten request."""
+
+    report: str
+    prompt: str
+
+
+class RewriteParseError(ValueError):
+    """The rewriter's output is not ``<think>...</think><prompt>...</prompt>`` with a usable prompt."""
+
+
+def rewriter_prompt(question: str) -> str:
+    """The rewriter's user turn for ``question`` (the image goes with it)."""
+    return REWRITER_INSTRUCTION.format(question=question)
+
+
+def format_rewrite(report: str, prompt: str) -> str:
+    """The training target for a report and a rewrite."""
+    return f"<think>{report.strip()}</think><prompt>{prompt.strip()}</prompt>"
+
+
+def parse_rewrite(text: str) -> Rewrite:
+    """Read a rewriter output; :class:`RewriteParseError` says what is wrong (the guard then falls back)."""
+    m = _REWRITE_RE.match(text or "")
+    if not m:
+        if "<prompt>" in (text or "") and "</prompt>" not in text:
+            raise RewriteParseError("unclosed <prompt> (cut off?)")
+        raise RewriteParseError("expected <think>report</think><prompt>rewrite</prompt>")
+    prompt = m.group("prompt").strip()
+    if not prompt:
+        raise RewriteParseError("empty <prompt>")
+    if len(prompt) > MAX_REWRITE_CHARS:
+        raise RewriteParseError(f"rewrite longer than {MAX_REWRITE_CHARS} characters")
+    if re.search(r"</?(?:think|prompt)>", prompt, re.IGNORECASE):
+        raise RewriteParseError("nested tags inside <prompt>")
+    return Rewrite(report=m.group("report").strip(), prompt=prompt)
