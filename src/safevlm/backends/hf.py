@@ -12,6 +12,9 @@ Choices and the pitfalls behind them (docs/models.md, "Pitfalls"):
   and can neither forge turns nor break the image-token count.
 - Images can be downscaled before the processor (``max_image_side``): the default
   Qwen resolution cap gives ~1000 image tokens for a photo (§2, "Image preprocessing").
+- What differs by family (vision tokens, whether a system turn may sit beside an image)
+  comes from the family registry, :mod:`safevlm.models.families`; a model of an
+  unknown family is an error.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from PIL import Image
 from safevlm.backends.base import Backend, Generation, GenerationParams, ProgressFn, batched, sample_messages
 from safevlm.data.sample import Sample
 from safevlm.errors import DataError
+from safevlm.models.families import get_family, vision_token_ids
 
 log = logging.getLogger(__name__)
 
@@ -63,31 +67,14 @@ class HFBackend(Backend):
         self.batch_size = batch_size
         self.max_image_side = max_image_side
         self.tokenizer = self.processor.tokenizer
-        self.suppress_tokens = self._vision_token_ids() if suppress_vision_tokens else []
+        self.family = get_family(self.model.config)
+        self.suppress_tokens = (vision_token_ids(self.family, self.tokenizer, self.processor, self.model.config)
+                                if suppress_vision_tokens else [])
         gen_eos = self.model.generation_config.eos_token_id
         eos = gen_eos if gen_eos is not None else self.tokenizer.eos_token_id
         self.eos_ids = set(eos if isinstance(eos, (list, tuple)) else [eos])
         self.pad_id = (self.model.generation_config.pad_token_id if self.model.generation_config.pad_token_id
                        is not None else self.tokenizer.pad_token_id)
-
-    def _vision_token_ids(self) -> list[int]:
-        """Ids of every image/video placeholder token the model or processor knows about."""
-        from safevlm.models.processors import FAMILIES
-
-        tokens = set(getattr(FAMILIES.get(self.model.config.model_type), "vision_tokens", ()))
-        for attr in ("image_token", "video_token", "fake_image_token", "global_image_token", "boi_token",
-                     "eoi_token"):
-            tok = getattr(self.processor, attr, None)
-            if isinstance(tok, str):
-                tokens.add(tok)
-        vocab = self.tokenizer.get_vocab()
-        ids = {vocab[t] for t in tokens if t in vocab}
-        for attr in ("image_token_id", "video_token_id", "image_token_index", "vision_start_token_id",
-                     "vision_end_token_id"):
-            val = getattr(self.model.config, attr, None)
-            if isinstance(val, int) and 0 <= val < len(self.tokenizer):
-                ids.add(val)
-        return sorted(ids)
 
     # -- inputs -------------------------------------------------------------------------------
 
@@ -97,6 +84,18 @@ class HFBackend(Backend):
             for im in images:
                 im.thumbnail((self.max_image_side, self.max_image_side))  # in place, keeps aspect ratio
         return images
+
+    def _messages(self, sample: Sample) -> list[dict[str, Any]]:
+        """The sample's chat; for a family whose template rejects a system turn beside an image
+        (Llama 3.2 Vision), the system text opens the user turn instead."""
+        messages = sample_messages(sample, self._images(sample))
+        system, user = messages[0], messages[-1]
+        if self.family.system_with_images or system["role"] != "system" or not any(
+                part["type"] == "image" for part in user["content"]):
+            return messages
+        text = next(part for part in user["content"] if part["type"] == "text")
+        text["text"] = f"{system['content'][0]['text']}\n\n{text['text']}"
+        return [user]
 
     def _encode(self, conversations: list[list[dict[str, Any]]]):
         inputs = self.processor.apply_chat_template(
@@ -131,7 +130,7 @@ class HFBackend(Backend):
             ready: list[tuple[int, list[dict[str, Any]]]] = []
             for i in chunk:
                 try:
-                    ready.append((i, sample_messages(samples[i], self._images(samples[i]))))
+                    ready.append((i, self._messages(samples[i])))
                 except DataError as exc:  # an unreadable image fails that sample, not the batch
                     results[i] = Generation.failed(str(exc))
             if ready:
