@@ -12,9 +12,9 @@ Choices and the pitfalls behind them (docs/models.md, "Pitfalls"):
   and can neither forge turns nor break the image-token count.
 - Images can be downscaled before the processor (``max_image_side``): the default
   Qwen resolution cap gives ~1000 image tokens for a photo (§2, "Image preprocessing").
-- What differs by family (vision tokens, whether a system turn may sit beside an image)
-  comes from the family registry, :mod:`safevlm.models.families`; a model of an
-  unknown family is an error.
+- What differs by family (vision tokens, whether a system turn may sit beside an image,
+  whether text-only and image chats may share a batch) comes from the family registry,
+  :mod:`safevlm.models.families`; a model of an unknown family is an error.
 """
 
 from __future__ import annotations
@@ -75,6 +75,18 @@ class HFBackend(Backend):
         self.eos_ids = set(eos if isinstance(eos, (list, tuple)) else [eos])
         self.pad_id = (self.model.generation_config.pad_token_id if self.model.generation_config.pad_token_id
                        is not None else self.tokenizer.pad_token_id)
+        self.chat_template = self._template_with_bos()
+
+    def _template_with_bos(self) -> str | None:
+        """The processor's template with the BOS written out, where the tokenizer adds a BOS the
+        template leaves out (LLaVA-NeXT's): encoding with ``sanitize_control_tokens`` needs every
+        special token in the template, and the ids are those the processor would give."""
+        tok, template = self.tokenizer, self.processor.chat_template
+        if not isinstance(template, str) or tok.bos_token is None or tok("x")["input_ids"][:1] != [tok.bos_token_id]:
+            return None
+        probe = self.processor.apply_chat_template([{"role": "user", "content": [{"type": "text", "text": "x"}]}],
+                                                   add_generation_prompt=True, tokenize=False)
+        return None if probe.startswith(tok.bos_token) else "{{ bos_token }}" + template
 
     # -- inputs -------------------------------------------------------------------------------
 
@@ -99,8 +111,8 @@ class HFBackend(Backend):
 
     def _encode(self, conversations: list[list[dict[str, Any]]]):
         inputs = self.processor.apply_chat_template(
-            conversations, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt",
-            sanitize_control_tokens=True, processor_kwargs={"padding": True})
+            conversations, chat_template=self.chat_template, add_generation_prompt=True, tokenize=True,
+            return_dict=True, return_tensors="pt", sanitize_control_tokens=True, processor_kwargs={"padding": True})
         # floating tensors (pixel values) follow the model's dtype; token ids stay integers
         return inputs.to(self.model.device, dtype=self.model.dtype)
 
@@ -125,7 +137,7 @@ class HFBackend(Backend):
         if params.seed is not None:
             torch.manual_seed(params.seed)
         results: list[Generation | None] = [None] * len(samples)
-        for chunk in batched(list(range(len(samples))), self.batch_size):
+        for chunk in self._chunks(samples):
             t0 = time.perf_counter()
             ready: list[tuple[int, list[dict[str, Any]]]] = []
             for i in chunk:
@@ -145,6 +157,16 @@ class HFBackend(Backend):
             if progress:
                 progress(len(chunk))
         return [r for r in results if r is not None]
+
+    def _chunks(self, samples: Sequence[Sample]) -> list[Sequence[int]]:
+        """Batches of sample indices. Families whose text-only chats answer differently beside
+        image chats (Mllama: text rows attend to padded images) batch the two apart."""
+        order = list(range(len(samples)))
+        if self.family.batch_text_with_images:
+            return batched(order, self.batch_size)
+        with_images = [i for i in order if samples[i].images]
+        text_only = [i for i in order if not samples[i].images]
+        return batched(with_images, self.batch_size) + batched(text_only, self.batch_size)
 
     def _decode(self, row: list[int], prompt_tokens: int, latency: float) -> Generation:
         """Cut the row after the first end-of-sequence token (the rest is padding)."""

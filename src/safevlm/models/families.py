@@ -54,6 +54,10 @@ class Family:
         system_with_images: False where the real template rejects a system turn in a
             conversation with an image (Llama 3.2 Vision); generation then folds the system
             text into the user turn.
+        batch_text_with_images: False where a text-only chat answers differently when
+            batched with image chats (Mllama: transformers lets text rows without an image
+            attend to the batch's padded images, gating only the MLP branch); generation
+            then batches the two apart, so a sample's output never depends on its batch.
         lora_targets: projection names of the language model that LoRA adapts by default.
     """
 
@@ -65,6 +69,7 @@ class Family:
     language_model: str = "model.language_model"
     image_cap: str = "fixed"
     system_with_images: bool = True
+    batch_text_with_images: bool = True
     lora_targets: tuple[str, ...] = LORA_TARGETS
 
     @property
@@ -88,7 +93,7 @@ _FAMILIES = [
     Family("llava_next", "transformers:LlavaNextProcessor", "llava_next", "llava_next_bos_training", ("<image>",),
            image_cap="pinpoints"),
     Family("mllama", "transformers:MllamaProcessor", "mllama", "mllama_training", ("<|image|>",),
-           image_cap="tiles", system_with_images=False),
+           image_cap="tiles", system_with_images=False, batch_text_with_images=False),
     Family("gemma3", "transformers:Gemma3Processor", "gemma3", "gemma3_training",
            ("<start_of_image>", "<end_of_image>", "<image_soft_token>")),
     Family("internvl", f"{_OFFLINE}:OfflineInternVLProcessor", "internvl", "internvl_training",
@@ -159,19 +164,20 @@ def cap_images(family: Family, image_processor: Any, max_pixels: int) -> None:
     """Lower ``image_processor``'s resolution so one image costs at most about ``max_pixels``
     pixels of vision input (never raises it). Each family has its own knob (``image_cap``)."""
     ip, kind = image_processor, family.image_cap
+    size = dict(ip.size)  # a SizeDict: a copy, then assigned back
     if kind == "pixels":  # Qwen: size["longest_edge"] is the resize area in pixels
-        ip.size = {**ip.size, "longest_edge": min(ip.size.get("longest_edge") or max_pixels, max_pixels)}
+        ip.size = {**size, "longest_edge": min(size.get("longest_edge") or max_pixels, max_pixels)}
     elif kind == "side":  # the longest side; SmolVLM keeps a whole number of crops
         side = math.isqrt(max_pixels)
         crop = (getattr(ip, "max_image_size", None) or {}).get("longest_edge")
         if crop:
             side = max(crop, side // crop * crop)
-        ip.size = {**ip.size, "longest_edge": min(ip.size.get("longest_edge") or side, side)}
+        ip.size = {**size, "longest_edge": min(size.get("longest_edge") or side, side)}
     elif kind == "tiles":  # Mllama: up to max_image_tiles tiles of size x size
-        tile = ip.size["height"] * ip.size["width"]
+        tile = size["height"] * size["width"]
         ip.max_image_tiles = max(1, min(ip.max_image_tiles, max_pixels // tile))
     elif kind == "patches":  # InternVL: up to max_patches crops (plus a thumbnail)
-        crop = ip.size["height"] * ip.size["width"]
+        crop = size["height"] * size["width"]
         ip.max_patches = max(1, min(ip.max_patches, max_pixels // crop))
     elif kind == "pinpoints":  # LLaVA-NeXT: the any-resolution grids an image may be tiled into
         grids = sorted(ip.image_grid_pinpoints, key=lambda hw: hw[0] * hw[1])

@@ -241,6 +241,7 @@ def _mllama(tok: Any, s: _Sizes, template: str):
 def _gemma3(tok: Any, s: _Sizes, template: str):
     """Gemma 3: SigLIP at one fixed size, pooled to ``mm_tokens_per_image`` soft tokens between
     <start_of_image> and <end_of_image>; sliding-window and global attention layers."""
+    import torch
     from transformers import Gemma3Config, Gemma3ForConditionalGeneration
     from transformers.models.gemma3.image_processing_pil_gemma3 import Gemma3ImageProcessorPil
 
@@ -256,8 +257,13 @@ def _gemma3(tok: Any, s: _Sizes, template: str):
                                vision_use_head=False),
         mm_tokens_per_image=tokens_per_image, boi_token_index=boi, eoi_token_index=eoi, image_token_index=soft)
     ip = Gemma3ImageProcessorPil(size={"height": side, "width": side})
-    return Gemma3ForConditionalGeneration(cfg), {"image_processor": ip, "tokenizer": tok,
-                                                 "image_seq_length": tokens_per_image, "chat_template": template}
+    model = Gemma3ForConditionalGeneration(cfg)
+    # transformers initialises the projection into the language model at 0 (the image has no
+    # effect, and the vision tower gets no gradient); a trained checkpoint's is not
+    with torch.no_grad():
+        model.model.multi_modal_projector.mm_input_projection_weight.normal_(std=s.vision_hidden ** -0.5)
+    return model, {"image_processor": ip, "tokenizer": tok, "image_seq_length": tokens_per_image,
+                   "chat_template": template}
 
 
 # -- InternVL --------------------------------------------------------------------------------------
