@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from safevlm.errors import ConfigError
-from safevlm.models.families import Family, get_family, lora_target_modules
+from safevlm.models.families import Family, cap_images, get_family, lora_target_modules
 from safevlm.models.loading import resolve_model_path
 from safevlm.train.chat_templates import check_training_template, training_chat_template
 from safevlm.train.sft_data import load_chat_dataset
@@ -40,7 +40,6 @@ def load_for_training(spec: str, settings: SFTSettings) -> tuple[Any, Any]:
     (:func:`safevlm.models.families.cap_images`)."""
     import torch
 
-    from safevlm.models.families import cap_images, get_family
     from safevlm.models.loading import load_vlm
 
     dtype = settings.dtype
