@@ -136,8 +136,8 @@ def test_lora_adapts_the_language_model_only_merges_and_reloads(tiny_family, cha
     merged = merge_adapter(tmp_path / "lora", tmp_path / "merged")
     plain = AutoModelForImageTextToText.from_pretrained(merged).eval()
     assert type(plain) is type(tiny_family.model)
-    changed = [n for (n, a), (_, b) in zip(load_vlm(tiny_family.path, dtype="float32")[0].named_parameters(),
-                                           plain.named_parameters()) if not torch.equal(a, b)]
+    changed = [n for (n, a), (_, b) in zip(tiny_family.model.named_parameters(), plain.named_parameters())
+               if not torch.equal(a, b)]
     assert changed and all(n.startswith(family.language_model + ".") for n in changed)
     inputs = tiny_family.processor.apply_chat_template(_image_chat(), add_generation_prompt=True, tokenize=True,
                                                        return_dict=True, return_tensors="pt")
@@ -155,7 +155,7 @@ def test_full_fine_tuning_trains_every_part(tiny_family, chat_set, tmp_path):
     vision tower (Mllama's through its cross-attention)."""
     run_sft(f"hf:{tiny_family.path}", chat_set(tmp_path / "data", 4), tmp_path / "full",
             _cpu(mode="full", max_steps=2, learning_rate=1e-2))
-    before = dict(load_vlm(tiny_family.path, dtype="float32")[0].named_parameters())
+    before = dict(tiny_family.model.named_parameters())  # the weights saved at tiny_family.path
     after = dict(load_vlm(tmp_path / "full", dtype="float32")[0].named_parameters())
     assert before.keys() == after.keys()
     moved = {n for n in before if not torch.equal(before[n], after[n])}
