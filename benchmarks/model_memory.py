@@ -27,52 +27,59 @@ import torch
 
 GIB = 1024**3
 
-#: checkpoint -> (family, published size in billions, config class, config values from its config.json)
+#: checkpoint -> (family, published size in billions, config class, architecture values from its config.json)
 CHECKPOINTS = {
-    "Qwen/Qwen2.5-VL-3B-Instruct": ("qwen2_5_vl", 3.75, "Qwen2_5_VLConfig", dict(
-        text_config=dict(vocab_size=151936, hidden_size=2048, intermediate_size=11008, num_hidden_layers=36,
-                         num_attention_heads=16, num_key_value_heads=2, tie_word_embeddings=True),
-        vision_config=dict(depth=32, hidden_size=1280, intermediate_size=3420, num_heads=16, out_hidden_size=2048),
-        tie_word_embeddings=True)),
-    "Qwen/Qwen2-VL-7B-Instruct": ("qwen2_vl", 8.29, "Qwen2VLConfig", dict(
-        text_config=dict(vocab_size=152064, hidden_size=3584, intermediate_size=18944, num_hidden_layers=28,
-                         num_attention_heads=28, num_key_value_heads=4),
-        vision_config=dict(depth=32, embed_dim=1280, hidden_size=3584, mlp_ratio=4, num_heads=16))),
-    "Qwen/Qwen2.5-VL-7B-Instruct": ("qwen2_5_vl", 8.29, "Qwen2_5_VLConfig", dict(
-        text_config=dict(vocab_size=152064, hidden_size=3584, intermediate_size=18944, num_hidden_layers=28,
-                         num_attention_heads=28, num_key_value_heads=4),
-        vision_config=dict(depth=32, hidden_size=1280, intermediate_size=3420, num_heads=16, out_hidden_size=3584))),
-    "llava-hf/llava-1.5-7b-hf": ("llava", 7.06, "LlavaConfig", dict(
-        text_config=dict(model_type="llama", vocab_size=32064, hidden_size=4096, intermediate_size=11008,
-                         num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32),
-        vision_config=dict(model_type="clip_vision_model", hidden_size=1024, intermediate_size=4096,
-                           num_hidden_layers=24, num_attention_heads=16, image_size=336, patch_size=14,
-                           projection_dim=768))),
-    "llava-hf/llava-v1.6-mistral-7b-hf": ("llava_next", 7.57, "LlavaNextConfig", dict(
-        text_config=dict(model_type="mistral", vocab_size=32064, hidden_size=4096, intermediate_size=14336,
-                         num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8),
-        vision_config=dict(model_type="clip_vision_model", hidden_size=1024, intermediate_size=4096,
-                           num_hidden_layers=24, num_attention_heads=16, image_size=336, patch_size=14,
-                           projection_dim=768))),
-    "google/gemma-3-4b-it": ("gemma3", 4.30, "Gemma3Config", dict(
-        text_config=dict(vocab_size=262208, hidden_size=2560, intermediate_size=10240, num_hidden_layers=34,
-                         num_attention_heads=8, num_key_value_heads=4, head_dim=256),
-        vision_config=dict(model_type="siglip_vision_model", hidden_size=1152, intermediate_size=4304,
-                           num_hidden_layers=27, num_attention_heads=16, image_size=896, patch_size=14,
-                           vision_use_head=False))),
-    "meta-llama/Llama-3.2-11B-Vision-Instruct": ("mllama", 10.67, "MllamaConfig", dict(
-        text_config=dict(vocab_size=128256, hidden_size=4096, intermediate_size=14336, num_hidden_layers=40,
-                         num_attention_heads=32, num_key_value_heads=8,
-                         cross_attention_layers=[3, 8, 13, 18, 23, 28, 33, 38]),
-        vision_config=dict(hidden_size=1280, intermediate_size=5120, num_hidden_layers=32, num_global_layers=8,
-                           attention_heads=16, image_size=560, patch_size=14, max_num_tiles=4,
-                           vision_output_dim=7680, intermediate_layers_indices=[3, 7, 15, 23, 30]))),
-    "mistral-community/pixtral-12b": ("pixtral", 12.7, "LlavaConfig", dict(
-        text_config=dict(model_type="mistral", vocab_size=131072, hidden_size=5120, intermediate_size=14336,
-                         num_hidden_layers=40, num_attention_heads=32, num_key_value_heads=8, head_dim=128),
-        vision_config=dict(model_type="pixtral", hidden_size=1024, intermediate_size=4096, num_hidden_layers=24,
-                           num_attention_heads=16, image_size=1024, patch_size=16, head_dim=64),
-        vision_feature_layer=-1, projector_hidden_act="gelu")),
+    "Qwen/Qwen2.5-VL-3B-Instruct": ("qwen2_5_vl", 3.75, "Qwen2_5_VLConfig", {
+        "text_config": {"vocab_size": 151936, "hidden_size": 2048, "intermediate_size": 11008,
+                        "num_hidden_layers": 36, "num_attention_heads": 16, "num_key_value_heads": 2,
+                        "tie_word_embeddings": True},
+        "vision_config": {"depth": 32, "hidden_size": 1280, "intermediate_size": 3420, "num_heads": 16,
+                          "out_hidden_size": 2048},
+        "tie_word_embeddings": True}),
+    "Qwen/Qwen2-VL-7B-Instruct": ("qwen2_vl", 8.29, "Qwen2VLConfig", {
+        "text_config": {"vocab_size": 152064, "hidden_size": 3584, "intermediate_size": 18944,
+                        "num_hidden_layers": 28, "num_attention_heads": 28, "num_key_value_heads": 4},
+        "vision_config": {"depth": 32, "embed_dim": 1280, "hidden_size": 3584, "mlp_ratio": 4, "num_heads": 16}}),
+    "Qwen/Qwen2.5-VL-7B-Instruct": ("qwen2_5_vl", 8.29, "Qwen2_5_VLConfig", {
+        "text_config": {"vocab_size": 152064, "hidden_size": 3584, "intermediate_size": 18944,
+                        "num_hidden_layers": 28, "num_attention_heads": 28, "num_key_value_heads": 4},
+        "vision_config": {"depth": 32, "hidden_size": 1280, "intermediate_size": 3420, "num_heads": 16,
+                          "out_hidden_size": 3584}}),
+    "llava-hf/llava-1.5-7b-hf": ("llava", 7.06, "LlavaConfig", {
+        "text_config": {"model_type": "llama", "vocab_size": 32064, "hidden_size": 4096, "intermediate_size": 11008,
+                        "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 32},
+        "vision_config": {"model_type": "clip_vision_model", "hidden_size": 1024, "intermediate_size": 4096,
+                          "num_hidden_layers": 24, "num_attention_heads": 16, "image_size": 336, "patch_size": 14,
+                          "projection_dim": 768}}),
+    "llava-hf/llava-v1.6-mistral-7b-hf": ("llava_next", 7.57, "LlavaNextConfig", {
+        "text_config": {"model_type": "mistral", "vocab_size": 32064, "hidden_size": 4096,
+                        "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32,
+                        "num_key_value_heads": 8},
+        "vision_config": {"model_type": "clip_vision_model", "hidden_size": 1024, "intermediate_size": 4096,
+                          "num_hidden_layers": 24, "num_attention_heads": 16, "image_size": 336, "patch_size": 14,
+                          "projection_dim": 768}}),
+    "google/gemma-3-4b-it": ("gemma3", 4.30, "Gemma3Config", {
+        "text_config": {"vocab_size": 262208, "hidden_size": 2560, "intermediate_size": 10240,
+                        "num_hidden_layers": 34, "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256},
+        "vision_config": {"model_type": "siglip_vision_model", "hidden_size": 1152, "intermediate_size": 4304,
+                          "num_hidden_layers": 27, "num_attention_heads": 16, "image_size": 896, "patch_size": 14,
+                          "vision_use_head": False}}),
+    "meta-llama/Llama-3.2-11B-Vision-Instruct": ("mllama", 10.67, "MllamaConfig", {
+        "text_config": {"vocab_size": 128256, "hidden_size": 4096, "intermediate_size": 14336,
+                        "num_hidden_layers": 40, "num_attention_heads": 32, "num_key_value_heads": 8,
+                        "cross_attention_layers": [3, 8, 13, 18, 23, 28, 33, 38]},
+        "vision_config": {"hidden_size": 1280, "intermediate_size": 5120, "num_hidden_layers": 32,
+                          "num_global_layers": 8, "attention_heads": 16, "image_size": 560, "patch_size": 14,
+                          "max_num_tiles": 4, "vision_output_dim": 7680,
+                          "intermediate_layers_indices": [3, 7, 15, 23, 30]}}),
+    "mistral-community/pixtral-12b": ("pixtral", 12.7, "LlavaConfig", {
+        "text_config": {"model_type": "mistral", "vocab_size": 131072, "hidden_size": 5120,
+                        "intermediate_size": 14336, "num_hidden_layers": 40, "num_attention_heads": 32,
+                        "num_key_value_heads": 8, "head_dim": 128},
+        "vision_config": {"model_type": "pixtral", "hidden_size": 1024, "intermediate_size": 4096,
+                          "num_hidden_layers": 24, "num_attention_heads": 16, "image_size": 1024, "patch_size": 16,
+                          "head_dim": 64},
+        "vision_feature_layer": -1, "projector_hidden_act": "gelu"}),
 }
 
 
