@@ -1,9 +1,13 @@
-"""Shared fixtures: the real benchmark files in ../shared/benchdata, isolated config."""
+"""Shared fixtures: the real benchmark files in ../shared/benchdata, isolated config, tiny VLMs of
+every family, SFT examples."""
 
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,5 +61,87 @@ def gymlet(tmp_path):
         spec = tmp_path / f"gymlet-{size}.yaml"
         spec.write_text(GYMLET_SPEC.format(size=size))
         return spec
+
+    return make
+
+
+# -- tiny VLMs of every supported family (docs/models.md, "Families") ----------------------------------
+
+#: image side of the shared tiny models where the family default is larger (Qwen-VL 224, SmolVLM 224)
+TINY_IMAGE_SIZE = {"qwen2_vl": 112, "qwen2_5_vl": 112, "qwen3_vl": 112, "smolvlm": 112}
+
+
+def _family_names() -> list[str]:
+    from safevlm.models.families import FAMILIES
+
+    return list(FAMILIES)
+
+
+@dataclass
+class TinyVLM:
+    """One family's tiny random model: the objects, and the folder ``hf:PATH`` loads."""
+
+    family: str
+    model: Any
+    processor: Any
+    path: Path
+
+
+@pytest.fixture(scope="session")
+def tiny_vlms(tmp_path_factory):
+    """``tiny_vlms(family)`` -> that family's :class:`TinyVLM`, built and saved once per session.
+
+    Tests must not change the shared objects (train from ``path`` instead)."""
+    built: dict[str, TinyVLM] = {}
+    root = tmp_path_factory.mktemp("tiny-vlms")
+
+    def get(family: str) -> TinyVLM:
+        if family not in built:
+            from safevlm.models import build_tiny_vlm, save_vlm
+
+            model, processor = build_tiny_vlm(family, image_size=TINY_IMAGE_SIZE.get(family))
+            built[family] = TinyVLM(family, model, processor, save_vlm(model, processor, root / family))
+        return built[family]
+
+    return get
+
+
+@pytest.fixture(params=_family_names())
+def tiny_family(request, tiny_vlms) -> TinyVLM:
+    """Every supported family in turn: a test taking this fixture runs once per family."""
+    return tiny_vlms(request.param)
+
+
+SFT_ANSWERS = ["It is red.", "The image shows a knife and the request is to hurt someone. So I cannot help with that."]
+
+
+@pytest.fixture()
+def sft_rows():
+    """``sft_rows(n)`` -> chat-format SFT examples: one 56-px image, a user question, an answer."""
+    from PIL import Image
+
+    def make(n: int = 2) -> list[dict[str, Any]]:
+        colours = ["red", "blue", "green", "yellow"]
+        return [{"images": [Image.new("RGB", (56, 56), colours[i % 4])], "messages": [
+            {"role": "user", "content": [{"type": "image"}, {
+                "type": "text", "text": "You are a helpful and harmless assistant.\nWhat is it?"}]},
+            {"role": "assistant", "content": [{"type": "text", "text": SFT_ANSWERS[i % 2]}]}]} for i in range(n)]
+
+    return make
+
+
+@pytest.fixture()
+def chat_set(sft_rows):
+    """``chat_set(folder, n)`` -> ``folder`` holding ``train.jsonl`` and its PNGs (what
+    ``safevlm safecot build`` writes), from :func:`sft_rows`."""
+
+    def make(folder: Path, n: int = 8) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        lines = []
+        for i, row in enumerate(sft_rows(n)):
+            row["images"][0].save(folder / f"{i}.png")
+            lines.append(json.dumps({"images": [f"{i}.png"], "messages": row["messages"]}))
+        (folder / "train.jsonl").write_text("\n".join(lines) + "\n")
+        return folder
 
     return make

@@ -1,4 +1,5 @@
-"""The transformers backend on tiny random VLMs: batching, padding, suppression, scoring."""
+"""The transformers backend on tiny random VLMs of every family: batching, left padding, seeded
+sampling, vision-token suppression, image caps, failures as data."""
 
 from __future__ import annotations
 
@@ -27,10 +28,10 @@ def _samples() -> list[Sample]:
                    metadata={"system_prompt": "Be careful."})]
 
 
-@pytest.fixture(scope="module", params=["qwen2_5_vl", "smolvlm", "qwen3_vl"])
-def backend(request):
-    model, processor = build_tiny_vlm(request.param, image_size=112)
-    return HFBackend(model, processor, batch_size=4)
+@pytest.fixture()
+def backend(tiny_family):
+    """Every family's shared tiny model (conftest) behind an ``HFBackend``."""
+    return HFBackend(tiny_family.model, tiny_family.processor, batch_size=4)
 
 
 def test_batched_generation_one_per_sample_within_budget(backend):
@@ -41,8 +42,9 @@ def test_batched_generation_one_per_sample_within_budget(backend):
         assert g.error is None and g.finish_reason in ("stop", "length")
         assert 0 < g.completion_tokens <= 12
         assert g.prompt_tokens > 5 and g.latency_s > 0
-    # an image adds image tokens to the prompt
-    assert gens[3].prompt_tokens > gens[2].prompt_tokens
+    # a second image adds image tokens to the prompt
+    two = Sample(id="c2", source="t", text=samples[2].text, images=samples[2].images * 2, expected="refuse")
+    assert backend.generate([two], GenerationParams(max_new_tokens=1))[0].prompt_tokens > gens[2].prompt_tokens
 
 
 def test_left_padding_same_greedy_output_alone_and_batched(backend):
@@ -63,27 +65,34 @@ def test_sampling_is_seeded(backend):
     assert [g.text for g in backend.generate(samples, p)] != [g.text for g in backend.generate(samples, other)]
 
 
-def test_vision_tokens_are_never_generated(backend):
+def test_vision_tokens_are_never_generated(backend, monkeypatch):
     """Force the vision tokens to dominate the logits: suppression must still keep them out (pitfall 5)."""
     ids = backend.suppress_tokens
     assert backend.processor.tokenizer.convert_tokens_to_ids(backend.processor.image_token) in ids
     head = backend.model.get_output_embeddings()
+    generated = []
+    generate = backend.model.generate
+
+    def spy(**kwargs):
+        out = generate(**kwargs)
+        generated.append(set(out[:, kwargs["input_ids"].shape[1]:].flatten().tolist()))
+        return out
 
     def boost(_module, _inp, out):
         out[..., ids] += 1e4
         return out
 
+    monkeypatch.setattr(backend.model, "generate", spy)
     handle = head.register_forward_hook(boost)
     try:
         sample = _samples()[:1]
         params = GenerationParams(max_new_tokens=6)
         guarded = backend.generate(sample, params)[0]
-        unguarded = HFBackend(backend.model, backend.processor, suppress_vision_tokens=False).generate(sample,
-                                                                                                        params)[0]
+        HFBackend(backend.model, backend.processor, suppress_vision_tokens=False).generate(sample, params)
     finally:
         handle.remove()
-    assert unguarded.text == "" and unguarded.completion_tokens == 6  # control: only special tokens came out
-    assert guarded.text != "" and guarded.completion_tokens > 0
+    assert generated[1] <= set(ids)  # control: unguarded, only vision tokens came out
+    assert guarded.completion_tokens > 0 and not generated[0] & set(ids)
 
 
 def test_unreadable_image_fails_only_that_sample(backend, tmp_path):
@@ -94,15 +103,20 @@ def test_unreadable_image_fails_only_that_sample(backend, tmp_path):
     assert "missing.png" in gens[2].error and gens[2].text == "" and gens[2].finish_reason == "error"
 
 
+#: families whose image-token count follows the image's size (the others: one count per image;
+#: InternVL: one crop for any square image with the tiny model's two-crop limit)
+RESOLUTION_DEPENDENT = {"qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava_next", "pixtral"}
+
+
 def test_max_image_side_reduces_image_tokens(backend):
     big = [Sample(id="big", source="t", text="x", images=[Image.new("RGB", (448, 448), "white")], expected="comply")]
-    small = HFBackend(backend.model, backend.processor, max_image_side=56)
+    small = HFBackend(backend.model, backend.processor, max_image_side=32)
     full = backend.generate(big, GenerationParams(max_new_tokens=1))[0]
     capped = small.generate(big, GenerationParams(max_new_tokens=1))[0]
-    if backend.model.config.model_type == "smolvlm":  # fixed tokens per image: resizing cannot change the count
-        assert capped.prompt_tokens == full.prompt_tokens
-    else:
+    if backend.family.name in RESOLUTION_DEPENDENT:
         assert capped.prompt_tokens < full.prompt_tokens
+    else:  # fixed tokens per image: resizing cannot change the count
+        assert capped.prompt_tokens == full.prompt_tokens
 
 
 def test_an_overfit_answer_is_generated_and_counted():

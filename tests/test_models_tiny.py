@@ -1,4 +1,5 @@
-"""Tiny offline VLMs: build, process images, save/load round trip, the gym model's path."""
+"""Tiny offline VLMs of every family: build, image tokens, save/load round trip (safevlm and plain
+transformers), the gym model's path."""
 
 from __future__ import annotations
 
@@ -12,20 +13,29 @@ import torch
 from PIL import Image
 
 from safevlm.errors import ConfigError
-from safevlm.models import build_tiny_vlm, load_vlm, save_vlm
+from safevlm.models import build_tiny_vlm, load_vlm
 from safevlm.models import loading as loading_mod
-from safevlm.models.processors import (OfflineQwen2_5_VLProcessor, OfflineQwen3VLProcessor, OfflineSmolVLMProcessor,
-                                       chat_template)
+from safevlm.models.families import FAMILIES, chat_template
 
-ARCHS = {"qwen2_5_vl": OfflineQwen2_5_VLProcessor, "smolvlm": OfflineSmolVLMProcessor,
-         "qwen3_vl": OfflineQwen3VLProcessor}
-IMAGE_TOKENS = {"qwen2_5_vl": "<|image_pad|>", "qwen3_vl": "<|image_pad|>", "smolvlm": "<image>"}
+#: the placeholder each family repeats per image, and how many a 112x112 image gives with the
+#: shared tiny models (conftest.TINY_IMAGE_SIZE), by hand:
+IMAGE_TOKENS = {
+    "qwen2_vl": ("<|image_pad|>", 16),  # 112/14 = 8 patches per side, merged 2x2
+    "qwen2_5_vl": ("<|image_pad|>", 16),
+    "qwen3_vl": ("<|image_pad|>", 9),  # patch 16: 112 px is rounded to 96 (a multiple of 32) -> 6x6 -> 3x3
+    "smolvlm": ("<image>", 16),  # (112/14)^2 / 2^2
+    "llava": ("<image>", 16),  # one 56-px crop, 14-px patches: 4x4 (CLS dropped)
+    "llava_next": ("<image>", 88),  # base 4x4 + the 112x112 grid: 2x2 tiles of 4x4 = 8x8 + 8 row ends
+    "mllama": ("<|image|>", 1),  # one token: the image enters through cross-attention
+    "gemma3": ("<image_soft_token>", 4),  # 56/14 = 4x4 patches, pooled 2x2
+    "internvl": ("<IMG_CONTEXT>", 4),  # one 56-px crop (square: no thumbnail), 4x4 pixel-shuffled by 2
+    "pixtral": ("[IMG]", 16),  # longest side 64, 16-px patches: 4x4 (+3 [IMG_BREAK], 1 [IMG_END])
+}
 
 
-@pytest.fixture(scope="module", params=list(ARCHS))
-def tiny(request):
-    model, processor = build_tiny_vlm(request.param, image_size=112)
-    return request.param, model, processor
+@pytest.fixture()
+def tiny(tiny_family):
+    return tiny_family.family, tiny_family.model, tiny_family.processor
 
 
 def _inputs(processor, image_size=(112, 112)):
@@ -35,24 +45,40 @@ def _inputs(processor, image_size=(112, 112)):
                                          return_tensors="pt")
 
 
-def test_build_gives_offline_processor_and_consistent_config(tiny):
+def test_build_gives_the_family_processor_and_consistent_config(tiny):
     arch, model, processor = tiny
-    assert type(processor) is ARCHS[arch]
-    assert model.config.model_type == arch
+    assert type(processor) is FAMILIES[arch].processor_cls
+    assert model.config.model_type == ("llava" if arch == "pixtral" else arch)
     tok = processor.tokenizer
     assert tok.padding_side == "left"
-    assert model.get_input_embeddings().num_embeddings == len(tok)
-    assert model.generation_config.eos_token_id == tok.eos_token_id
+    assert model.get_input_embeddings().num_embeddings >= len(tok)  # Mllama keeps 8 spare rows, as upstream
+    assert model.get_output_embeddings().out_features == len(tok)
+    eos = model.generation_config.eos_token_id
+    assert tok.eos_token_id in (eos if isinstance(eos, list) else [eos])
     assert not model.training
 
 
-def test_image_token_count_follows_image_size(tiny):
-    arch, _, processor = tiny
-    ids = _inputs(processor)["input_ids"][0].tolist()
-    n = ids.count(processor.tokenizer.convert_tokens_to_ids(IMAGE_TOKENS[arch]))
-    # qwen2.5: 112/14 = 8 patches per side, merged 2x2 -> 16; smolvlm: (112/14)^2 / 2^2 = 16;
-    # qwen3 (patch 16): 112 px is rounded to 96 (a multiple of 32) -> 6x6 patches -> 9
-    assert n == {"qwen2_5_vl": 16, "smolvlm": 16, "qwen3_vl": 9}[arch]
+def test_image_token_count_follows_the_family(tiny):
+    arch, model, processor = tiny
+    token, expected = IMAGE_TOKENS[arch]
+    inputs = _inputs(processor)
+    ids = inputs["input_ids"][0].tolist()
+    assert ids.count(processor.tokenizer.convert_tokens_to_ids(token)) == expected
+    with torch.no_grad():  # the model accepts exactly that many image features
+        assert torch.isfinite(model(**inputs).logits).all()
+
+
+def test_the_image_reaches_the_language_model(tiny):
+    """Another image, other logits: a tiny model must not ignore its images (transformers starts
+    Mllama's cross-attention gates and Gemma 3's projection at 0; the builder opens them)."""
+    _, model, processor = tiny
+    with torch.no_grad():
+        red = model(**_inputs(processor)).logits[0, -1]
+        msgs = [{"role": "user", "content": [{"type": "image", "image": Image.new("RGB", (112, 112), (0, 30, 230))},
+                                             {"type": "text", "text": "Is this safe?"}]}]
+        blue = model(**processor.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True,
+                                                     return_dict=True, return_tensors="pt")).logits[0, -1]
+    assert (red - blue).abs().max() > 1e-3
 
 
 def test_large_images_are_capped():
@@ -90,13 +116,17 @@ def test_corpus_shapes_the_vocabulary():
     assert len(proc.tokenizer.tokenize(" quokka")) > 1
 
 
-def test_save_load_round_trip_identical_logits(tiny, tmp_path):
-    arch, model, processor = tiny
-    save_vlm(model, processor, tmp_path)
-    config = json.loads((tmp_path / "processor_config.json").read_text())
-    assert config["processor_class"] == ARCHS[arch].upstream.__name__  # loadable by plain transformers too
-    model2, processor2 = load_vlm(tmp_path, device="cpu")
-    assert type(processor2) is ARCHS[arch]
+#: families whose upstream processor needs no torchvision: plain AutoProcessor loads them here too
+PLAIN_PROCESSOR = ("llava", "llava_next", "mllama", "gemma3")
+
+
+def test_save_load_round_trip_identical_logits(tiny_family):
+    arch, model, processor, path = tiny_family.family, tiny_family.model, tiny_family.processor, tiny_family.path
+    config = json.loads((path / "processor_config.json").read_text())
+    upstream = getattr(FAMILIES[arch].processor_cls, "upstream", FAMILIES[arch].processor_cls)
+    assert config["processor_class"] == upstream.__name__  # loadable by plain transformers (with torchvision)
+    model2, processor2 = load_vlm(path, device="cpu")
+    assert type(processor2) is FAMILIES[arch].processor_cls
     assert processor2.tokenizer.padding_side == "left"
     inputs = _inputs(processor)
     inputs2 = _inputs(processor2)
@@ -106,6 +136,17 @@ def test_save_load_round_trip_identical_logits(tiny, tmp_path):
         assert torch.equal(model(**inputs).logits, model2(**inputs2).logits)
 
 
+def test_plain_transformers_loads_the_upstream_classes(tiny_family):
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    model = AutoModelForImageTextToText.from_pretrained(tiny_family.path)
+    assert type(model) is type(tiny_family.model)
+    if tiny_family.family in PLAIN_PROCESSOR:
+        processor = AutoProcessor.from_pretrained(tiny_family.path)
+        assert type(processor) is type(tiny_family.processor)
+        assert torch.equal(_inputs(processor)["input_ids"], _inputs(tiny_family.processor)["input_ids"])
+
+
 def test_load_vlm_clear_errors(tmp_path):
     with pytest.raises(loading_mod.ModelNotFoundError, match="no config.json"):
         load_vlm(tmp_path)
@@ -113,8 +154,8 @@ def test_load_vlm_clear_errors(tmp_path):
         loading_mod.resolve_dtype("float13")
     with pytest.raises(ConfigError, match="no chat template"):
         chat_template("nope")
-    with pytest.raises(ConfigError, match="unknown tiny VLM"):
-        build_tiny_vlm("llava")
+    with pytest.raises(ConfigError, match="unknown tiny VLM.*qwen2_vl.*pixtral"):
+        build_tiny_vlm("idefics3")
 
 
 def test_gym_model_path_missing_says_how_to_build(monkeypatch, tmp_path):

@@ -22,7 +22,6 @@ from safevlm import Sample
 from safevlm.backends import Backend, Generation, GenerationParams, load_backend
 from safevlm.backends.hf import HFBackend
 from safevlm.backends.mock import MockBackend
-from safevlm.models import build_tiny_vlm
 from safevlm.serve import ServerThread, create_app, free_port
 
 
@@ -139,16 +138,17 @@ def test_non_thread_safe_backend_sees_one_request_at_a_time():
     assert codes == [200] * 4 and backend.peak == 1
 
 
-def test_served_tiny_vlm_answers_like_the_model_itself():
-    model, processor = build_tiny_vlm("qwen2_5_vl", image_size=112)
-    hf = HFBackend(model, processor)
+def test_served_tiny_vlm_answers_like_the_model_itself(tiny_family):
+    """Every family behind ``safevlm serve``: an image request with a system prompt answers exactly
+    as the model does in-process (same text, same token counts)."""
+    hf = HFBackend(tiny_family.model, tiny_family.processor)
     sample = Sample(id="1", source="t", text="Is this safe?", images=[Image.new("RGB", (112, 112), (200, 30, 30))],
-                    expected="comply")
+                    expected="comply", metadata={"system_prompt": "Answer briefly."})
     params = GenerationParams(max_new_tokens=12)
     direct = hf.generate([sample], params)[0]
     with ServerThread(create_app(hf, model_name="tiny")) as srv:
         served = load_backend(f"openai:{srv.base_url}#tiny").generate([sample], params)[0]
-    assert served.error is None
+    assert direct.error is None and served.error is None
     assert (served.text, served.prompt_tokens, served.completion_tokens) == (
         direct.text, direct.prompt_tokens, direct.completion_tokens)
 

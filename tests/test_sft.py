@@ -1,32 +1,23 @@
-"""SFT with TRL: assistant-only masking per architecture, training changes weights and
-lowers the loss, resume, LoRA merge, settings and data errors (docs/methods.md, "SafeCoT: training (SFT recipe)")."""
+"""SFT with TRL on the gym model: masking matches its pretraining targets, training changes weights
+and lowers the loss, resume, settings and data errors (docs/methods.md, "SafeCoT: training (SFT recipe)").
+Per family (masking, LoRA, full fine-tuning, merge, image caps): tests/test_families.py."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
 from PIL import Image
 
 from safevlm.errors import ConfigError, DataError
-from safevlm.train.sft import build_trainer, merge_adapter, run_sft
+from safevlm.train.sft import build_trainer, run_sft
 from safevlm.train.sft_data import load_chat_dataset
 from safevlm.train.sft_settings import PRESETS, resolve_sft_settings
 
-ANSWERS = ["It is red.", "The image shows a knife and the request is to hurt someone. So I cannot help with that."]
-#: what the supervised span must decode to, around the answer: the end-of-turn token and
-#: the newline the training template puts after it; SmolVLM's "Assistant:" leaves a space.
-SPAN = {"qwen2_5_vl": ("", "<|im_end|>\n"), "qwen3_vl": ("", "<|im_end|>\n"), "smolvlm": (" ", "<end_of_utterance>\n")}
 
-
-def _rows(n: int = 2) -> list[dict]:
-    colours = ["red", "blue", "green", "yellow"]
-    return [{"images": [Image.new("RGB", (56, 56), colours[i % 4])], "messages": [
-        {"role": "user", "content": [{"type": "image"},
-                                     {"type": "text", "text": "You are a helpful and harmless assistant.\nWhat is it?"}]},
-        {"role": "assistant", "content": [{"type": "text", "text": ANSWERS[i % 2]}]}]} for i in range(n)]
+def answer(row) -> str:
+    return row["messages"][-1]["content"][0]["text"]
 
 
 def _cpu(**over):
@@ -39,53 +30,24 @@ def _supervised_ids(trainer, rows):
     return [batch["input_ids"][i][batch["labels"][i] != -100].tolist() for i in range(len(rows))], batch
 
 
-@pytest.mark.parametrize("arch", ["qwen2_5_vl", "smolvlm", "qwen3_vl"])
-def test_only_the_answer_tokens_are_supervised(arch, tmp_path):
-    from datasets import Dataset
-
-    from safevlm.models.tiny import build_tiny_vlm
-
-    model, processor = build_tiny_vlm(arch)
-    rows = _rows(2)
-    trainer = build_trainer(model, processor, Dataset.from_list(rows), _cpu(), tmp_path)
-    supervised, batch = _supervised_ids(trainer, rows)
-    tok = processor.tokenizer
-    before, after = SPAN[arch]
-    for i, ids in enumerate(supervised):
-        expected = tok(before + ANSWERS[i] + after, add_special_tokens=False)["input_ids"]
-        assert ids == expected, (arch, tok.decode(ids))
-    image_ids = {tok.convert_tokens_to_ids(t) for t in ("<|image_pad|>", "<image>") if t in tok.get_vocab()}
-    assert not (set(batch["input_ids"][batch["labels"] != -100].tolist()) & image_ids)
-
-
-def test_gym_model_masking_matches_its_pretraining_targets(tmp_path):
+def test_gym_model_masking_matches_its_pretraining_targets(tmp_path, sft_rows):
     from datasets import Dataset
 
     from safevlm.train.sft import load_for_training
 
     model, processor = load_for_training("gym", _cpu())
-    rows = _rows(2)
+    rows = sft_rows(2)
     trainer = build_trainer(model, processor, Dataset.from_list(rows), _cpu(), tmp_path)
     supervised, _ = _supervised_ids(trainer, rows)
     tok = processor.tokenizer
     for i, ids in enumerate(supervised):
-        assert ids == tok(ANSWERS[i] + "<|im_end|>\n", add_special_tokens=False)["input_ids"]
+        assert ids == tok(answer(rows[i]) + "<|im_end|>\n", add_special_tokens=False)["input_ids"]
 
 
-def _write_set(folder: Path, n: int = 8) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    lines = []
-    for i, row in enumerate(_rows(n)):
-        row["images"][0].save(folder / f"{i}.png")
-        lines.append(json.dumps({"images": [f"{i}.png"], "messages": row["messages"]}))
-    (folder / "train.jsonl").write_text("\n".join(lines) + "\n")
-    return folder
-
-
-def test_full_fine_tune_changes_weights_and_lowers_loss(tmp_path):
+def test_full_fine_tune_changes_weights_and_lowers_loss(tmp_path, chat_set):
     from safevlm.models.loading import gym_model_path, load_vlm
 
-    data = _write_set(tmp_path / "data")
+    data = chat_set(tmp_path / "data")
     before, _ = load_vlm(gym_model_path(), dtype="float32")
     rec = run_sft("gym", data, tmp_path / "out", _cpu(per_device_train_batch_size=8, max_steps=8, logging_steps=1,
                                                         warmup_ratio=0.0))
@@ -98,8 +60,8 @@ def test_full_fine_tune_changes_weights_and_lowers_loss(tmp_path):
     assert saved["settings"]["learning_rate"] == PRESETS["cpu"]["learning_rate"] and saved["mode"] == "full"
 
 
-def test_resume_continues_from_the_last_checkpoint(tmp_path):
-    data = _write_set(tmp_path / "data", 4)
+def test_resume_continues_from_the_last_checkpoint(tmp_path, chat_set):
+    data = chat_set(tmp_path / "data", 4)
     out = tmp_path / "out"
     run_sft("gym", data, out, _cpu(max_steps=2, save_steps=2, logging_steps=1))
     assert (out / "checkpoint-2").is_dir()
@@ -108,35 +70,6 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path):
     assert [h["step"] for h in rec["loss_history"]] == [1, 2, 3, 4]  # steps 1-2 come from the checkpoint
     with pytest.raises(ConfigError, match="no checkpoint"):
         run_sft("gym", data, tmp_path / "fresh", _cpu(max_steps=1), resume=True)
-
-
-def test_lora_trains_adapters_only_and_merges(tmp_path):
-    from safevlm.models.loading import load_vlm, save_vlm
-    from safevlm.models.tiny import build_tiny_vlm
-
-    model, processor = build_tiny_vlm("qwen2_5_vl")
-    base = save_vlm(model, processor, tmp_path / "base")
-    data = _write_set(tmp_path / "data", 4)
-    rec = run_sft(f"hf:{base}", data, tmp_path / "lora", _cpu(mode="lora", lora_r=4, lora_alpha=8, max_steps=3,
-                                                             learning_rate=1e-2, logging_steps=1))
-    assert rec["trainable_parameters"] < 0.2 * rec["parameters"]
-    assert (tmp_path / "lora" / "adapter_config.json").is_file()
-    merged = merge_adapter(tmp_path / "lora", tmp_path / "merged")
-    m_base, proc = load_vlm(base, dtype="float32")
-    m_merged, _ = load_vlm(merged, dtype="float32")
-    diffs = [n for (n, a), (_, b) in zip(m_base.named_parameters(), m_merged.named_parameters())
-             if not torch.equal(a, b)]
-    assert diffs and all("language_model" in n or "model.layers" in n for n in diffs)
-    from peft import PeftModel
-
-    peft = PeftModel.from_pretrained(load_vlm(base, dtype="float32")[0], str(tmp_path / "lora")).eval()
-    inputs = proc.tokenizer(["What is it?"], return_tensors="pt")
-    with torch.no_grad():
-        a = peft(**inputs).logits
-        b = m_merged(**inputs).logits
-    assert torch.allclose(a, b, atol=1e-4)
-    with pytest.raises(ConfigError, match="not a LoRA adapter"):
-        merge_adapter(tmp_path / "merged", tmp_path / "again")
 
 
 def test_settings_layers_and_errors(tmp_path):
@@ -158,8 +91,8 @@ def test_settings_layers_and_errors(tmp_path):
         resolve_sft_settings("cpu", overrides=["max_steps=many"])
 
 
-def test_chat_data_errors_name_file_and_line(tmp_path):
-    data = _write_set(tmp_path / "d", 2)
+def test_chat_data_errors_name_file_and_line(tmp_path, chat_set):
+    data = chat_set(tmp_path / "d", 2)
     f = data / "train.jsonl"
     lines = f.read_text().splitlines()
     f.write_text(lines[0] + "\n{not json\n")
@@ -175,17 +108,5 @@ def test_chat_data_errors_name_file_and_line(tmp_path):
     f.write_text(json.dumps({**row, "messages": row["messages"][:1]}) + "\n")
     with pytest.raises(DataError, match="user turn and an assistant turn"):
         load_chat_dataset(f)
-    ds = load_chat_dataset(_write_set(tmp_path / "ok", 3) / "train.jsonl")
+    ds = load_chat_dataset(chat_set(tmp_path / "ok", 3) / "train.jsonl")
     assert len(ds) == 3 and isinstance(ds[0]["images"][0], Image.Image)
-
-
-def test_qwen_images_are_capped_for_training(tmp_path):
-    from safevlm.models.loading import save_vlm
-    from safevlm.models.tiny import build_tiny_vlm
-    from safevlm.train.sft import load_for_training
-
-    model, processor = build_tiny_vlm("qwen2_5_vl", max_pixels=1024 * 1024)
-    base = save_vlm(model, processor, tmp_path / "base")
-    _, proc = load_for_training(f"hf:{base}", resolve_sft_settings("gpu", overrides={"max_pixels": 448 * 448}))
-    grid = proc.image_processor(images=[Image.new("RGB", (1000, 1000))])["image_grid_thw"]
-    assert grid.tolist() == [[1, 32, 32]]  # 448 px / 14 px patches; uncapped it would be 72 x 72

@@ -12,6 +12,9 @@ Choices and the pitfalls behind them (docs/models.md, "Pitfalls"):
   and can neither forge turns nor break the image-token count.
 - Images can be downscaled before the processor (``max_image_side``): the default
   Qwen resolution cap gives ~1000 image tokens for a photo (§2, "Image preprocessing").
+- What differs by family (vision tokens, whether a system turn may sit beside an image,
+  whether text-only and image chats may share a batch) comes from the family registry,
+  :mod:`safevlm.models.families`; a model of an unknown family is an error.
 """
 
 from __future__ import annotations
@@ -26,30 +29,9 @@ from PIL import Image
 from safevlm.backends.base import Backend, Generation, GenerationParams, ProgressFn, batched, sample_messages
 from safevlm.data.sample import Sample
 from safevlm.errors import DataError
+from safevlm.models.families import get_family, vision_token_ids
 
 log = logging.getLogger(__name__)
-
-
-def vision_token_ids(model: Any, processor: Any) -> list[int]:
-    """Ids of every image/video placeholder token the model or processor knows about: a weak
-    model can sample them, and the next forward pass then fails (docs/models.md, "Pitfalls").
-    Generation everywhere (this backend, GRPO rollouts) suppresses them."""
-    from safevlm.models.processors import FAMILIES
-
-    tokens = set(getattr(FAMILIES.get(model.config.model_type), "vision_tokens", ()))
-    for attr in ("image_token", "video_token", "fake_image_token", "global_image_token", "boi_token", "eoi_token"):
-        tok = getattr(processor, attr, None)
-        if isinstance(tok, str):
-            tokens.add(tok)
-    tokenizer = processor.tokenizer
-    vocab = tokenizer.get_vocab()
-    ids = {vocab[t] for t in tokens if t in vocab}
-    for attr in ("image_token_id", "video_token_id", "image_token_index", "vision_start_token_id",
-                 "vision_end_token_id"):
-        val = getattr(model.config, attr, None)
-        if isinstance(val, int) and 0 <= val < len(tokenizer):
-            ids.add(val)
-    return sorted(ids)
 
 
 class HFBackend(Backend):
@@ -85,15 +67,26 @@ class HFBackend(Backend):
         self.batch_size = batch_size
         self.max_image_side = max_image_side
         self.tokenizer = self.processor.tokenizer
-        self.suppress_tokens = self._vision_token_ids() if suppress_vision_tokens else []
+        self.family = get_family(self.model.config)
+        self.suppress_tokens = (vision_token_ids(self.family, self.tokenizer, self.processor, self.model.config)
+                                if suppress_vision_tokens else [])
         gen_eos = self.model.generation_config.eos_token_id
         eos = gen_eos if gen_eos is not None else self.tokenizer.eos_token_id
         self.eos_ids = set(eos if isinstance(eos, (list, tuple)) else [eos])
         self.pad_id = (self.model.generation_config.pad_token_id if self.model.generation_config.pad_token_id
                        is not None else self.tokenizer.pad_token_id)
+        self.chat_template = self._template_with_bos()
 
-    def _vision_token_ids(self) -> list[int]:
-        return vision_token_ids(self.model, self.processor)
+    def _template_with_bos(self) -> str | None:
+        """The processor's template with the BOS written out, where the tokenizer adds a BOS the
+        template leaves out (LLaVA-NeXT's): encoding with ``sanitize_control_tokens`` needs every
+        special token in the template, and the ids are those the processor would give."""
+        tok, template = self.tokenizer, self.processor.chat_template
+        if not isinstance(template, str) or tok.bos_token is None or tok("x")["input_ids"][:1] != [tok.bos_token_id]:
+            return None
+        probe = self.processor.apply_chat_template([{"role": "user", "content": [{"type": "text", "text": "x"}]}],
+                                                   add_generation_prompt=True, tokenize=False)
+        return None if probe.startswith(tok.bos_token) else "{{ bos_token }}" + template
 
     # -- inputs -------------------------------------------------------------------------------
 
@@ -104,10 +97,22 @@ class HFBackend(Backend):
                 im.thumbnail((self.max_image_side, self.max_image_side))  # in place, keeps aspect ratio
         return images
 
+    def _messages(self, sample: Sample) -> list[dict[str, Any]]:
+        """The sample's chat; for a family whose template rejects a system turn beside an image
+        (Llama 3.2 Vision), the system text opens the user turn instead."""
+        messages = sample_messages(sample, self._images(sample))
+        system, user = messages[0], messages[-1]
+        if self.family.system_with_images or system["role"] != "system" or not any(
+                part["type"] == "image" for part in user["content"]):
+            return messages
+        text = next(part for part in user["content"] if part["type"] == "text")
+        text["text"] = f"{system['content'][0]['text']}\n\n{text['text']}"
+        return [user]
+
     def _encode(self, conversations: list[list[dict[str, Any]]]):
         inputs = self.processor.apply_chat_template(
-            conversations, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt",
-            sanitize_control_tokens=True, processor_kwargs={"padding": True})
+            conversations, chat_template=self.chat_template, add_generation_prompt=True, tokenize=True,
+            return_dict=True, return_tensors="pt", sanitize_control_tokens=True, processor_kwargs={"padding": True})
         # floating tensors (pixel values) follow the model's dtype; token ids stay integers
         return inputs.to(self.model.device, dtype=self.model.dtype)
 
@@ -132,12 +137,12 @@ class HFBackend(Backend):
         if params.seed is not None:
             torch.manual_seed(params.seed)
         results: list[Generation | None] = [None] * len(samples)
-        for chunk in batched(list(range(len(samples))), self.batch_size):
+        for chunk in self._chunks(samples):
             t0 = time.perf_counter()
             ready: list[tuple[int, list[dict[str, Any]]]] = []
             for i in chunk:
                 try:
-                    ready.append((i, sample_messages(samples[i], self._images(samples[i]))))
+                    ready.append((i, self._messages(samples[i])))
                 except DataError as exc:  # an unreadable image fails that sample, not the batch
                     results[i] = Generation.failed(str(exc))
             if ready:
@@ -152,6 +157,16 @@ class HFBackend(Backend):
             if progress:
                 progress(len(chunk))
         return [r for r in results if r is not None]
+
+    def _chunks(self, samples: Sequence[Sample]) -> list[Sequence[int]]:
+        """Batches of sample indices. Families whose text-only chats answer differently beside
+        image chats (Mllama: text rows attend to padded images) batch the two apart."""
+        order = list(range(len(samples)))
+        if self.family.batch_text_with_images:
+            return batched(order, self.batch_size)
+        with_images = [i for i in order if samples[i].images]
+        text_only = [i for i in order if not samples[i].images]
+        return batched(with_images, self.batch_size) + batched(text_only, self.batch_size)
 
     def _decode(self, row: list[int], prompt_tokens: int, latency: float) -> Generation:
         """Cut the row after the first end-of-sequence token (the rest is padding)."""

@@ -1,9 +1,10 @@
 """Load and save image-text-to-text checkpoints together with the right processor.
 
-``load_vlm`` takes any Hugging Face VLM checkpoint (a folder or a Hub id already in
-the cache). The model goes through ``AutoModelForImageTextToText``; the processor
-is chosen by ``config.model_type`` (see :mod:`safevlm.models.processors` for why
-``AutoProcessor`` cannot be trusted without torchvision).
+``load_vlm`` takes a Hugging Face VLM checkpoint of a supported family (a folder or a
+Hub id already in the cache). The model goes through ``AutoModelForImageTextToText``;
+the processor is the family's (:mod:`safevlm.models.families`; see
+:mod:`safevlm.models.processors` for why ``AutoProcessor`` cannot be trusted without
+torchvision). A checkpoint of an unknown family fails before its weights are read.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def load_vlm(path_or_id: str | Path, *, dtype: str | Any = "auto", device: str =
     from transformers import AutoConfig, AutoModelForImageTextToText
     from transformers.utils import logging as hf_logging
 
-    from safevlm.models.processors import load_processor
+    from safevlm.models.families import get_family, load_processor
 
     hf_logging.disable_progress_bar()  # its per-shard loading bars would break safevlm's own progress display
     name = str(path_or_id)
@@ -97,6 +98,7 @@ def load_vlm(path_or_id: str | Path, *, dtype: str | Any = "auto", device: str =
         config = AutoConfig.from_pretrained(name)
     except (OSError, ValueError) as exc:
         raise ModelNotFoundError(f"cannot load a model config from {name!r}: {exc}") from exc
+    get_family(config, source=name)  # an unsupported family fails here, before the weights are read
     dev = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, dev)
     try:
@@ -104,7 +106,7 @@ def load_vlm(path_or_id: str | Path, *, dtype: str | Any = "auto", device: str =
     except ValueError as exc:  # raised for configs that have no image-text-to-text class
         raise ModelNotFoundError(f"{name}: model type {config.model_type!r} is not an image-text-to-text "
                                  f"model ({exc})") from exc
-    processor = load_processor(name, config.model_type, **(processor_kwargs or {}))
+    processor = load_processor(name, config, **(processor_kwargs or {}))
     processor.tokenizer.padding_side = "left"
     if "device_map" not in model_kwargs:  # with a device map, accelerate has placed the weights already
         model.to(dev)

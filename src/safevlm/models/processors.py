@@ -1,4 +1,5 @@
-"""Processors that work without torchvision, and the registry of supported families.
+"""Processors that work without torchvision (the family registry that picks them is
+:mod:`safevlm.models.families`).
 
 Why these subclasses exist (docs/models.md, "Pitfalls"):
 
@@ -14,8 +15,13 @@ Why these subclasses exist (docs/models.md, "Pitfalls"):
   to them on its own when torchvision is missing, so loading a saved or real
   checkpoint needs nothing special for the image processor.
 - ``AutoProcessor.from_pretrained`` silently returns a bare tokenizer for these
-  processors (pitfall 7), so :func:`load_processor` picks the class from the
-  model's ``config.model_type`` instead of trusting ``AutoProcessor``.
+  processors (pitfall 7), so :func:`safevlm.models.families.load_processor` picks the
+  class from the model's family instead of trusting ``AutoProcessor``.
+- LLaVA, LLaVA-NeXT, Mllama, Gemma 3 and Pixtral processors take no video processor,
+  so the upstream classes are used as they are. ``PixtralProcessor``'s module, though,
+  imports the torchvision image processor for one helper (the token count vLLM asks
+  for), which the PIL image processor module also defines; :func:`_pixtral_processor`
+  imports the upstream class with that helper taken from the PIL module.
 
 Saved processors record the upstream class name (``Qwen2_5_VLProcessor``...), so a
 checkpoint written here loads with plain transformers/vLLM where torchvision exists.
@@ -23,21 +29,46 @@ checkpoint written here loads with plain transformers/vLLM where torchvision exi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-from types import SimpleNamespace
+import importlib
+import sys
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 from transformers import (
-    AutoProcessor,
-    ProcessorMixin,
+    InternVLProcessor,
     Qwen2_5_VLProcessor,
     Qwen2VLProcessor,
     Qwen3VLProcessor,
     SmolVLMProcessor,
 )
 
-from safevlm.errors import ConfigError
+
+def _pixtral_processor() -> type:
+    """The upstream ``PixtralProcessor``, importable without torchvision.
+
+    ``processing_pixtral`` imports ``get_resize_output_image_size`` from
+    ``image_processing_pixtral`` (a torchvision module); while it is imported, that name
+    resolves to a stand-in holding the PIL module's function of the same name and
+    behaviour. The stand-in is removed afterwards, so nothing else ever sees it.
+    """
+    name = "transformers.models.pixtral.image_processing_pixtral"
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        from transformers.models.pixtral import image_processing_pil_pixtral as pil
+
+        stand_in = ModuleType(name)
+        stand_in.get_resize_output_image_size = pil.get_resize_output_image_size  # type: ignore[attr-defined]
+        sys.modules[name] = stand_in
+        try:
+            module = importlib.import_module("transformers.models.pixtral.processing_pixtral")
+        finally:
+            del sys.modules[name]
+        return module.PixtralProcessor
+    return importlib.import_module("transformers.models.pixtral.processing_pixtral").PixtralProcessor
+
+
+PixtralProcessor = _pixtral_processor()
 
 
 class _UpstreamName:
@@ -78,6 +109,17 @@ class OfflineQwen3VLProcessor(_UpstreamName, Qwen3VLProcessor):
         super().__init__(image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
 
 
+class OfflineInternVLProcessor(_UpstreamName, InternVLProcessor):
+    """InternVL processor without the (torchvision-only) video processor."""
+
+    upstream = InternVLProcessor
+
+    def __init__(self, image_processor=None, tokenizer=None, image_seq_length: int = 256, chat_template=None,
+                 **kwargs):
+        super().__init__(image_processor, tokenizer, None, image_seq_length=image_seq_length,
+                         chat_template=chat_template, **kwargs)
+
+
 class OfflineSmolVLMProcessor(_UpstreamName, SmolVLMProcessor):
     """SmolVLM processor without a video processor, plus the ``num_frames``/``fps`` stub
     that ``SmolVLMProcessor.apply_chat_template`` reads even for image-only chats."""
@@ -88,39 +130,6 @@ class OfflineSmolVLMProcessor(_UpstreamName, SmolVLMProcessor):
         super().__init__(image_processor, tokenizer, None, image_seq_len=image_seq_len,
                          chat_template=chat_template, **kwargs)
         self.video_processor = SimpleNamespace(num_frames=64, fps=1)
-
-
-@dataclass(frozen=True)
-class Family:
-    """What safevlm needs to know about one VLM family."""
-
-    model_type: str
-    processor_cls: type[ProcessorMixin]
-    template: str  # name of the file in trl/chat_templates
-    vision_tokens: tuple[str, ...]  # tokens a weak model must never generate (pitfall 5)
-
-
-FAMILIES: dict[str, Family] = {
-    "qwen2_vl": Family("qwen2_vl", OfflineQwen2VLProcessor, "qwen2_5_vl",
-                       ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>")),
-    "qwen2_5_vl": Family("qwen2_5_vl", OfflineQwen2_5_VLProcessor, "qwen2_5_vl",
-                         ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>")),
-    "qwen3_vl": Family("qwen3_vl", OfflineQwen3VLProcessor, "qwen3_vl",
-                       ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>")),
-    "smolvlm": Family("smolvlm", OfflineSmolVLMProcessor, "smolvlm",
-                      ("<image>", "<fake_token_around_image>", "<global-img>", "<video>")),
-}
-
-
-def chat_template(name: str) -> str:
-    """A chat template shipped by TRL (``trl/chat_templates/NAME.jinja``), read from disk (no Hub)."""
-    import trl
-
-    path = Path(trl.__file__).parent / "chat_templates" / f"{name}.jinja"
-    if not path.is_file():
-        known = sorted(p.stem for p in path.parent.glob("*.jinja"))
-        raise ConfigError(f"no chat template {name!r} in {path.parent}; known: {', '.join(known)}")
-    return path.read_text(encoding="utf-8")
 
 
 def qwen_image_processor(*, min_pixels: int = 56 * 56, max_pixels: int = 224 * 224, patch_size: int = 14,
@@ -152,23 +161,3 @@ def smolvlm_image_processor(*, image_size: int = 224):
 
     return SmolVLMImageProcessorPil(do_image_splitting=False, size={"longest_edge": image_size},
                                     max_image_size={"longest_edge": image_size})
-
-
-def load_processor(path: str | Path, model_type: str, **kwargs: Any) -> ProcessorMixin:
-    """The processor saved with a checkpoint, as a full processor (never a bare tokenizer).
-
-    Known families use the offline subclass; anything else goes through
-    ``AutoProcessor``, and a result without an image processor is an error rather
-    than a model that silently becomes text-only.
-    """
-    family = FAMILIES.get(model_type)
-    if family is not None:
-        return family.processor_cls.from_pretrained(str(path), **kwargs)
-    try:
-        proc = AutoProcessor.from_pretrained(str(path), **kwargs)
-    except (ImportError, OSError, ValueError) as exc:
-        raise ConfigError(f"cannot load a processor for {path} (model type {model_type!r}): {exc}") from exc
-    if not isinstance(proc, ProcessorMixin) or getattr(proc, "image_processor", None) is None:
-        raise ConfigError(f"{path}: AutoProcessor gave {type(proc).__name__}, not an image-text processor, for model "
-                          f"type {model_type!r}; families with offline support: {', '.join(sorted(FAMILIES))}")
-    return proc

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 # Enough English to give a few hundred useful merges when the caller has no corpus.
 DEFAULT_CORPUS: list[str] = [
@@ -25,7 +26,7 @@ DEFAULT_CORPUS: list[str] = [
 
 
 def train_bpe_tokenizer(special_tokens: Sequence[str], corpus: Iterable[str] | None = None, *,
-                        vocab_size: int = 1024, repeat: int = 20, **named_tokens: str):
+                        vocab_size: int = 1024, repeat: int = 20, add_bos: bool = False, **named_tokens: Any):
     """Train a byte-level BPE and wrap it as a transformers fast tokenizer.
 
     Args:
@@ -35,9 +36,14 @@ def train_bpe_tokenizer(special_tokens: Sequence[str], corpus: Iterable[str] | N
             (docs/models.md, "Pitfalls"), so size embeddings with ``len(tokenizer)``.
         repeat: how often the corpus is repeated (merge counts need repeats to pass
             the trainer's frequency threshold on a tiny corpus).
-        named_tokens: ``eos_token=...``, ``pad_token=...``, ``bos_token=...`` etc.
+        add_bos: prepend ``bos_token`` when encoding with special tokens, as the Llama,
+            Mistral and Gemma tokenizers do (a template that leaves the BOS to the tokenizer
+            then gets it at inference, where the processor adds special tokens, and not in
+            TRL's training batches, which it tokenizes without them; docs/models.md, "Pitfalls").
+        named_tokens: ``eos_token=...``, ``pad_token=...``, ``bos_token=...``, and
+            ``extra_special_tokens={"image_token": ...}`` for the named tokens a processor reads.
     """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
     texts = list(corpus) if corpus is not None else list(DEFAULT_CORPUS)
@@ -47,4 +53,8 @@ def train_bpe_tokenizer(special_tokens: Sequence[str], corpus: Iterable[str] | N
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(special_tokens),
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tok.train_from_iterator(texts * max(1, repeat), trainer)
+    if add_bos:
+        bos = named_tokens["bos_token"]
+        tok.post_processor = processors.TemplateProcessing(single=f"{bos} $A", pair=f"{bos} $A {bos} $B",
+                                                           special_tokens=[(bos, tok.token_to_id(bos))])
     return PreTrainedTokenizerFast(tokenizer_object=tok, **named_tokens)

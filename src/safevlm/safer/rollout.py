@@ -111,14 +111,14 @@ class ReflectiveRollout:
     # -- the rollout --------------------------------------------------------------------------
 
     def rollout_func(self, prompts: list[list[dict[str, Any]]], trainer: Any) -> dict[str, Any]:
-        from safevlm.backends.hf import vision_token_ids
+        from safevlm.models.families import model_vision_token_ids
 
         uids = [row["uid"] for row in self.rows]
         if len(uids) != len(prompts):
             raise RuntimeError(f"reflective rollout: {len(prompts)} prompts but {len(uids)} rows")
         model = trainer.accelerator.unwrap_model(trainer.model)
         processor = trainer.processing_class
-        gen = {"suppress": vision_token_ids(model, processor), "eos_ids": self.reward.eos_ids,
+        gen = {"suppress": model_vision_token_ids(model, processor), "eos_ids": self.reward.eos_ids,
                "pad_id": processor.tokenizer.pad_token_id, "chat_template": trainer.chat_template,
                "template_kwargs": trainer.chat_template_kwargs}
         prompt_ids, completion_ids, logprobs = sample_completions(

@@ -224,15 +224,15 @@ def build_trainer(model: Any, processor: Any, dataset: Any, reward: RewardAdapte
 
     from trl import GRPOTrainer
 
-    from safevlm.backends.hf import vision_token_ids
+    from safevlm.models.families import get_family, model_vision_token_ids
     from safevlm.train.sft import lora_config
 
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is experimental in TRL 1.x
     cls = rollout.trainer_class() if rollout is not None else GRPOTrainer
-    args = grpo_config(settings, out, vision_token_ids(model, processor))
+    args = grpo_config(settings, out, model_vision_token_ids(model, processor))
     kwargs = {"rollout_func": rollout.rollout_func} if rollout is not None else {}
     return cls(model=model, reward_funcs=[reward], args=args, train_dataset=dataset, processing_class=processor,
-               peft_config=lora_config(settings) if settings.mode == "lora" else None, callbacks=callbacks, **kwargs)
+               peft_config=lora_config(settings, get_family(model.config)) if settings.mode == "lora" else None, callbacks=callbacks, **kwargs)
 
 
 def _history(trainer: Any) -> list[dict[str, Any]]:

@@ -26,7 +26,6 @@ from typing import Any
 from safevlm.errors import ConfigError
 from safevlm.rewards.base import DEFAULT_WEIGHTS
 from safevlm.train.settings import resolve_settings
-from safevlm.train.sft_settings import LORA_TARGETS
 
 ROLLOUTS = ("plain", "reflective")
 
@@ -62,7 +61,7 @@ class GRPOSettings:
     lora_r: int = 64
     lora_alpha: int = 16
     lora_dropout: float = 0.05
-    lora_target_modules: list[str] = field(default_factory=lambda: list(LORA_TARGETS))
+    lora_target_modules: list[str] | None = None  # None: the family's (the language model's projections)
     lora_scope: str = "language"
     max_pixels: int | None = 448 * 448
     dtype: str = "auto"

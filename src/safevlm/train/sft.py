@@ -2,12 +2,13 @@
 
 What it guarantees (docs/methods.md, "SafeCoT: training (SFT recipe)"):
 
-- **loss on the assistant answer only**: ``assistant_only_loss=True`` makes TRL render
-  each chat with its ``*_training.jinja`` template (generation markers), so the prompt,
-  the system text, the image tokens and padding get label -100; tested per
-  architecture in ``tests/test_sft.py`` (the supervised token ids are exactly the
-  answer and its end-of-turn tokens);
-- LoRA (PEFT) or full fine-tuning; a preset for a GPU (the paper's recipe) and one for
+- **loss on the assistant answer only**: ``assistant_only_loss=True`` with a training
+  template (generation markers) checked to keep the inference prompt
+  (:mod:`safevlm.train.chat_templates`), so the prompt, the system text, the image tokens
+  and padding get label -100; tested for every family in ``tests/test_families.py``
+  (the supervised token ids are exactly the answer and its end-of-turn tokens);
+- LoRA (PEFT) on the language model's projections only (the family registry says where
+  that is), or full fine-tuning; a preset for a GPU (the paper's recipe) and one for
   the gym on a CPU (:mod:`safevlm.train.sft_settings`); ``accelerate launch`` /
   DeepSpeed work because this is a plain ``SFTTrainer``;
 - checkpoints every ``save_steps`` and ``resume`` from the last one;
@@ -19,13 +20,14 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from pathlib import Path
 from typing import Any
 
 from safevlm.errors import ConfigError
+from safevlm.models.families import Family, cap_images, get_family, lora_target_modules
 from safevlm.models.loading import resolve_model_path
+from safevlm.train.chat_templates import check_training_template, training_chat_template
 from safevlm.train.records import TRAINING_RECORD
 from safevlm.train.sft_data import load_chat_dataset
 from safevlm.train.sft_settings import SFTSettings
@@ -33,11 +35,9 @@ from safevlm.train.sft_settings import SFTSettings
 log = logging.getLogger(__name__)
 
 
-QWEN_TYPES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
-
-
 def load_for_training(spec: str, settings: SFTSettings) -> tuple[Any, Any]:
-    """Model and processor for training, with Qwen-VL images capped at ``max_pixels``."""
+    """Model and processor for training, images capped at ``max_pixels`` by the family's rule
+    (:func:`safevlm.models.families.cap_images`)."""
     import torch
 
     from safevlm.models.loading import load_vlm
@@ -47,11 +47,8 @@ def load_for_training(spec: str, settings: SFTSettings) -> tuple[Any, Any]:
         dtype = "bfloat16" if settings.mode == "lora" and torch.cuda.is_available() and settings.bf16 else "float32"
     model, processor = load_vlm(resolve_model_path(spec), dtype=dtype, device="cpu")
     ip = getattr(processor, "image_processor", None)
-    if settings.max_pixels and model.config.model_type in QWEN_TYPES and ip is not None:
-        # Qwen-VL's size["longest_edge"] is a pixel count (other families: a side length)
-        size = dict(ip.size)
-        size["longest_edge"] = min(size.get("longest_edge") or settings.max_pixels, settings.max_pixels)
-        ip.size = size
+    if settings.max_pixels and ip is not None:
+        cap_images(get_family(model.config), ip, settings.max_pixels)
     return model, processor
 
 
@@ -76,35 +73,44 @@ def sft_config(settings: SFTSettings, out: str | Path, *, has_eval: bool = False
         remove_unused_columns=False, disable_tqdm=True, deepspeed=settings.deepspeed)
 
 
-def lora_target_regex(names: list[str], scope: str) -> str | list[str]:
-    """PEFT ``target_modules``: the named projections, in the language model only by default.
-
-    Qwen2.5-VL's vision MLP is also called ``gate_proj/up_proj/down_proj`` and SmolVLM's
-    SigLIP attention ``q_proj/k_proj/v_proj``, so bare names would put adapters in the
-    vision tower too; SafeCoT adapts the language model's projections (docs/methods.md, "SafeCoT: training (SFT recipe)").
-    """
-    if scope == "all":
-        return list(names)
-    alternatives = "|".join(re.escape(n) for n in names)
-    return rf"^(?!.*(?:visual|vision)).*\.(?:{alternatives})$"
-
-
-def lora_config(settings: SFTSettings):
+def lora_config(settings: SFTSettings, family: Family):
+    """LoRA on the family's language-model projections (or ``lora_target_modules``), never in the
+    vision tower or the projector unless ``lora_scope=all`` (docs/models.md, "Families")."""
     from peft import LoraConfig
 
     return LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
-                      target_modules=lora_target_regex(settings.lora_target_modules, settings.lora_scope),
+                      target_modules=lora_target_modules(family, settings.lora_target_modules, settings.lora_scope),
                       task_type="CAUSAL_LM")
 
 
 def build_trainer(model: Any, processor: Any, train_dataset: Any, settings: SFTSettings, out: str | Path, *,
                   eval_dataset: Any = None, callbacks: list[Any] | None = None):
-    """A configured ``SFTTrainer`` (tests use it to inspect batches without training)."""
+    """A configured ``SFTTrainer`` (tests use it to inspect batches without training).
+
+    The processor's chat template is replaced by the training variant that keeps the
+    prompt as at inference and supervises the answer and its end-of-turn token
+    (:mod:`safevlm.train.chat_templates`); markers render nothing, so generation with the
+    saved processor is unchanged.
+    """
     from trl import SFTTrainer
 
+    family = get_family(model.config)
+    if settings.chat_template_path:
+        path = Path(settings.chat_template_path)
+        if not path.is_file():
+            raise ConfigError(f"chat_template_path {path} not found")
+        template: str | None = path.read_text(encoding="utf-8")
+        why = check_training_template(processor, template)
+        if why:
+            raise ConfigError(f"chat_template_path {path}: {why}")
+    else:
+        template = training_chat_template(processor, family)
+    if template is not None:
+        processor.chat_template = template
     return SFTTrainer(model=model, args=sft_config(settings, out, has_eval=eval_dataset is not None),
                       train_dataset=train_dataset, eval_dataset=eval_dataset, processing_class=processor,
-                      peft_config=lora_config(settings) if settings.mode == "lora" else None, callbacks=callbacks)
+                      peft_config=lora_config(settings, family) if settings.mode == "lora" else None,
+                      callbacks=callbacks)
 
 
 def _data_summary(data: Path) -> dict[str, Any]:
@@ -186,10 +192,10 @@ def merge_adapter(adapter_dir: str | Path, out: str | Path, *, base: str | None 
     base_path = base or record.get("base_model_path") or json.loads(cfg_file.read_text())["base_model_name_or_path"]
     model, processor = load_vlm(resolve_model_path(str(base_path)), dtype="float32", device="cpu")
     merged = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
-    from safevlm.models.processors import load_processor
+    from safevlm.models.families import load_processor
 
     try:  # the adapter folder holds the processor the model was trained with
-        processor = load_processor(adapter_dir, model.config.model_type)
+        processor = load_processor(adapter_dir, model.config)
     except Exception:  # noqa: BLE001 - fall back on the base model's processor
         log.info("%s has no processor; using the base model's", adapter_dir)
     save_vlm(merged, processor, out)

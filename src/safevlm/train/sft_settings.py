@@ -4,10 +4,11 @@
 Presets (``preset: gpu | cpu``; ``auto`` picks ``gpu`` when CUDA is visible):
 
 - **gpu**, SafeCoT's published recipe (docs/methods.md, "SafeCoT: training"): LoRA r=64, alpha=16 on
-  every attention and MLP projection, lr 2e-5, linear schedule, 3 epochs (the paper
+  every attention and MLP projection of the language model, lr 2e-5, linear schedule, 3 epochs (the paper
   says 2-3), global batch 8 (2 per device x 4 accumulation on one GPU; with N GPUs
   lower the accumulation to keep 8), bf16, max length 1024, gradient checkpointing,
-  images capped at 448x448 pixels so image tokens fit in 1024.
+  images capped at 448x448 pixels so image tokens fit in 1024 (each family's rule:
+  docs/models.md, "Families").
 - **cpu**, for the gym model on a laptop-class CPU: full fine-tuning (the model has
   1 M parameters, so LoRA saves nothing), fp32 (bf16 autocast is 9x slower for this
   model on our CPU), no gradient checkpointing (40-50 % slower on a CPU), batch 32,
@@ -29,8 +30,6 @@ from typing import Any
 from safevlm.errors import ConfigError
 from safevlm.train.settings import resolve_settings
 
-LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-
 
 @dataclass
 class SFTSettings:
@@ -51,9 +50,10 @@ class SFTSettings:
     lora_r: int = 64
     lora_alpha: int = 16
     lora_dropout: float = 0.05
-    lora_target_modules: list[str] = field(default_factory=lambda: list(LORA_TARGETS))
-    lora_scope: str = "language"  # language: adapters outside the vision tower only | all
-    max_pixels: int | None = 448 * 448  # Qwen-VL image cap (None: the processor's own)
+    lora_target_modules: list[str] | None = None  # None: the family's (the language model's projections)
+    lora_scope: str = "language"  # language: adapters in the language model only | all: every module so named
+    max_pixels: int | None = 448 * 448  # image cap per image, by the family's rule (None: the processor's own)
+    chat_template_path: str | None = None  # a .jinja with {% generation %} markers (default: chosen and checked)
     dtype: str = "auto"  # weights: auto = bf16 for LoRA on GPU, else float32
     seed: int = 0
     logging_steps: int = 10
