@@ -16,8 +16,8 @@ from safevlm.text.refusal_model import FEATURES, ROUTES, Heads, load_heads
 
 REPO = Path(__file__).resolve().parents[1]
 #: Golden accuracies (docs/judges.md, `python benchmarks/judge_accuracy.py`).
-HAND_REFUSAL, HAND_SAFECOT, HAND_GCG = 0.0, 0.0, 0.0
-VLGUARD_REFUSAL = 0.0
+HAND_REFUSAL, HAND_SAFECOT, HAND_GCG = 314 / 322, 153 / 322, 159 / 322
+VLGUARD_REFUSAL = 1545 / 1558
 LABELLED = [json.loads(line) for line in (REPO / "tests/data/refusal_labelled.jsonl").read_text("utf-8").splitlines()]
 
 TRICKY = [
@@ -109,13 +109,16 @@ def test_three_way_label_strength_and_confidence():
     partial = find_refusal(MISS_CLASSES[8][0])
     assert (partial.label, partial.refused, partial.route) == ("partial", True, "dialogue")
     assert partial.rule == "dialogue (classic: refused, jailbreak: complied)"
-    complied = find_refusal("The car in the photo is red.")
-    assert (complied.label, complied.refused, complied.strength) == ("complied", False, "none")
-    for f in (refused, partial, complied):
+    plain = find_refusal("The car in the photo is red.")
+    assert (plain.label, plain.refused, plain.strength, plain.route) == ("complied", False, "none", "none")
+    disclaimed = find_refusal(MISS_CLASSES[12][0])  # "I'm not a lawyer, but ..." goes to the soft head
+    assert (disclaimed.label, disclaimed.route) == ("complied", "soft")
+    for f in (refused, partial, plain, disclaimed):
         assert 0.5 <= f.confidence <= 1.0 and 0.0 <= f.p_refused <= 1.0
     assert refused.confidence > 0.9 and refused.p_refused > 0.5 and partial.p_refused < refused.p_refused
     # a head's decision names the features that pushed it most, sign included
-    assert complied.evidence and complied.evidence[0][0].startswith("content") and complied.evidence[0][1] < 0
+    name, push = disclaimed.evidence[0]
+    assert name.startswith("content") and push < 0 and any(n.startswith("disclaimer") for n, _ in disclaimed.evidence)
 
 
 def test_reasoning_formats_are_read_as_before():

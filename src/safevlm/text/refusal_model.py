@@ -32,7 +32,7 @@ MODEL_PATH = Path(__file__).with_name("refusal_model.npz")
 #: Cue types per sentence, in feature order ("explicit"/"implicit" are the rules, "question" asks back).
 CUES = ("explicit", "implicit", *FAMILIES, "question")
 #: Moves that give nothing of what was asked (a sentence with none of them is content).
-NON_ANSWER = tuple(c for c in CUES if c != "apology")
+NON_ANSWER = frozenset(c for c in CUES if c != "apology")
 _OPINION_OBJECT = re.compile(r"^[^.,;]{0,40}?\b(?:(?:personal |own |political |subjective )?(?:opinions?|views?|"
                              r"beliefs?|stances?|preferences?|feelings?|emotions?|biases|experiences?)|decisions? for "
                              r"(?:you|others|anyone)|take (?:a )?sides?)\b", re.I)
@@ -116,8 +116,8 @@ def features(text: str, cues: list[SentenceCues] | None = None) -> list[float]:
     for c in CUES:
         hits = [c in sc.cues for sc in cues]
         vec += [float(any(hits)), float(hits[0]), sum(hits) / n]
-    content = [not (sc.cues & set(NON_ANSWER)) and len(sc.text.split()) >= 3 for sc in cues]
-    first_move = next((i for i, sc in enumerate(cues) if sc.cues & set(NON_ANSWER)), n)
+    content = [not (sc.cues & NON_ANSWER) and len(sc.text.split()) >= 3 for sc in cues]
+    first_move = next((i for i, sc in enumerate(cues) if sc.cues & NON_ANSWER), n)
     chars = [len(sc.text) for sc in cues]
     total = sum(chars)
     before = sum(ch for ch, ok in zip(chars[:first_move], content[:first_move]) if ok)
@@ -136,7 +136,7 @@ def features(text: str, cues: list[SentenceCues] | None = None) -> list[float]:
     return vec
 
 
-ROUTES = ("empty", "explicit", "implicit", "crisis", "premise", "deflect")
+ROUTES = ("empty", "explicit", "implicit", "crisis", "premise", "deflect", "none")
 
 
 @dataclass(frozen=True)
