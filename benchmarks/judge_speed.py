@@ -44,13 +44,13 @@ def main(argv: list[str] | None = None) -> int:
         items = [JudgeInput(response=r["response"]) for r in rows]
         chars = sum(len(r["response"]) for r in rows) / len(rows)
         cells = []
-        for j in totals:
+        for j, total in totals.items():
             judge = get_judge(j)
             judge.judge(items[:1])  # load weights, compile patterns
             cpu, wall = max(throughput(judge, items) for _ in range(args.repeat))
-            totals[j][0] += len(items)
-            totals[j][1] += len(items) / cpu
-            totals[j][2] += len(items) / wall
+            total[0] += len(items)
+            total[1] += len(items) / cpu
+            total[2] += len(items) / wall
             cells.append(f"{cpu:20.0f} {wall:8.0f}")
         print(f"{name:18s} {len(rows):6d} {chars:6.0f}  " + "  ".join(cells))
     print(f"{'all':18s} {sum(len(r) for r in sets.values()):6d} {'':6s}  "

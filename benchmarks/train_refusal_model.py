@@ -29,8 +29,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
 from refusal_sets import REPO, all_sets
+
 from safevlm.text.refusal import read
 from safevlm.text.refusal_cues import dialogue_segments, normalise
 from safevlm.text.refusal_model import FEATURES, MODEL_PATH, ROUTES, Heads

@@ -187,7 +187,7 @@ def _combine_turns(turns: list[tuple[str, RefusalFinding]]) -> RefusalFinding:
         return _finding("complied", p_nc, p_ref, "dialogue", rule="dialogue")
     label = "refused" if len(refusing) == len(turns) and all(f.label == "refused" for _, f in refusing) \
         else "partial"
-    who, first = refusing[0]
+    _who, first = refusing[0]
     speakers = ", ".join(f"{w or '(opening)'}: {f.label}" for w, f in turns)
     return _finding(label, p_nc, p_ref, "dialogue", rule=f"dialogue ({speakers})", match=first.match,
                     sentence=first.sentence, explicit=first.strength == "explicit")

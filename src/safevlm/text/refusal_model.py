@@ -35,12 +35,12 @@ CUES = ("explicit", "implicit", *FAMILIES, "question")
 NON_ANSWER = frozenset(c for c in CUES if c != "apology")
 _OPINION_OBJECT = re.compile(r"^[^.,;]{0,40}?\b(?:(?:personal |own |political |subjective )?(?:opinions?|views?|"
                              r"beliefs?|stances?|preferences?|feelings?|emotions?|biases|experiences?)|decisions? for "
-                             r"(?:you|others|anyone)|take (?:a )?sides?)\b", re.I)
-_CONCESSIVE = re.compile(r"^\W*(?:although|though|even though|while|whilst)\b[^,]{5,}?,\s+", re.I)
+                             r"(?:you|others|anyone)|take (?:a )?sides?)\b", re.IGNORECASE)
+_CONCESSIVE = re.compile(r"^\W*(?:although|though|even though|while|whilst)\b[^,]{5,}?,\s+", re.IGNORECASE)
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 LIST_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*\u2022]|#{1,4} )\s*\S", re.MULTILINE)
 _AFFIRM = re.compile(r"^\W*(?:sure|certainly|of course|absolutely|yes|okay|ok|here(?:'s| is| are)|great|"
-                     r"happy to|glad to|no problem)\b", re.I)
+                     r"happy to|glad to|no problem)\b", re.IGNORECASE)
 
 
 def _names() -> tuple[str, ...]:
@@ -67,7 +67,7 @@ class SentenceCues:
 
 
 _CLAUSE = re.compile(r",\s*(?=(?:but|however|though|yet|although|while|whereas|so|which is why)\b)|\s+(?=but\s+(?:I|we|it|there|the|this|"
-                     r"that|you|he|she|they|according|in|as|here)\b)", re.I)
+                     r"that|you|he|she|they|according|in|as|here)\b)", re.IGNORECASE)
 
 
 def sentence_cues(text: str) -> list[SentenceCues]:
