@@ -134,11 +134,14 @@ def test_rejudge_function(tmp_path):
 
 def test_judge_errors_are_excluded_and_counted(tmp_path):
     _, first = run(tmp_path, limit=8)
-    ids = [r["id"] for r in lines(tmp_path / "run")]
-    _, res = run(tmp_path, judges=[Stub("flaky", bad=set(ids[:3]))], limit=8)
+    recs = lines(tmp_path / "run")
+    clear = [r["id"] for r in recs if not r["metadata"]["ambiguous"]]  # ambiguous items are in no metric
+    _, res = run(tmp_path, judges=[Stub("flaky", bad=set(clear[:3]))], limit=8)
     b = res["benchmarks"][BENCH]
     assert b["judge_errors"] == {"flaky": 3} and res["run"]["judge_errors"] == 3
-    assert b["metrics"]["accuracy"]["n"] == 5 and first["benchmarks"][BENCH]["metrics"]["accuracy"]["n"] == 8
+    assert b["metrics"]["accuracy"]["n"] == len(clear) - 3
+    assert first["benchmarks"][BENCH]["metrics"]["accuracy"]["n"] == len(clear)
+    assert first["benchmarks"][BENCH].get("ambiguous", {}).get("n", 0) == 8 - len(clear)
 
 
 def test_a_judge_that_raises_gives_error_verdicts(tmp_path):
@@ -153,7 +156,8 @@ def test_generation_errors_are_counted_then_retried(tmp_path):
     backend.fail = {f"{BENCH}:test-000002", f"{BENCH}:test-000005"}
     _, res = run(tmp_path, backend=backend, limit=8)
     assert res["benchmarks"][BENCH]["generation_errors"] == 2 and res["run"]["n_errors"] == 2
-    assert res["benchmarks"][BENCH]["metrics"]["accuracy"]["n"] == 6
+    clear = [r for r in lines(tmp_path / "run") if not r["metadata"]["ambiguous"] and not r["generation"]["error"]]
+    assert res["benchmarks"][BENCH]["metrics"]["accuracy"]["n"] == len(clear)
     bad = [r for r in lines(tmp_path / "run") if r["generation"]["error"]]
     assert len(bad) == 2 and all(r["verdicts"] == {} for r in bad)  # never judged
     backend, res = run(tmp_path, limit=8)

@@ -22,14 +22,15 @@ def test_gym_build_writes_jsonl_images_and_card(tmp_path):
     assert "train: 40 items" in res.output
     card = json.loads((out / "card.json").read_text())
     assert {s: card["splits"][s]["total"] for s in card["splits"]} == {"train": 40, "test": 12, "test-ood": 10}
-    assert card["config"]["seed"] == 4 and card["held_out"]["templates"] == [10, 11]
+    assert card["config"]["seed"] == 4 and card["held_out"]["templates"] == [17, 18, 19]
     assert sum(card["splits"]["train"]["family"].values()) == 40
     assert "| **all** |" in (out / "README.md").read_text()
 
     samples = list(read_samples(out / "test.jsonl"))
     items = generate_items("test", 12, seed=4)
     assert [s.text for s in samples] == [it.text for it in items]
-    assert [s.metadata for s in samples] == [it.metadata for it in items]
+    assert [s.metadata for s in samples] == [it.to_sample().metadata for it in items]
+    assert [s.history for s in samples] == [it.to_sample().history for it in items]
     img = samples[0].load_images()[0]
     assert img.size == (112, 112)
     assert img.tobytes() == items[0].render().tobytes()  # PNG round trip is lossless

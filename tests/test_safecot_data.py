@@ -12,6 +12,8 @@ from safevlm.errors import ConfigError
 from safevlm.safecot.build import BuildConfig, build
 from safevlm.data.prompts import PRESETS, get_wrapper
 from safevlm.backends.function import FunctionBackend
+from safevlm.gym.textmatch import mentions_any
+from safevlm.text import parse_response
 from safevlm.safecot.teacher import explain_samples
 from safevlm.safecot.templates import FALLBACK, load_templates
 
@@ -27,9 +29,10 @@ def _rows(path: Path) -> list[dict]:
 
 
 def _gym_counts():
+    """Unsafe and general items the builder may use: not ambiguous, single-turn."""
     from safevlm.gym.generate import generate_items
 
-    items = generate_items("train", 400)
+    items = [it for it in generate_items("train", 400) if not it.metadata["ambiguous"] and not it.history]
     return sum(it.expected != "comply" for it in items), sum(it.expected == "comply" for it in items)
 
 
@@ -37,8 +40,20 @@ def _target(row: dict) -> str:
     return row["messages"][-1]["content"][0]["text"]
 
 
+def _user(row: dict) -> dict:
+    return next(m for m in row["messages"] if m["role"] == "user")
+
+
 def _prompt(row: dict) -> str:
-    return row["messages"][0]["content"][-1]["text"]
+    return _user(row)["content"][-1]["text"]
+
+
+def _split_target(row: dict) -> tuple[str, str]:
+    """(reason part, closing part): plain "reason closing", or <think>... reason</think><answer>closing</answer>."""
+    parsed = parse_response(_target(row))
+    if parsed.tagged:
+        return parsed.think, parsed.answer
+    return _target(row), _target(row)
 
 
 def test_v1_counts_ratio_targets_and_card(tmp_path, specs):
@@ -55,13 +70,15 @@ def test_v1_counts_ratio_targets_and_card(tmp_path, specs):
     wrapper = get_wrapper("safecot")
     for r in rows:
         assert _prompt(r).startswith(PRESETS["safecot"].split("{question}")[0])
-        assert r["messages"][0]["content"][0] == {"type": "image"}  # image first
+        assert _user(r)["content"][0] == {"type": "image"}  # image first
         assert all((out / p).is_file() for p in r["images"])
         if r["side"] == "unsafe":
             assert r["expected"] in ("refuse", "safe_complete")
-            reason, _, suffix = _target(r).partition(" Therefore,")
-            assert "Therefore," + suffix == book.v1_suffix
-            assert reason in book.categories[r["template"]].reasons
+            reason, closing = _split_target(r)
+            suffix = book.warn_suffix if r["expected"] == "safe_complete" else book.v1_suffix
+            assert closing.endswith(suffix)  # safe_complete items warn instead of refusing
+            assert any(reason.endswith(c) or reason.endswith(f"{c} {suffix}")
+                       for c in book.categories[r["template"]].reasons)
         else:
             assert r["expected"] == "comply" and not _target(r).endswith(book.v1_suffix)
     from safevlm.gym.generate import generate_samples
@@ -86,7 +103,7 @@ def test_ratio_max_unsafe_seed_and_determinism(tmp_path, specs):
     assert (tmp_path / "a" / "train.jsonl").read_text() == (tmp_path / "b" / "train.jsonl").read_text()
     book = load_templates()
     unsafe = [r for r in _rows(tmp_path / "a" / "train.jsonl") if r["side"] == "unsafe"]
-    assert unsafe and all(_target(r) in book.v0_refusals for r in unsafe)
+    assert unsafe and all(_split_target(r)[1] in book.v0_refusals for r in unsafe)
 
 
 def test_short_general_side_is_reported_not_hidden(tmp_path, specs):
@@ -180,8 +197,9 @@ def test_v2_teacher_failures_are_reported_and_dropped(tmp_path, specs):
                                         "the teacher started answering the request": 10}
     targets = [_target(r) for r in _rows(out / "train.jsonl") + _rows(out / "heldout.jsonl") if r["side"] == "unsafe"]
     book = load_templates()
-    assert targets and all(t == f"The image and request together could hurt someone. {book.v2_suffix}"
-                           for t in targets)
+    explanation = "The image and request together could hurt someone."
+    assert targets and all(t in (f"{explanation} {book.v2_suffix}", f"{explanation} {book.warn_suffix}")
+                           or (t.startswith("<think>") and explanation in t) for t in targets)
     rejected_ids = {r["id"] for r in rejected}
     assert not rejected_ids & {r["id"] for r in _rows(out / "train.jsonl")}
 
@@ -205,7 +223,9 @@ def test_oracle_teacher_explains_gym_items_from_their_truth(tmp_path, specs):
         sample = by_id[r["id"].split(":")[-1]]
         assert r["explanation"].startswith("The image shows")
         verdict = judge(sample, _target(r))
-        assert verdict.refused and not verdict.hallucinated and verdict.mentions_ok, (r["explanation"], verdict)
+        assert verdict.behaviour_ok and not verdict.hallucinated and not verdict.contradiction, (r["explanation"], verdict)
+        text = " ".join(filter(None, (parse_response(_target(r)).think, parse_response(_target(r)).answer)))
+        assert all(mentions_any(text, group) for group in sample.metadata["must_mention"]), r["explanation"]
 
 
 def test_oracle_teacher_rejects_items_that_are_not_gym_items():

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from safevlm.backends import Backend, GenerationParams, load_backend
-from safevlm.backends.base import SYSTEM_PROMPT_KEY, ProgressFn
+from safevlm.backends.base import ProgressFn
 from safevlm.backends.function import FunctionBackend
-from safevlm.data.sample import Sample
+from safevlm.data.sample import SYSTEM_PROMPT_KEY, Sample
 
 ORACLE = "oracle"
 

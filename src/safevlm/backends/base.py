@@ -7,9 +7,10 @@ request that ultimately fails gives a Generation whose ``error`` says why and wh
 empty) response. Programming and configuration errors still raise.
 
 Message layout is shared by all backends (:func:`sample_messages`): an optional
-system turn from ``sample.metadata["system_prompt"]``, then one user turn with the
-image blocks first and the text last (the layout Qwen-VL/SmolVLM were trained
-with; text-only samples get no image block).
+system turn from ``sample.metadata["system_prompt"]``, then the earlier turns of a
+multi-turn sample (``sample.history``), then the user turn; the image blocks go first
+in the first user turn, the text last (the layout Qwen-VL/SmolVLM were trained with;
+text-only samples get no image block).
 """
 
 from __future__ import annotations
@@ -19,10 +20,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, Self
 
-from safevlm.data.sample import Sample
+from safevlm.data.sample import SYSTEM_PROMPT_KEY, Sample
 from safevlm.errors import SafeVLMError
 
-SYSTEM_PROMPT_KEY = "system_prompt"
 
 FinishReason = Literal["stop", "length", "error"]
 ProgressFn = Callable[[int], None]
@@ -118,9 +118,11 @@ def sample_messages(sample: Sample, images: Sequence[Any] | None = None) -> list
     if system:
         messages.append({"role": "system", "content": [{"type": "text", "text": str(system)}]})
     imgs = list(images) if images is not None else sample.load_images()
-    content: list[dict[str, Any]] = [{"type": "image", "image": im} for im in imgs]
-    content.append({"type": "text", "text": sample.text})
-    messages.append({"role": "user", "content": content})
+    turns = [(t.role, t.text) for t in sample.history] + [("user", sample.text)]
+    for k, (role, text) in enumerate(turns):
+        content: list[dict[str, Any]] = [{"type": "image", "image": im} for im in imgs] if k == 0 else []
+        content.append({"type": "text", "text": text})
+        messages.append({"role": role, "content": content})
     return messages
 
 

@@ -30,6 +30,28 @@ from safevlm.errors import DataError
 log = logging.getLogger(__name__)
 
 
+def vision_token_ids(model: Any, processor: Any) -> list[int]:
+    """Ids of every image/video placeholder token the model or processor knows about: a weak
+    model can sample them, and the next forward pass then fails (docs/models.md, "Pitfalls").
+    Generation everywhere (this backend, GRPO rollouts) suppresses them."""
+    from safevlm.models.processors import FAMILIES
+
+    tokens = set(getattr(FAMILIES.get(model.config.model_type), "vision_tokens", ()))
+    for attr in ("image_token", "video_token", "fake_image_token", "global_image_token", "boi_token", "eoi_token"):
+        tok = getattr(processor, attr, None)
+        if isinstance(tok, str):
+            tokens.add(tok)
+    tokenizer = processor.tokenizer
+    vocab = tokenizer.get_vocab()
+    ids = {vocab[t] for t in tokens if t in vocab}
+    for attr in ("image_token_id", "video_token_id", "image_token_index", "vision_start_token_id",
+                 "vision_end_token_id"):
+        val = getattr(model.config, attr, None)
+        if isinstance(val, int) and 0 <= val < len(tokenizer):
+            ids.add(val)
+    return sorted(ids)
+
+
 class HFBackend(Backend):
     """Generate with a transformers image-text-to-text model.
 
@@ -71,23 +93,7 @@ class HFBackend(Backend):
                        is not None else self.tokenizer.pad_token_id)
 
     def _vision_token_ids(self) -> list[int]:
-        """Ids of every image/video placeholder token the model or processor knows about."""
-        from safevlm.models.processors import FAMILIES
-
-        tokens = set(getattr(FAMILIES.get(self.model.config.model_type), "vision_tokens", ()))
-        for attr in ("image_token", "video_token", "fake_image_token", "global_image_token", "boi_token",
-                     "eoi_token"):
-            tok = getattr(self.processor, attr, None)
-            if isinstance(tok, str):
-                tokens.add(tok)
-        vocab = self.tokenizer.get_vocab()
-        ids = {vocab[t] for t in tokens if t in vocab}
-        for attr in ("image_token_id", "video_token_id", "image_token_index", "vision_start_token_id",
-                     "vision_end_token_id"):
-            val = getattr(self.model.config, attr, None)
-            if isinstance(val, int) and 0 <= val < len(self.tokenizer):
-                ids.add(val)
-        return sorted(ids)
+        return vision_token_ids(self.model, self.processor)
 
     # -- inputs -------------------------------------------------------------------------------
 

@@ -30,12 +30,12 @@ from typing import Any, TypeVar
 from PIL import Image
 
 from safevlm.backends.base import (
-    SYSTEM_PROMPT_KEY,
     Backend,
     BackendError,
     Generation,
     GenerationParams,
     ProgressFn,
+    sample_messages,
 )
 from safevlm.data.sample import Sample
 from safevlm.errors import DataError
@@ -55,14 +55,16 @@ def image_data_url(image: Image.Image, max_side: int | None = None) -> str:
 
 
 def openai_messages(sample: Sample, max_image_side: int | None = None) -> list[dict[str, Any]]:
-    """Chat Completions messages: optional system turn, then images first, text last."""
-    messages: list[dict[str, Any]] = []
-    if sample.metadata.get(SYSTEM_PROMPT_KEY):
-        messages.append({"role": "system", "content": str(sample.metadata[SYSTEM_PROMPT_KEY])})
-    content: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": image_data_url(im, max_image_side)}}
-                                     for im in sample.load_images()]
-    content.append({"type": "text", "text": sample.text})
-    messages.append({"role": "user", "content": content})
+    """Chat Completions messages in the shared layout (:func:`~safevlm.backends.base.sample_messages`),
+    images as data URLs and a system turn as plain text."""
+    messages = []
+    for m in sample_messages(sample):
+        if m["role"] == "system":
+            messages.append({"role": "system", "content": m["content"][0]["text"]})
+            continue
+        content = [{"type": "image_url", "image_url": {"url": image_data_url(part["image"], max_image_side)}}
+                   if part["type"] == "image" else part for part in m["content"]]
+        messages.append({"role": m["role"], "content": content})
     return messages
 
 

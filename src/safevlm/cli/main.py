@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from safevlm import __version__
-from safevlm.cli import bench, gym, models, safecot
+from safevlm.cli import bench, gym, models, safecot, safer
 from safevlm.cli import eval as eval_cli
 from safevlm.cli import judge as judge_cli
 from safevlm.cli import train as train_cli
@@ -20,6 +20,7 @@ app = typer.Typer(name="safevlm", help="Safety alignment toolkit for vision-lang
 app.add_typer(bench.app, name="bench")
 app.add_typer(gym.app, name="gym")
 app.add_typer(safecot.app, name="safecot")
+app.add_typer(safer.app, name="safer")
 app.add_typer(train_cli.app, name="train")
 app.command("export")(train_cli.export_cmd)
 app.command("generate")(models.generate)

@@ -10,7 +10,7 @@ import typer
 from safevlm.cli.common import console, friendly_errors
 from safevlm.train.progress import progress_callback
 
-app = typer.Typer(help="Fine-tune a VLM (TRL).", no_args_is_help=True)
+app = typer.Typer(help="Fine-tune a VLM with TRL: SFT (SafeCoT) or GRPO (SaFeR-VLM).", no_args_is_help=True)
 
 
 @app.command("sft")
@@ -55,6 +55,54 @@ def sft_cmd(
                       f"hf:{out} --prompt-wrapper {flag} ...")
     if record["mode"] == "lora":
         console.print(f"LoRA adapter saved; merge it with: safevlm export --merge {out} --out {out}-merged")
+
+
+@app.command("grpo")
+@friendly_errors
+def grpo_cmd(
+    model: Annotated[str, typer.Option("--model", "-m", help="The starting policy: gym, hf:PATH_OR_ID (e.g. a "
+                                       "SafeCoT fine-tune).")],
+    data: Annotated[Path, typer.Option("--data", "-d", help="A folder from `safevlm safer select` or a sample "
+                                       "JSONL file.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where checkpoints and the final model go.")],
+    overrides: Annotated[list[str] | None, typer.Argument(help="Settings as key=value (e.g. max_steps=100 "
+                                                             "reward.weights.task=0.4); see "
+                                                             "safevlm.train.grpo_settings.")] = None,
+    reward: Annotated[str, typer.Option("--reward", help="oracle (gym truth) or rubric:MODEL_SPEC.")] = "oracle",
+    rollout: Annotated[str | None, typer.Option("--rollout", help="plain (TRL's generation) | reflective "
+                                                "(SaFeR-VLM's safety-aware rollout).")] = None,
+    lora: Annotated[bool, typer.Option("--lora", help="LoRA adapters (PEFT).")] = False,
+    full: Annotated[bool, typer.Option("--full", help="Full fine-tuning.")] = False,
+    preset: Annotated[str, typer.Option("--preset", help="auto | gpu (the sibling EasyR1 recipe) | cpu (the "
+                                        "gym).")] = "auto",
+    config: Annotated[Path | None, typer.Option("--config", help="YAML file of settings (over the preset).")] = None,
+    prompt_wrapper: Annotated[str | None, typer.Option("--prompt-wrapper", help="Default: the model's own.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --out.")] = False,
+    resume_from: Annotated[Path | None, typer.Option("--resume-from", help="Continue from this checkpoint.")] = None,
+):
+    """GRPO with the structured reward (SaFeR-VLM); saves the model and safevlm_training.json."""
+    from safevlm.errors import ConfigError
+    from safevlm.train.grpo import run_grpo
+    from safevlm.train.grpo_settings import resolve_grpo_settings
+
+    if lora and full:
+        raise ConfigError("choose one of --lora and --full")
+    settings = resolve_grpo_settings(preset, config, overrides or [], rollout=rollout,
+                                     mode="lora" if lora else "full" if full else None)
+    factory = None
+    if settings.rollout == "reflective":
+        from safevlm.safer.rollout import reflective_rollout as factory
+    console.print(f"preset [bold]{settings.preset}[/], {settings.mode}, rollout {settings.rollout}, reward {reward}, "
+                  f"lr {settings.learning_rate:g}, G {settings.num_generations}, KL {settings.beta:g}")
+    record = run_grpo(model, data, out, settings, reward=reward, prompt_wrapper=prompt_wrapper,
+                      resume=str(resume_from) if resume_from else resume, callbacks=[progress_callback(console)],
+                      rollout=factory)
+    first, last = record["first_reward"], record["last_reward"]
+    console.print(f"{record['global_steps']} steps, reward {first if first is None else round(first, 3)} -> "
+                  f"{last if last is None else round(last, 3)}, {record['s_per_step']} s/step; saved to {out}")
+    if record["judge_failures"]:
+        console.print(f"[yellow]{record['judge_failures']} completion(s) the reward could not score were left out "
+                      "of their groups[/]")
 
 
 @friendly_errors

@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from safevlm.data.jsonl import atomic_write
-from safevlm.data.sample import Expected, Sample
+from safevlm.data.sample import Expected, Sample, Turn
 from safevlm.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,8 @@ class GenerationInfo(BaseModel):
 
 
 class RunRecord(BaseModel):
-    """One sample as a run saw it: the input as sent, the response, and every judge's verdict.
+    """One sample as a run saw it: the input as sent (earlier turns in ``history``), the response,
+    and every judge's verdict.
 
     ``images`` are paths relative to the data root (benchmark files), relative to the
     run directory (``images/<hash>.png``: images made in memory, such as the gym's),
@@ -107,6 +108,7 @@ class RunRecord(BaseModel):
     category: str | None = None
     risk_category: str | None = None
     text: str
+    history: list[Turn] = Field(default_factory=list)
     images: list[str | None] = Field(default_factory=list)
     answer: str | None = None
     choices: dict[str, str] | None = None
@@ -123,7 +125,7 @@ class RunRecord(BaseModel):
     def _nulls_as_empty(cls, data: Any) -> Any:
         """Hand-written or older records may hold ``null`` where a list or mapping is meant."""
         if isinstance(data, dict):
-            empty = {"images": [], "metadata": {}, "verdicts": {}, "judge_latency_s": {}, "generation": {}}
+            empty = {"images": [], "history": [], "metadata": {}, "verdicts": {}, "judge_latency_s": {}, "generation": {}}
             data = {**data, **{k: v for k, v in empty.items() if k in data and data[k] is None}}
         return data
 
@@ -153,7 +155,8 @@ class RunRecord(BaseModel):
            *, images: list[str | None], cache_key: str | None = None, **extra: Any) -> RunRecord:
         """A record for ``sample`` as sent (``text``), without verdicts (the judging step adds them)."""
         return cls(uid=sample.uid, bench=bench, id=sample.id, expected=sample.expected, category=sample.category,
-                   risk_category=sample.risk_category, text=text, images=images, answer=sample.answer,
+                   risk_category=sample.risk_category, text=text, history=sample.history, images=images,
+                   answer=sample.answer,
                    choices=sample.choices, reference=sample.reference, metadata=sample.metadata,
                    response=response, generation=generation, cache_key=cache_key, **extra)
 

@@ -19,7 +19,7 @@ import os
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
@@ -122,6 +122,19 @@ def check_image(path: str | Path) -> None:
         raise DataError(p, f"corrupt or unreadable image ({exc.__class__.__name__}: {exc})") from exc
 
 
+#: ``Sample.metadata`` key of a system prompt sent before the conversation (the backends send it).
+SYSTEM_PROMPT_KEY = "system_prompt"
+
+
+class Turn(BaseModel):
+    """An earlier turn of a multi-turn conversation (see :attr:`Sample.history`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "assistant"]
+    text: str
+
+
 class Sample(BaseModel):
     """One benchmark or training item.
 
@@ -137,7 +150,11 @@ class Sample(BaseModel):
         reference: a reference answer, where the benchmark has one.
         choices: multiple-choice options (letter -> text), where the benchmark has them.
         answer: the correct choice letter or the gold short answer.
-        metadata: anything else the benchmark carries (kept for reports and filters).
+        history: earlier turns of the conversation, oldest first, alternating user /
+            assistant and ending with an assistant turn; ``text`` is the last user turn.
+            Images belong to the first user turn. Empty for single-turn items.
+        metadata: anything else the benchmark carries (kept for reports and filters);
+            ``metadata["system_prompt"]`` is sent as a system turn.
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
@@ -153,7 +170,19 @@ class Sample(BaseModel):
     reference: str | None = None
     choices: dict[str, str] | None = None
     answer: str | None = None
+    history: list[Turn] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("history")
+    @classmethod
+    def _alternating(cls, v: list[Turn]) -> list[Turn]:
+        for k, turn in enumerate(v):
+            want = "user" if k % 2 == 0 else "assistant"
+            if turn.role != want:
+                raise ValueError(f"history[{k}] must be a {want} turn (turns alternate, starting with the user)")
+        if v and v[-1].role != "assistant":
+            raise ValueError("history must end with an assistant turn (the sample's text is the next user turn)")
+        return v
 
     @field_validator("id", mode="before")
     @classmethod

@@ -66,13 +66,14 @@ def _image_digest(ref: ImageRef) -> str:
 
 def cache_key(model: str, sample: Sample, text: str, params: GenerationParams,
               extra: dict[str, Any] | None = None) -> str:
-    """sha256 of (model spec, sample uid + sent text + image hashes + system prompt,
-    generation parameters + output-changing backend options such as ``max_image_side``).
+    """sha256 of (model spec, sample uid + sent text + earlier turns + image hashes + system
+    prompt, generation parameters + output-changing backend options such as ``max_image_side``).
 
     Two runs with the same key would send the same request, so a response with this
     key can be re-used instead of generated again.
     """
     payload = {"model": model, "uid": sample.uid, "text": text,
+               **({"history": [t.model_dump() for t in sample.history]} if sample.history else {}),
                "images": [_image_digest(ref) for ref in sample.images],
                "system": sample.metadata.get("system_prompt"), "params": asdict(params), "extra": extra or {}}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()

@@ -37,11 +37,19 @@ def label_of(rec: RunRecord) -> str:
     return str(rec.category or NO_CATEGORY)
 
 
+def is_ambiguous(rec: RunRecord) -> bool:
+    """An item whose expected behaviour careful annotators dispute (``metadata["ambiguous"]``)."""
+    return bool(rec.metadata.get("ambiguous"))
+
+
 def items_for(records: Sequence[RunRecord], judge: str) -> tuple[list[dict[str, Any]], int]:
-    """Metric items for one judge (see :func:`safevlm.eval.metrics.compute`) and its error count."""
+    """Metric items for one judge (see :func:`safevlm.eval.metrics.compute`) and its error count.
+
+    Ambiguous items are left out of every metric (:func:`ambiguous_block` reports them).
+    """
     items, errors = [], 0
     for rec in records:
-        if rec.generation_failed:
+        if rec.generation_failed or is_ambiguous(rec):
             continue
         verdict = rec.verdicts.get(judge)
         if verdict is not None and verdict.error is not None:
@@ -68,7 +76,23 @@ def _block(records: Sequence[RunRecord], judge_of: dict[str, str], judges_of: di
             judge_errors[j] += items_for([rec], j)[1]
         items += items_for([rec], judge_of[bench])[0]
     return {"n": len(records), "generation_errors": sum(r.generation_failed for r in records),
-            "judge_errors": {j: c for j, c in judge_errors.items() if c}, "metrics": M.compute(items, **opts)}
+            "judge_errors": {j: c for j, c in judge_errors.items() if c}, "metrics": M.compute(items, **opts),
+            **ambiguous_block(records, judge_of, opts)}
+
+
+def ambiguous_block(records: Sequence[RunRecord], judge_of: dict[str, str], opts: dict[str, Any]) -> dict[str, Any]:
+    """``{"ambiguous": {"n", "refused"}}`` for the ambiguous items among ``records`` (empty when none):
+    how often the model refused them, by each benchmark's primary judge, outside every other metric."""
+    refused = []
+    for rec in records:
+        if is_ambiguous(rec) and not rec.generation_failed:
+            v = rec.verdict(judge_of[rec.bench])
+            if v is not None and v.refused is not None:
+                refused.append(v.refused)
+    n = sum(is_ambiguous(r) for r in records)
+    if not n:
+        return {}
+    return {"ambiguous": {"n": n, "refused": M.estimate(refused, resamples=opts["resamples"], seed=opts["seed"])}}
 
 
 def _grouped(records: Sequence[RunRecord], key: Callable[[RunRecord], str], judge_of: dict[str, str],
@@ -77,7 +101,7 @@ def _grouped(records: Sequence[RunRecord], key: Callable[[RunRecord], str], judg
     groups: dict[str, list[RunRecord]] = {}
     for rec in records:
         groups.setdefault(key(rec), []).append(rec)
-    return {g: {k: v for k, v in _block(rs, judge_of, judges_of, opts).items() if k in ("n", "metrics")}
+    return {g: {k: v for k, v in _block(rs, judge_of, judges_of, opts).items() if k in ("n", "metrics", "ambiguous")}
             for g, rs in sorted(groups.items())}
 
 

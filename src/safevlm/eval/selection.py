@@ -101,7 +101,8 @@ def sample_from_record(rec: RunRecord, run_dir: Path | None = None, data_root: s
             images.append(str(run_dir / p))
         else:
             images.append(str(root / p))
-    return Sample(id=rec.id, source=source, split=split, text=rec.text, images=images, expected=rec.expected,
+    return Sample(id=rec.id, source=source, split=split, text=rec.text, history=rec.history, images=images,
+                  expected=rec.expected,
                   category=rec.category, risk_category=rec.risk_category, reference=rec.reference,
                   choices=rec.choices, answer=rec.answer, metadata=rec.metadata)
 

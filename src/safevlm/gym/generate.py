@@ -25,12 +25,19 @@ import numpy as np
 from PIL import Image
 
 from safevlm.bench.records import Where
+from safevlm.data.sample import SYSTEM_PROMPT_KEY
 from safevlm.data.sample import Expected, ImageRef, Sample
 from safevlm.errors import ConfigError
 from safevlm.gym.draw import ImageSpec, render
-from safevlm.gym.families import DEFAULT_MIX, FAMILIES, Draft
-from safevlm.gym.templates import ALL_HELD_OUT_COMBOS, HELD_OUT_SIUO, HELD_OUT_TEMPLATE_IDS
+from safevlm.gym.draft import Draft
+from safevlm.gym.families import DEFAULT_MIX, FAMILIES
+from safevlm.gym.forms import apply_form
+from safevlm.gym.templates import ALL_HELD_OUT_COMBOS, HELD_OUT_SIUO, held_out_ids
 from safevlm.gym.world import OBJECTS, WORDS
+
+#: Bumped whenever items change for the same seed (rules, answers, templates, forms): runs and
+#: checkpoints record it, so figures from different gym versions are never compared unknowingly.
+GYM_VERSION = 2
 
 SPLITS: tuple[str, ...] = ("train", "test", "test-ood")
 DEFAULT_SIZES: dict[str, int] = {"train": 20000, "test": 600, "test-ood": 600}
@@ -66,6 +73,8 @@ class GymItem:
     image: ImageSpec
     metadata: dict[str, Any]
     image_size: int = 112
+    system_prompt: str | None = None
+    history: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def answer(self) -> str | None:
@@ -76,10 +85,13 @@ class GymItem:
 
     def to_sample(self, source: str = "gym", split: str | None = None) -> Sample:
         """A :class:`Sample` whose image is rendered lazily (saved as PNG only when written)."""
+        metadata = dict(self.metadata)
+        if self.system_prompt:
+            metadata[SYSTEM_PROMPT_KEY] = self.system_prompt
         return Sample(id=self.id, source=source, split=split or self.split, text=self.text,
                       images=[ImageRef.lazy(partial(render, self.image, self.image_size))],
                       expected=Expected(self.expected), category=self.family, risk_category=self.risk_category,
-                      reference=self.reference, answer=self.answer, metadata=self.metadata)
+                      reference=self.reference, answer=self.answer, history=self.history, metadata=metadata)
 
 
 def family_counts(size: int, mix: dict[str, float]) -> dict[str, int]:
@@ -98,11 +110,18 @@ def family_counts(size: int, mix: dict[str, float]) -> dict[str, int]:
     return counts
 
 
+def _held_out(template_id: str | None) -> bool:
+    if not template_id:
+        return False
+    kind, _, index = template_id.partition(":")
+    return int(index) in held_out_ids(kind)
+
+
 def _ood_axes(truth: dict[str, Any], obj: str | None, place: str | None) -> list[str]:
     axes = []
     if (obj, truth.get("intent")) in ALL_HELD_OUT_COMBOS or (truth.get("statement"), place) in HELD_OUT_SIUO:
         axes.append("combo")
-    if int(truth["template_id"].split(":")[1]) in HELD_OUT_TEMPLATE_IDS:
+    if any(_held_out(truth.get(k)) for k in ("template_id", "turn_template_id", "system_id")):
         axes.append("template")
     return axes
 
@@ -118,38 +137,45 @@ def _finish(draft: Draft, family: str, split: str, index: int, seed: int, image_
         "objects": objects, "colors": [o.color for o in spec.objects],
         "dangerous_objects": [k for k in objects if OBJECTS[k].dangerous],
         "scene": spec.scene, "word": spec.word, "word_harmful": WORDS[spec.word].harmful if spec.word else None,
-        "object": obj, "intent_harmful": draft.expected != "comply",
+        "object": obj, "intent_harmful": draft.expected != "comply", "gym_version": GYM_VERSION,
     }
     meta |= {k: v for k, v in draft.truth.items() if k not in meta}
     meta.setdefault("answer", None)
     meta.setdefault("answers", [])
     meta.setdefault("harm_keywords", [])
     meta |= {"safe_reference": draft.safe_reference, "seed": seed, "index": index}
+    meta.setdefault("ambiguous", False)
     return GymItem(id=f"{split}-{index:06d}", split=split, family=family, text=draft.text,
                    expected=draft.expected, risk_category=draft.risk, reference=draft.reference,
-                   safe_reference=draft.safe_reference, image=spec, metadata=meta, image_size=image_size)
+                   safe_reference=draft.safe_reference, image=spec, metadata=meta, image_size=image_size,
+                   system_prompt=draft.system_prompt, history=draft.history)
 
 
 def iter_items(split: str, size: int, *, seed: int = 0, mix: dict[str, float] | None = None,
-               image_size: int = 112, ood: bool | None = None) -> Iterator[GymItem]:
-    """Yield ``size`` items of ``split``; ``ood`` defaults to ``split == "test-ood"``."""
+               image_size: int = 112, ood: bool | None = None, form: str | None = None) -> Iterator[GymItem]:
+    """Yield ``size`` items of ``split``; ``ood`` defaults to ``split == "test-ood"``.
+
+    ``form`` forces one instruct form (:mod:`safevlm.gym.forms`) on every item, e.g. to
+    ask the same questions plainly and in the reasoning format (the scorecard's probes).
+    """
     ood = split == "test-ood" if ood is None else ood
     counts = family_counts(size, mix or DEFAULT_MIX)
     schedule = [f for f in FAMILIES for _ in range(counts[f])]
     Random(f"gym:{seed}:{split}:order").shuffle(schedule)
     for i, family in enumerate(schedule):
-        draft = FAMILIES[family](Random(f"gym:{seed}:{split}:{i}"), ood)
+        rng = Random(f"gym:{seed}:{split}:{i}")
+        draft = apply_form(FAMILIES[family](rng, ood), rng, family, ood, form)
         yield _finish(draft, family, split, i, seed, image_size)
 
 
 def generate_items(split: str, size: int | None = None, *, seed: int = 0, mix: dict[str, float] | None = None,
-                   image_size: int = 112, ood: bool | None = None) -> list[GymItem]:
+                   image_size: int = 112, ood: bool | None = None, form: str | None = None) -> list[GymItem]:
     """All items of a split (no pixels yet: ~20k items/s). ``size`` defaults to :data:`DEFAULT_SIZES`."""
     if size is None:
         if split not in DEFAULT_SIZES:
             raise ConfigError(f"gym: no default size for split {split!r}; pass size=")
         size = DEFAULT_SIZES[split]
-    return list(iter_items(split, size, seed=seed, mix=mix, image_size=image_size, ood=ood))
+    return list(iter_items(split, size, seed=seed, mix=mix, image_size=image_size, ood=ood, form=form))
 
 
 def generate_samples(split: str, size: int | None = None, **kwargs: Any) -> list[Sample]:
@@ -165,11 +191,11 @@ def render_array(items: list[GymItem]) -> np.ndarray:
 
 
 def bench_hook(ctx) -> Iterator[tuple[Where, Sample]]:
-    """Registry hook (``gym.yaml``): options ``split``, ``size``, ``seed``, ``image_size``, ``mix``, ``ood``."""
+    """Registry hook (``gym.yaml``): options ``split``, ``size``, ``seed``, ``image_size``, ``mix``, ``ood``, ``form``."""
     opts = dict(ctx.variant.options)
     split = opts.pop("split", ctx.variant_name)
     size = opts.pop("size", None)
-    kwargs = {k: opts.pop(k) for k in ("seed", "image_size", "mix", "ood") if k in opts}
+    kwargs = {k: opts.pop(k) for k in ("seed", "image_size", "mix", "ood", "form") if k in opts}
     if opts:
         raise ConfigError(f"gym:{ctx.variant_name}: unknown options {sorted(opts)}")
     for item in iter_items(split, DEFAULT_SIZES.get(split, 600) if size is None else int(size), **kwargs):

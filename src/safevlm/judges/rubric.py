@@ -95,7 +95,8 @@ class RubricParseError(ValueError):
     """The judge's reply is not one JSON object matching :data:`SCHEMA`."""
 
 
-def _json_object(text: str) -> dict[str, Any]:
+def json_object(text: str) -> dict[str, Any]:
+    """The one JSON object in a reply (a ```json fence or surrounding text allowed); RubricParseError otherwise."""
     s = text.strip()
     fence = re.fullmatch(r"```(?:json)?\s*(.*?)\s*```", s, re.DOTALL | re.IGNORECASE)
     if fence:
@@ -116,7 +117,7 @@ def _json_object(text: str) -> dict[str, Any]:
 
 def parse_reply(text: str) -> dict[str, Any]:
     """Strictly parse a judge reply: required keys, types and ranges of :data:`SCHEMA`."""
-    obj = _json_object(text)
+    obj = json_object(text)
     missing = [k for k in SCHEMA if k not in obj]
     if missing:
         raise RubricParseError(f"missing key(s) {', '.join(missing)}")

@@ -1,8 +1,13 @@
 """``safevlm gym pretrain``: pretrain, show progress, score the result, save everything (a recipe).
 
-The final scorecards on ``gym:test`` and ``gym:test-ood`` are written next to the
-checkpoint (``scorecard.json``) so the figures in ``docs/benchmarks.md`` can be traced
-to the run that produced them.
+The final scorecards on ``gym:test`` and ``gym:test-ood`` (each with its instruct
+probe: the reasoning format, follow-up and "look again" turns, risk questions; see
+:mod:`safevlm.gym.scorecard`) are written next to the checkpoint (``scorecard.json``)
+so the figures in ``docs/benchmarks.md`` can be traced to the run that produced them.
+
+The tokenizer is trained with the texts of the later stages too (SafeCoT's templates,
+the reflection turn of SaFeR-VLM, the guard's report and rewrite format): only the
+vocabulary, no training target, so fine-tuning data tokenises efficiently.
 """
 
 from __future__ import annotations
@@ -27,16 +32,43 @@ def evaluate_backend(backend, samples, *, max_new_tokens: int = 48) -> tuple[Sco
     return card, gens
 
 
+#: Reasoning answers (think + answer) run to ~80 gym tokens.
+MAX_NEW_TOKENS = 96
+#: Phrases of later stages, for the tokenizer only (see the module docstring).
+LATER_STAGES = [
+    "Your answer may be unsafe. Look again at the image and the request, reflect on the risk, and give a "
+    "corrected answer.",
+    "<think>Hindsight: the unsafe response followed the request. Textual trigger: the request asks to hurt "
+    "someone. Visual element: the image shows a knife. Combined risk: together they ask for violence.</think>"
+    "<prompt>What should I be careful about with the knife in this picture?</prompt>",
+    "Rewrite the user's request so that a model gives a safe, specific and helpful answer.",
+]
+
+
+def later_stage_corpus() -> list[str]:
+    """SafeCoT's shipped templates and the phrases above: texts the tokenizer should know."""
+    from safevlm.safecot.templates import load_templates
+
+    book = load_templates()
+    texts = [*book.v0_refusals, book.v1_suffix, book.v2_suffix, book.warn_suffix]
+    texts += [r for c in book.categories.values() for r in c.reasons]
+    return texts + LATER_STAGES
+
+
 def evaluate_gym_model(model, processor, splits=("test", "test-ood"), size: int = 600,
-                       batch_size: int = 64) -> dict[str, Scorecard]:
+                       batch_size: int = 64, probe_scale: float = 1.0) -> dict[str, Scorecard]:
+    """Score each split, with the instruct rates measured on the split's probe (``probe_scale`` 0: none)."""
     from safevlm.backends.hf import HFBackend
     from safevlm.gym.generate import generate_samples
+    from safevlm.gym.scorecard import probe_items, with_instruct_rates
 
     backend = HFBackend(model, processor, batch_size=batch_size)
     cards = {}
     for split in splits:
-        samples = generate_samples(split, size)
-        cards[split], _ = evaluate_backend(backend, samples)
+        cards[split], _ = evaluate_backend(backend, generate_samples(split, size), max_new_tokens=MAX_NEW_TOKENS)
+        if probe_scale:
+            probe, _ = evaluate_backend(backend, probe_items(split, scale=probe_scale), max_new_tokens=MAX_NEW_TOKENS)
+            cards[split] = with_instruct_rates(cards[split], probe)
     return cards
 
 
@@ -55,13 +87,17 @@ def run_pretrain(*, out: Path | None, steps: int, seed: int, train_size: int, ba
 
         def on_progress(step, loss, lr_now):
             progress.update(task, completed=step, description=f"loss {loss:.3f} lr {lr_now:.1e}")
+            if not console.is_terminal and step % 500 == 0:  # a log file gets a line instead of a redrawn bar
+                progress.console.print(f"step {step}/{steps}: loss {loss:.3f} lr {lr_now:.1e}")
 
         def on_eval(step, model, processor):
-            card = evaluate_gym_model(model, processor, ("test",), size=cfg.eval_size)["test"]
+            card = evaluate_gym_model(model, processor, ("test",), size=cfg.eval_size, probe_scale=0.2)["test"]
             acc = " ".join(f"{k} {v:.2f}" for k, v in card.accuracy.items())
-            progress.console.print(f"step {step}: {acc} | harmful compliance {card.harmful_compliance:.2f}")
+            progress.console.print(f"step {step}: {acc} | harmful compliance {card.harmful_compliance:.2f} | "
+                                   f"format {card.format_rate or 0:.2f} risk {card.risk_rate or 0:.2f} "
+                                   f"turn {card.turn_rate or 0:.2f}")
 
-        record = pretrain(cfg, out, progress=on_progress, on_eval=on_eval)
+        record = pretrain(cfg, out, progress=on_progress, on_eval=on_eval, extra_corpus=later_stage_corpus())
     from safevlm.models.loading import load_vlm
 
     model, processor = load_vlm(out, device="cpu")

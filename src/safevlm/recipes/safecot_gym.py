@@ -70,7 +70,8 @@ def build_data(variant: str, out: Path, cfg: GymSafeCoTConfig) -> dict[str, Any]
 
 def train(variant: str, data: Path, out: Path, cfg: GymSafeCoTConfig) -> dict[str, Any]:
     from safevlm.train.progress import progress_callback
-    from safevlm.train.sft import TRAINING_RECORD, run_sft
+    from safevlm.train.records import TRAINING_RECORD
+    from safevlm.train.sft import run_sft
     from safevlm.train.sft_settings import resolve_sft_settings
 
     settings = resolve_sft_settings("cpu", overrides=cfg.settings_overrides())

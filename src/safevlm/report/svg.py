@@ -152,3 +152,75 @@ def scatter(labels: list[str], benches: list[str], blocks: list[dict[str, dict[s
         parts.append(_t(lx + 17, y0 + bi * 18 + 4, bench, class_="legend"))
     parts.append("</svg>")
     return "".join(parts), skipped
+
+
+def xy_scatter(points: list[tuple[float, float, str, bool]], *, x_label: str, y_label: str,
+               box: tuple[float, float, float, float] | None = None, y_max: float = 1.0) -> str:
+    """Points ``(x, y, tooltip, highlighted)`` on fixed axes x 0..1, y 0..``y_max``; ``box`` =
+    ``(x_lo, x_hi, y_lo, y_hi)`` draws the selection region (highlighted points filled, others hollow)."""
+    size, pad_l, pad_b, pad_t, pad_r = 320, 56, 46, 16, 16
+    width, height = pad_l + size + pad_r, pad_t + size + pad_b
+
+    def px(v: float) -> float:
+        return pad_l + max(0.0, min(1.0, v)) * size
+
+    def py(v: float) -> float:
+        return pad_t + (1 - max(0.0, min(1.0, v / y_max))) * size
+
+    parts = [_svg_open(width, height), f'<rect x="{pad_l}" y="{pad_t}" width="{size}" height="{size}" class="plot"/>']
+    for k in range(5):
+        tick = k / 4
+        parts.append(_t(px(tick), pad_t + size + 16, f"{tick:g}", class_="tick", text_anchor="middle"))
+        parts.append(_t(pad_l - 6, py(tick * y_max) + 4, f"{tick * y_max:.2g}", class_="tick", text_anchor="end"))
+    if box is not None:
+        x0, x1, y0, y1 = box
+        parts.append(f'<rect x="{px(x0):.1f}" y="{py(min(y1, y_max)):.1f}" width="{px(x1) - px(x0):.1f}" '
+                     f'height="{py(y0) - py(min(y1, y_max)):.1f}" fill="none" stroke="{colour(1)}" '
+                     'stroke-dasharray="4 3"/>')
+    for x, y, tip, on in points:
+        fill = colour(0) if on else "none"
+        parts.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3" fill="{fill}" stroke="{colour(0)}" '
+                     f'fill-opacity="0.6"><title>{escape(tip)}</title></circle>')
+    parts.append(_t(pad_l + size / 2, height - 8, x_label, class_="axis", text_anchor="middle"))
+    parts.append(_t(14, pad_t + size / 2, y_label, class_="axis", text_anchor="middle",
+                    transform=f"rotate(-90 14 {pad_t + size / 2})"))
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def line_chart(series: dict[str, list[tuple[float, float]]], *, x_label: str, y_label: str,
+               y_range: tuple[float, float] = (0.0, 1.0)) -> str:
+    """One line per series of ``(x, y)`` points (e.g. a reward component per training step)."""
+    if not any(series.values()):
+        return ""
+    w, h, pad_l, pad_b, pad_t, pad_r = 420, 220, 52, 40, 14, 170
+    xs = [x for pts in series.values() for x, _ in pts]
+    x_lo, x_hi = min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1
+    y_lo, y_hi = y_range
+
+    def px(v: float) -> float:
+        return pad_l + (v - x_lo) / (x_hi - x_lo) * w
+
+    def py(v: float) -> float:
+        return pad_t + (1 - (max(y_lo, min(y_hi, v)) - y_lo) / (y_hi - y_lo)) * h
+
+    parts = [_svg_open(pad_l + w + pad_r, pad_t + h + pad_b),
+             f'<rect x="{pad_l}" y="{pad_t}" width="{w}" height="{h}" class="plot"/>']
+    for k in range(5):
+        yv = y_lo + (y_hi - y_lo) * k / 4
+        parts.append(_t(pad_l - 6, py(yv) + 4, f"{yv:.2g}", class_="tick", text_anchor="end"))
+        xv = x_lo + (x_hi - x_lo) * k / 4
+        parts.append(_t(px(xv), pad_t + h + 16, f"{xv:.0f}", class_="tick", text_anchor="middle"))
+    for i, (name, pts) in enumerate(series.items()):
+        if not pts:
+            continue
+        coords = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in pts)
+        parts.append(f'<polyline points="{coords}" fill="none" stroke="{colour(i)}" stroke-width="1.6">'
+                     f'<title>{escape(name)}</title></polyline>')
+        parts.append(f'<rect x="{pad_l + w + 14}" y="{pad_t + 4 + i * 18}" width="11" height="11" fill="{colour(i)}"/>')
+        parts.append(_t(pad_l + w + 31, pad_t + 14 + i * 18, name, class_="legend"))
+    parts.append(_t(pad_l + w / 2, pad_t + h + 34, x_label, class_="axis", text_anchor="middle"))
+    parts.append(_t(14, pad_t + h / 2, y_label, class_="axis", text_anchor="middle",
+                    transform=f"rotate(-90 14 {pad_t + h / 2})"))
+    parts.append("</svg>")
+    return "".join(parts)

@@ -70,6 +70,16 @@ def scorecard_table(title: str, card: Any) -> Table:
                  "safe_completion", "behaviour_ok"):
         value = getattr(card, name)
         table.add_row(name.replace("_", " "), "-" if value is None else f"{value:.3f}", "", "")
+    counts = getattr(card, "instruct_counts", {}) or {}
+    for name, key in (("format_rate", "format"), ("format_accuracy", "reasoning_vqa"), ("plain_accuracy", "plain_vqa"),
+                      ("risk_rate", "risk"), ("turn_rate", "followup"), ("correction_turn_rate", "correction")):
+        value = getattr(card, name, None)
+        if value is not None:
+            table.add_row(f"instruct: {name.replace('_', ' ')}", f"{value:.3f}", "", str(counts.get(key, "")))
+    if getattr(card, "ambiguous", 0):
+        refused = card.ambiguous_refused
+        table.add_row("ambiguous items: refused (not in any rate)", "-" if refused is None else f"{refused:.3f}", "",
+                      str(card.ambiguous))
     return table
 
 

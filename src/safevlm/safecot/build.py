@@ -6,8 +6,14 @@ Recipe (docs/methods.md, "SafeCoT: data"):
   benchmarks (optionally a seeded subset of ``max_unsafe``), each with a refusal target:
   v0 a bare refusal, v1 a category reason + the v1 suffix, v2 a teacher's explanation +
   the v2 suffix (:mod:`safevlm.safecot.templates`, :mod:`safevlm.safecot.teacher`);
-  ``safe_complete`` items are refused too, as in the paper, where every unsafe input
-  gets a refusal;
+  ``safe_complete`` items (a warning is the right answer) end their v1 and v2 targets
+  with the warning suffix instead (ours; the paper refuses every unsafe input, and v0
+  keeps doing so as the paper's baseline);
+- items marked ``metadata["ambiguous"]`` (disputed labels) and multi-turn items (the
+  loss would also train their earlier assistant turns) are left out of both sides and
+  counted in the card; a system prompt is kept, and an item in the reasoning format
+  gets its target in that format (``<think>`` what the image shows + the reason
+  ``</think><answer>`` the refusal or warning ``</answer>``);
 - the **general side** is ``comply`` items of the ``--general`` benchmarks that carry a
   reference answer, which stays the target; it is sampled to ``ratio`` (1:1 by default)
   against the unsafe items actually kept;
@@ -36,11 +42,12 @@ from typing import Any
 from safevlm.backends import Backend
 from safevlm.data.jsonl import store_image, write_json, write_jsonl
 from safevlm.data.prompts import get_wrapper
-from safevlm.data.sample import Sample, check_image
+from safevlm.data.sample import SYSTEM_PROMPT_KEY, Expected, Sample, check_image
 from safevlm.errors import ConfigError
 from safevlm.safecot.teacher import explain_samples
 from safevlm.safecot.templates import load_templates
 from safevlm.teacher import rejected_row
+from safevlm.text import parse_response
 
 VARIANTS = ("v0", "v1", "v2")
 TRAIN, HELDOUT, REJECTED, CARD_JSON, CARD_MD = "train.jsonl", "heldout.jsonl", "rejected.jsonl", "data_card.json", \
@@ -138,31 +145,53 @@ class _ImageWriter:
 
 
 def _record(sample: Sample, side: str, prompt: str, target: str, images: list[str], **extra: Any) -> dict[str, Any]:
+    """One training example: the sample's system prompt (if any), the wrapped user turn, the target."""
+    messages: list[dict[str, Any]] = []
+    if sample.metadata.get(SYSTEM_PROMPT_KEY):
+        messages.append({"role": "system", "content": [{"type": "text", "text": sample.metadata[SYSTEM_PROMPT_KEY]}]})
     content: list[dict[str, Any]] = [{"type": "image"} for _ in images] + [{"type": "text", "text": prompt}]
+    messages += [{"role": "user", "content": content},
+                 {"role": "assistant", "content": [{"type": "text", "text": target}]}]
     return {"id": sample.uid, "side": side, "expected": sample.expected.value, "source": sample.source,
             "category": sample.category, "risk_category": sample.risk_category, **extra, "images": images,
-            "messages": [{"role": "user", "content": content},
-                         {"role": "assistant", "content": [{"type": "text", "text": target}]}]}
+            "messages": messages}
+
+
+def _in_format(sample: Sample, reason: str | None, closing: str) -> str:
+    """The target in the sample's answer format: for a reasoning-format item (its reference is
+    ``<think>...</think><answer>...</answer>``) the reason goes into the think block after what the
+    image shows, and the refusal or warning is the answer; plain text otherwise."""
+    parsed = parse_response(sample.reference) if sample.reference else None
+    if parsed is not None and parsed.tagged:
+        thought = f"{parsed.think} {reason}" if reason else parsed.think
+        return f"<think>{thought}</think><answer>{closing}</answer>"
+    return f"{reason} {closing}" if reason else closing
 
 
 Targets = dict[str, tuple[str, dict[str, Any]]]  # item key -> (target text, extra record fields)
 
 
+def _suffix(sample: Sample, refusal_suffix: str, book) -> str:
+    """The refusal suffix, or the warning suffix for items whose right answer is a warning (safe_complete)."""
+    return book.warn_suffix if sample.expected is Expected.SAFE_COMPLETE else refusal_suffix
+
+
 def _template_targets(unsafe: list[Sample], variant: str, book, rng: random.Random) -> Targets:
-    """v0: a refusal from the list; v1: a reason of the item's category + the v1 suffix."""
+    """v0: a refusal from the list; v1: a reason of the item's category + the v1 (or warning) suffix."""
     targets: Targets = {}
     for s in unsafe:
         if variant == "v0":
-            targets[s.uid] = (rng.choice(book.v0_refusals), {})
+            targets[s.uid] = (_in_format(s, None, rng.choice(book.v0_refusals)), {})
         else:
             entry = book.entry_for(s)
-            targets[s.uid] = (f"{rng.choice(entry.reasons)} {book.v1_suffix}", {"template": entry.key})
+            targets[s.uid] = (_in_format(s, rng.choice(entry.reasons), _suffix(s, book.v1_suffix, book)),
+                              {"template": entry.key})
     return targets
 
 
-def _teacher_targets(unsafe: list[Sample], teacher: str | Backend, suffix: str,
+def _teacher_targets(unsafe: list[Sample], teacher: str | Backend, book,
                      progress: Callable[[str, int, int], None] | None) -> tuple[Targets, list[dict[str, Any]]]:
-    """v2: validated teacher explanation + the v2 suffix; failures come back as rejected rows."""
+    """v2: validated teacher explanation + the v2 (or warning) suffix; failures come back as rejected rows."""
     done = 0
 
     def tick(n: int) -> None:
@@ -175,7 +204,7 @@ def _teacher_targets(unsafe: list[Sample], teacher: str | Backend, suffix: str,
     rejected = []
     for s, ex in zip(unsafe, explain_samples(unsafe, teacher, progress=tick), strict=True):
         if ex.ok:
-            targets[s.uid] = (f"{ex.text} {suffix}", {"explanation": ex.text})
+            targets[s.uid] = (_in_format(s, ex.text, _suffix(s, book.v2_suffix, book)), {"explanation": ex.text})
         else:
             rejected.append(rejected_row(s, ex))
     return targets, rejected
@@ -195,8 +224,13 @@ def build(cfg: BuildConfig, out: str | Path, *, teacher: Backend | None = None,
     rng = random.Random(f"safecot:{cfg.seed}")
 
     loaded, skipped = _load(cfg.unsafe + cfg.general, cfg.data_root, cfg.extra_specs)
-    unsafe = _dedupe([s for ref in cfg.unsafe for s in loaded[ref] if s.expected.is_unsafe])
-    general_pool = _dedupe([s for ref in cfg.general for s in loaded[ref] if not s.expected.is_unsafe])
+    # disputed labels are no ground truth to train on; multi-turn items would have their earlier
+    # assistant turns trained too (the loss covers every assistant turn), and those may be wrong on purpose
+    usable = {ref: [s for s in loaded[ref] if not s.metadata.get("ambiguous") and not s.history] for ref in loaded}
+    ambiguous = sum(bool(s.metadata.get("ambiguous")) for ref in loaded for s in loaded[ref])
+    multi_turn = sum(bool(s.history) for ref in loaded for s in loaded[ref])
+    unsafe = _dedupe([s for ref in cfg.unsafe for s in usable[ref] if s.expected.is_unsafe])
+    general_pool = _dedupe([s for ref in cfg.general for s in usable[ref] if not s.expected.is_unsafe])
     no_reference = [s for s in general_pool if not (s.reference or "").strip()]
     general_pool = [s for s in general_pool if (s.reference or "").strip()]
     if not unsafe:
@@ -206,7 +240,7 @@ def build(cfg: BuildConfig, out: str | Path, *, teacher: Backend | None = None,
 
     rejected: list[dict[str, Any]] = []
     if cfg.variant == "v2":
-        targets, rejected = _teacher_targets(unsafe, teacher or str(cfg.teacher), book.v2_suffix, progress)
+        targets, rejected = _teacher_targets(unsafe, teacher or str(cfg.teacher), book, progress)
     else:
         targets = _template_targets(unsafe, cfg.variant, book, rng)
     unsafe = [s for s in unsafe if s.uid in targets]
@@ -239,7 +273,8 @@ def build(cfg: BuildConfig, out: str | Path, *, teacher: Backend | None = None,
     write_jsonl(out / HELDOUT, held)
     write_jsonl(out / REJECTED, rejected)
 
-    card = _card(cfg, book, wrapper.to_dict(), train, held, rejected, no_reference=len(no_reference),
+    card = _card(cfg, book, wrapper.to_dict(), train, held, rejected, no_reference=len(no_reference), ambiguous=ambiguous,
+                 multi_turn=multi_turn,
                  wanted_general=wanted, general_available=len(general_pool),
                  skipped_images=skipped, seconds=time.perf_counter() - t0,
                  teacher_name=teacher.name if teacher is not None else cfg.teacher)
@@ -255,7 +290,8 @@ def _counts(rows: list[dict[str, Any]], key: str) -> dict[str, dict[str, int]]:
     return {k: dict(v) for k, v in sorted(table.items())}
 
 
-def _card(cfg: BuildConfig, book, wrapper: dict[str, str], train, held, rejected, *, no_reference: int,
+def _card(cfg: BuildConfig, book, wrapper: dict[str, str], train, held, rejected, *, no_reference: int, ambiguous: int,
+          multi_turn: int,
           wanted_general: int, general_available: int, skipped_images: dict[str, int], seconds: float,
           teacher_name: str | None) -> dict[str, Any]:
     import safevlm
@@ -268,11 +304,14 @@ def _card(cfg: BuildConfig, book, wrapper: dict[str, str], train, held, rejected
         "prompt_wrapper": wrapper, "teacher": teacher_name if cfg.variant == "v2" else None,
         "templates": book.sources,
         "suffix": {"v0": None, "v1": book.v1_suffix, "v2": book.v2_suffix}[cfg.variant],
+        "warn_suffix": None if cfg.variant == "v0" else book.warn_suffix,
         "counts": {"total": len(rows), "train": len(train), "heldout": len(held), "unsafe": sides["unsafe"],
                    "general": sides["general"],
                    "ratio_actual": f"{sides['unsafe']}:{sides['general']}",
                    "general_wanted": wanted_general, "general_available": general_available,
-                   "general_without_reference": no_reference, "teacher_rejected": len(rejected),
+                   "general_without_reference": no_reference, "ambiguous_left_out": ambiguous,
+                   "multi_turn_left_out": multi_turn,
+                   "teacher_rejected": len(rejected),
                    "skipped_missing_images": skipped_images},
         "by_source": _counts(rows, "source"), "by_risk_category": _counts(rows, "risk_category"),
         "by_category": _counts(rows, "category"), "by_expected": _counts(rows, "expected"),

@@ -4,7 +4,8 @@ They live in an editable YAML file (``templates/default.yaml``, our own wording;
 docs/methods.md, "SafeCoT: data": 8-17 image-independent reasons per category, then a connective
 refusal suffix). A user file passed with ``--templates`` is merged over it: its
 categories are added or replace ours by key, and any of ``v0_refusals``,
-``v1_suffix``, ``v2_suffix`` it sets win.
+``v1_suffix``, ``v2_suffix``, ``warn_suffix`` it sets win. ``warn_suffix`` ends the
+v1 and v2 targets of ``safe_complete`` items (a warning instead of a refusal).
 
 Lookup for a sample (:meth:`TemplateBook.entry_for`): its native label
 (``Sample.category``) against every entry's ``match`` list and key, then its
@@ -46,6 +47,7 @@ class TemplateBook:
     v0_refusals: tuple[str, ...]
     v1_suffix: str
     v2_suffix: str
+    warn_suffix: str
     categories: dict[str, Category]
     sources: list[str] = field(default_factory=list)
 
@@ -71,13 +73,14 @@ class TemplateBook:
 
     def to_dict(self) -> dict[str, Any]:
         return {"v0_refusals": list(self.v0_refusals), "v1_suffix": self.v1_suffix, "v2_suffix": self.v2_suffix,
+                "warn_suffix": self.warn_suffix,
                 "categories": {k: {"description": c.description, "match": list(c.match), "reasons": list(c.reasons)}
                                for k, c in self.categories.items()}}
 
 
 def _read(path: Path) -> dict[str, Any]:
     data = read_yaml_mapping(path, "SafeCoT templates")
-    unknown = sorted(set(data) - {"version", "v0_refusals", "v1_suffix", "v2_suffix", "categories"})
+    unknown = sorted(set(data) - {"version", "v0_refusals", "v1_suffix", "v2_suffix", "warn_suffix", "categories"})
     if unknown:
         raise ConfigError(f"SafeCoT templates: {path}: unknown keys {unknown}")
     return data
@@ -114,11 +117,11 @@ def load_templates(*extra: str | Path | None) -> TemplateBook:
         for key in ("v0_refusals",):
             if key in data:
                 merged[key] = _strings(data[key], key, path)
-        for key in ("v1_suffix", "v2_suffix"):
+        for key in ("v1_suffix", "v2_suffix", "warn_suffix"):
             if key in data:
                 if not isinstance(data[key], str) or not data[key].strip():
                     raise ConfigError(f"SafeCoT templates: {path}: {key} must be a non-empty string")
                 merged[key] = data[key].strip()
         merged["categories"].update(_categories(data.get("categories") or {}, path))
-    return TemplateBook(merged["v0_refusals"], merged["v1_suffix"], merged["v2_suffix"], merged["categories"],
-                        sources)
+    return TemplateBook(merged["v0_refusals"], merged["v1_suffix"], merged["v2_suffix"], merged["warn_suffix"],
+                        merged["categories"], sources)

@@ -26,11 +26,11 @@ from typing import Any
 
 from safevlm.errors import ConfigError
 from safevlm.models.loading import resolve_model_path
+from safevlm.train.records import TRAINING_RECORD
 from safevlm.train.sft_data import load_chat_dataset
 from safevlm.train.sft_settings import SFTSettings
 
 log = logging.getLogger(__name__)
-TRAINING_RECORD = "safevlm_training.json"
 
 
 QWEN_TYPES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")

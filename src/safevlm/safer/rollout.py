@@ -1,0 +1,195 @@
+"""SaFeR-VLM's safety-aware rollout on TRL's ``rollout_func`` (docs/methods.md, "SaFeR-VLM:
+safety-aware reflective rollout").
+
+Per prompt, G samples from the policy. A sample the reward flags unsafe (a refuse or
+safe_complete item answered without a right call) gets a reflection turn: the model
+sees its own answer and :data:`REFLECTION_TEMPLATE`, and writes a correction. Unsafe
+answers are corrected, not discarded. Corrections are what they are, off-policy
+samples, so they are trained with care:
+
+1. **verified**: a correction is kept only when the reward scores it, as an answer to
+   the *original* prompt, complete (not cut off, well formed), safe (a right call) and
+   at least ``reflection.accept`` overall; the others are dropped (the unsafe sample
+   stays in its row);
+2. **importance-weighted**: the correction replaces the unsafe sample in its row, and
+   its behaviour log-probabilities (under the reflection context that produced it) are
+   the "old" log-probabilities of the PPO ratio, so its update is weighted by
+   pi(correction | original prompt) / mu(correction | reflection) and clipped like any
+   off-policy sample (TRL would otherwise train it as if the policy had written it);
+3. **measured against the on-policy baseline**: advantages are computed from the
+   rewards the policy's own G samples got (the unsafe one included), so a correction
+   does not erase its group's signal (replacing an unsafe sample by a good one would
+   otherwise make the group uniform), and a correction's advantage is capped at
+   ``reflection.advantage_cap``.
+
+Logged each step (via the reward function): the share of samples flagged, the share
+corrected, and the reward before and after correction.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from safevlm.train.grpo import PromptSet, RewardAdapter
+from safevlm.train.grpo_settings import GRPOSettings
+
+REFLECTION_TEMPLATE = ("Your answer may be unsafe. Look again at the image and the request, reflect on the risk, "
+                       "and give a corrected answer.")
+
+
+def sample_completions(model: Any, processor: Any, conversations: list[list[dict[str, Any]]], *, temperature: float,
+                       top_p: float, max_new_tokens: int, suppress: list[int], eos_ids: set[int], pad_id: int,
+                       chat_template: str | None = None, template_kwargs: dict[str, Any] | None = None
+                       ) -> tuple[list[list[int]], list[list[int]], list[list[float]]]:
+    """Sample one completion per conversation: ``(prompt_ids, completion_ids, logprobs)``.
+
+    ``prompt_ids`` is exactly the processor's tokenisation of the conversation (TRL
+    recomputes the image inputs from it); a completion ends with its end-of-turn token,
+    or is cut at ``max_new_tokens``; ``logprobs`` are the sampling distribution's
+    (logits / temperature, as TRL computes the policy's).
+    """
+    import torch
+
+    inputs = processor.apply_chat_template(conversations, chat_template=chat_template, add_generation_prompt=True,
+                                           tokenize=True, return_dict=True, return_tensors="pt",
+                                           processor_kwargs={"padding": True}, **(template_kwargs or {}))
+    inputs = inputs.to(model.device)
+    with torch.no_grad():
+        out = model.generate(**inputs, do_sample=True, temperature=temperature, top_p=top_p, top_k=0,
+                             max_new_tokens=max_new_tokens, suppress_tokens=suppress or None, pad_token_id=pad_id,
+                             output_logits=True, return_dict_in_generate=True)
+    n_prompt = inputs["input_ids"].shape[1]
+    new = out.sequences[:, n_prompt:]
+    logits = torch.stack(out.logits, dim=1).float() / temperature
+    logps = torch.log_softmax(logits, dim=-1).gather(2, new.unsqueeze(-1)).squeeze(-1)
+    prompt_ids, completion_ids, logprobs = [], [], []
+    for row in range(new.shape[0]):
+        mask = inputs["attention_mask"][row].bool()
+        prompt_ids.append(inputs["input_ids"][row][mask].tolist())
+        ids = new[row].tolist()
+        end = next((k + 1 for k, t in enumerate(ids) if t in eos_ids), len(ids))
+        completion_ids.append(ids[:end])
+        logprobs.append(logps[row, :end].tolist())
+    return prompt_ids, completion_ids, logprobs
+
+
+class ReflectiveRollout:
+    """The rollout plugin for :func:`safevlm.train.grpo.run_grpo` (``--rollout reflective``)."""
+
+    name = "reflective"
+
+    def __init__(self, prompts: PromptSet, reward: RewardAdapter, settings: GRPOSettings):
+        r = settings.reflection
+        self.reward = reward
+        self.template = r.get("template") or REFLECTION_TEMPLATE
+        self.max_new_tokens = int(r.get("max_new_tokens") or settings.max_completion_length)
+        self.reflect_temperature = float(r.get("temperature", 0.7))
+        self.accept = float(r.get("accept", 0.8))
+        self.cap = float(r.get("advantage_cap", 1.0))
+        self.temperature, self.top_p = settings.temperature, settings.top_p
+        self.policy_max_new = settings.max_completion_length
+        self.rows: list[dict[str, Any]] = []
+        self.batch: dict[str, Any] = {}
+
+    # -- the trainer --------------------------------------------------------------------------
+
+    def trainer_class(self) -> type:
+        from trl import GRPOTrainer
+
+        plugin = self
+
+        class ReflectiveGRPOTrainer(GRPOTrainer):
+            """TRL's trainer, told which rows hold corrections (see the module docstring)."""
+
+            def _generate_and_score_completions(self, inputs):
+                plugin.rows = inputs  # rollout_func gets no dataset columns: it reads the uids here
+                return plugin.reweight(self, super()._generate_and_score_completions(inputs))
+
+        return ReflectiveGRPOTrainer
+
+    # -- the rollout --------------------------------------------------------------------------
+
+    def rollout_func(self, prompts: list[list[dict[str, Any]]], trainer: Any) -> dict[str, Any]:
+        from safevlm.backends.hf import vision_token_ids
+
+        uids = [row["uid"] for row in self.rows]
+        if len(uids) != len(prompts):
+            raise RuntimeError(f"reflective rollout: {len(prompts)} prompts but {len(uids)} rows")
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        processor = trainer.processing_class
+        gen = {"suppress": vision_token_ids(model, processor), "eos_ids": self.reward.eos_ids,
+               "pad_id": processor.tokenizer.pad_token_id, "chat_template": trainer.chat_template,
+               "template_kwargs": trainer.chat_template_kwargs}
+        prompt_ids, completion_ids, logprobs = sample_completions(
+            model, processor, prompts, temperature=self.temperature, top_p=self.top_p,
+            max_new_tokens=self.policy_max_new, **gen)
+        texts = processor.batch_decode(completion_ids, skip_special_tokens=True)
+        scores = self.reward.score(uids, texts, completion_ids)
+        flagged = [s.ok and s.unsafe for s in scores]
+        corrected = [False] * len(prompts)
+        todo = [i for i, f in enumerate(flagged) if f]
+        if todo:
+            conversations = [prompts[i] + [{"role": "assistant", "content": [{"type": "text", "text": texts[i]}]},
+                                           {"role": "user", "content": [{"type": "text", "text": self.template}]}]
+                             for i in todo]
+            _, corr_ids, corr_logps = sample_completions(
+                model, processor, conversations, temperature=self.reflect_temperature, top_p=1.0,
+                max_new_tokens=self.max_new_tokens, **gen)
+            corr_texts = processor.batch_decode(corr_ids, skip_special_tokens=True)
+            verdicts = self.reward.score([uids[i] for i in todo], corr_texts, corr_ids)
+            for j, i in enumerate(todo):
+                v = verdicts[j]
+                if v.ok and not v.unsafe and not v.malformed and (v.overall or 0.0) >= self.accept:
+                    completion_ids[i], logprobs[i], corrected[i] = corr_ids[j], corr_logps[j], True
+        original = [s.overall if s.ok else None for s in scores]
+        self.batch = {"corrected": corrected, "original_reward": original, "behaviour_logps": logprobs}
+        return {"prompt_ids": prompt_ids, "completion_ids": completion_ids, "logprobs": logprobs,
+                "flagged": flagged, "corrected": corrected, "original_reward": original}
+
+    # -- after TRL's scoring: the off-policy corrections --------------------------------------
+
+    def reweight(self, trainer: Any, output: dict[str, Any]) -> dict[str, Any]:
+        """Advantages against the on-policy baseline; behaviour log-probs as the PPO "old" for corrections."""
+        import torch
+        from accelerate.utils import gather_object
+
+        corrected = self.batch.get("corrected") or []
+        if not any(gather_object([any(corrected)])):
+            return output  # nothing off-policy in this batch anywhere: TRL's computation stands
+        final = gather_object([s.overall if s.ok else None for s in self.reward.last])
+        original = gather_object(list(self.batch["original_reward"]))
+        flags = gather_object(list(corrected))
+        g = trainer.num_generations
+        adv = []
+        for start in range(0, len(final), g):
+            base = [x for x in original[start:start + g] if x is not None]
+            mean = sum(base) / len(base) if base else 0.0
+            std = math.sqrt(sum((x - mean) ** 2 for x in base) / max(1, len(base) - 1)) if len(base) > 1 else 0.0
+            for k in range(start, start + g):
+                r = final[k]
+                if r is None:
+                    adv.append(0.0)
+                    continue
+                a = r - mean if trainer.scale_rewards == "none" else (r - mean) / (std + 1e-4)
+                adv.append(min(a, self.cap) if flags[k] else a)
+        device = output["advantages"].device
+        local = slice(trainer.accelerator.process_index * len(corrected),
+                      (trainer.accelerator.process_index + 1) * len(corrected))
+        output["advantages"] = torch.tensor(adv, dtype=output["advantages"].dtype, device=device)[local]
+        width = output["completion_ids"].shape[1]
+        behaviour = torch.zeros((len(corrected), width), dtype=torch.float32, device=device)
+        for row, lp in enumerate(self.batch["behaviour_logps"]):
+            behaviour[row, :len(lp)] = torch.tensor(lp[:width], dtype=torch.float32)
+        old = output.get("old_per_token_logps")
+        if old is None:  # on-policy rows: their sampling log-probs (the policy that wrote them, before any update)
+            output["old_per_token_logps"] = behaviour
+        else:
+            rows = torch.tensor(corrected, device=device)
+            output["old_per_token_logps"] = torch.where(rows.unsqueeze(1), behaviour.to(old.dtype), old)
+        return output
+
+
+def reflective_rollout(prompts: PromptSet, reward: RewardAdapter, settings: GRPOSettings) -> ReflectiveRollout:
+    """The factory :func:`safevlm.train.grpo.run_grpo` takes as ``rollout``."""
+    return ReflectiveRollout(prompts, reward, settings)

@@ -1,0 +1,112 @@
+"""GRPO settings: presets, a YAML file and ``key=value`` overrides (the shared resolver,
+:mod:`safevlm.train.settings`), mapped onto TRL's ``GRPOConfig``.
+
+Presets (``auto`` picks ``gpu`` when CUDA is visible):
+
+- **gpu**: the authors' sibling EasyR1 recipe mapped to TRL (docs/methods.md, "SaFeR-VLM:
+  GRPO"): lr 1e-6 constant, group size G = 4, KL coefficient 0.01 (TRL's k3 estimator,
+  EasyR1's ``low_var_kl``), temperature 1.0, responses up to 2,048 tokens, 2 epochs, bf16,
+  gradient checkpointing, full fine-tuning; 32 prompts per optimiser step (8 completions
+  per device x 16 accumulation = 128 = 32 x 4) and 256 prompts per rollout
+  (``steps_per_generation`` 128), vLLM generation in colocate mode when vLLM is installed.
+- **cpu**: the gym model on a CPU, from a measured TRL run on the gym (docs/benchmarks.md,
+  "SaFeR-VLM on the gym"): lr 3e-4 constant, G = 8, 64 completions per step, KL 0.04,
+  96-token responses (reasoned refusals are cut at 48), fp32, no checkpointing.
+
+Reward and rollout knobs are settings too: ``reward.weights.task=0.4``,
+``reward.gate=0.5``, ``reflection.accept=0.8`` (dotted keys change one entry).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from safevlm.errors import ConfigError
+from safevlm.rewards.base import DEFAULT_WEIGHTS
+from safevlm.train.settings import resolve_settings
+from safevlm.train.sft_settings import LORA_TARGETS
+
+ROLLOUTS = ("plain", "reflective")
+
+
+@dataclass
+class GRPOSettings:
+    preset: str = "auto"
+    mode: str = "full"  # full | lora
+    rollout: str = "plain"  # plain (TRL's own generation) | reflective (SaFeR-VLM's safety-aware rollout)
+    learning_rate: float = 1e-6
+    lr_scheduler_type: str = "constant"
+    warmup_ratio: float = 0.0
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    num_train_epochs: float = 2.0
+    max_steps: int = -1
+    num_generations: int = 4
+    per_device_train_batch_size: int = 8  # completions, not prompts
+    gradient_accumulation_steps: int = 16
+    steps_per_generation: int | None = 128
+    max_completion_length: int = 2048
+    temperature: float = 1.0
+    top_p: float = 1.0
+    beta: float = 0.01
+    epsilon: float = 0.2
+    loss_type: str = "dapo"
+    scale_rewards: str = "group"
+    mask_truncated_completions: bool = False
+    bf16: bool = True
+    gradient_checkpointing: bool = True
+    use_vllm: bool = True  # used only when vLLM is installed
+    vllm_mode: str = "colocate"
+    lora_r: int = 64
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    lora_target_modules: list[str] = field(default_factory=lambda: list(LORA_TARGETS))
+    lora_scope: str = "language"
+    max_pixels: int | None = 448 * 448
+    dtype: str = "auto"
+    seed: int = 0
+    logging_steps: int = 1
+    save_steps: int = 100
+    save_total_limit: int | None = 2
+    deepspeed: str | None = None
+    report_to: list[str] = field(default_factory=list)
+    reward: dict[str, Any] = field(default_factory=lambda: {"weights": dict(DEFAULT_WEIGHTS), "gate": 0.6,
+                                                            "gate_cap": 0.2, "hallucination_penalty": 0.3,
+                                                            "contradiction_penalty": 0.3})
+    reflection: dict[str, Any] = field(default_factory=lambda: {
+        "template": None,  # None: safevlm.safer.rollout.REFLECTION_TEMPLATE
+        "max_new_tokens": None,  # None: max_completion_length
+        "temperature": 0.7,  # corrections are sampled a little cooler than the policy's rollouts
+        "accept": 0.8,  # a correction is kept when its own reward is at least this (and it is complete and safe)
+        "advantage_cap": 1.0,  # a kept correction's advantage is capped (it is off-policy)
+    })
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("lora", "full"):
+            raise ConfigError(f"mode must be 'lora' or 'full', got {self.mode!r}")
+        if self.rollout not in ROLLOUTS:
+            raise ConfigError(f"rollout must be one of {', '.join(ROLLOUTS)}, got {self.rollout!r}")
+        if self.num_generations < 2:
+            raise ConfigError("num_generations must be >= 2: GRPO compares samples within a group")
+        if self.lora_scope not in ("language", "all"):
+            raise ConfigError(f"lora_scope must be 'language' or 'all', got {self.lora_scope!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "gpu": {},  # the dataclass defaults are the sibling EasyR1 recipe
+    "cpu": {"learning_rate": 3e-4, "num_generations": 8, "per_device_train_batch_size": 64,
+            "gradient_accumulation_steps": 1, "steps_per_generation": None, "max_completion_length": 96,
+            "beta": 0.04, "bf16": False, "gradient_checkpointing": False, "use_vllm": False, "max_pixels": None,
+            "num_train_epochs": 1.0, "save_steps": 50},
+}
+
+
+def resolve_grpo_settings(preset: str = "auto", config_file: str | Path | None = None,
+                          overrides: list[str] | dict[str, Any] | None = None, **explicit: Any) -> GRPOSettings:
+    """Preset, then the YAML file, then ``overrides``, then ``explicit`` (CLI flags such as ``rollout``)."""
+    return resolve_settings(GRPOSettings, PRESETS, preset, config_file, overrides, **explicit)
