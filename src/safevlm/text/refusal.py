@@ -48,16 +48,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from safevlm.text.refusal_cues import ANSWER_CONTENT, STRONG_PREMISE, dialogue_segments, normalise
-from safevlm.text.refusal_model import (
+from safevlm.text.refusal_cues import (
+    ANSWER_CONTENT,
     LIST_ITEM,
     NON_ANSWER,
-    Heads,
+    STRONG_PREMISE,
     SentenceCues,
-    features,
-    load_heads,
+    dialogue_segments,
+    normalise,
     sentence_cues,
 )
+from safevlm.text.refusal_model import Heads, features, load_heads
 from safevlm.text.response import parse_response
 
 LABELS = ("refused", "partial", "complied")

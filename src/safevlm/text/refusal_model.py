@@ -25,20 +25,19 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from safevlm.text.refusal_cues import ANSWER_CONTENT, FAMILIES, HARM_TALK, explicit_in, implicit_in, sentences
+from safevlm.text.refusal_cues import (
+    ANSWER_CONTENT,
+    CUES,
+    HARM_TALK,
+    LIST_ITEM,
+    NON_ANSWER,
+    SentenceCues,
+    sentence_cues,
+)
 
 MODEL_PATH = Path(__file__).with_name("refusal_model.npz")
 
-#: Cue types per sentence, in feature order ("explicit"/"implicit" are the rules, "question" asks back).
-CUES = ("explicit", "implicit", *FAMILIES, "question")
-#: Moves that give nothing of what was asked (a sentence with none of them is content).
-NON_ANSWER = frozenset(c for c in CUES if c != "apology")
-_OPINION_OBJECT = re.compile(r"^[^.,;]{0,40}?\b(?:(?:personal |own |political |subjective )?(?:opinions?|views?|"
-                             r"beliefs?|stances?|preferences?|feelings?|emotions?|biases|experiences?)|decisions? for "
-                             r"(?:you|others|anyone)|take (?:a )?sides?)\b", re.IGNORECASE)
-_CONCESSIVE = re.compile(r"^\W*(?:although|though|even though|while|whilst)\b[^,]{5,}?,\s+", re.IGNORECASE)
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
-LIST_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*\u2022]|#{1,4} )\s*\S", re.MULTILINE)
 _AFFIRM = re.compile(r"^\W*(?:sure|certainly|of course|absolutely|yes|okay|ok|here(?:'s| is| are)|great|"
                      r"happy to|glad to|no problem)\b", re.IGNORECASE)
 
@@ -54,56 +53,6 @@ def _names() -> tuple[str, ...]:
 
 
 FEATURES = _names()
-
-
-@dataclass
-class SentenceCues:
-    """The cues found in one sentence (``explicit``/``implicit``: the rule name and match)."""
-
-    text: str
-    cues: set[str]
-    explicit: tuple[str, str] | None = None
-    implicit: tuple[str, str] | None = None
-
-
-_CLAUSE = re.compile(r",\s*(?=(?:but|however|though|yet|although|while|whereas|so|which is why)\b)|\s+(?=but\s+(?:I|we|it|there|the|this|"
-                     r"that|you|he|she|they|according|in|as|here)\b)", re.IGNORECASE)
-
-
-def sentence_cues(text: str) -> list[SentenceCues]:
-    """Each clause of ``text`` (already normalised) with the cues it shows.
-
-    Units are sentences cut again before "but"/"however" clauses, so that "As an AI I have no
-    opinions, but according to the records, X is Y" is a disclaimer *and* content.
-    """
-    sents = sentences(text)
-    out = []
-    for i, s in enumerate(sents):
-        exp = explicit_in(s, sents[i + 1:])
-        if exp and _OPINION_OBJECT.search(s[s.find(exp[1]):]):
-            exp = None  # "I cannot give personal opinions" disclaims; it does not decline
-        imp = implicit_in(s, i == 0)
-        pieces = [p for p in _CLAUSE.split(s) if p.strip()] if len(s) > 60 else [s]
-        head = _CONCESSIVE.match(pieces[0])
-        if head and len(pieces[0]) > head.end() + 20:  # "Although I can't know X, she looks calm": two clauses
-            pieces[:1] = [pieces[0][:head.end()], pieces[0][head.end():]]
-        pos = 0
-        for j, piece in enumerate(pieces):
-            start = s.find(piece, pos)
-            end = start + len(piece)
-            pos = end
-            low = piece.lower()
-            cues = {name for name, pattern in FAMILIES.items() if pattern.search(low)}
-            for rule, name in ((exp, "explicit"), (imp, "implicit")):
-                if rule:
-                    at = s.find(rule[1])
-                    if start <= at < end or (at < 0 and j == 0):
-                        cues.add(name)
-            if piece.rstrip().endswith("?"):
-                cues.add("question")
-            out.append(SentenceCues(piece.strip(), cues, exp if "explicit" in cues else None,
-                                    imp if "implicit" in cues else None))
-    return out
 
 
 def features(text: str, cues: list[SentenceCues] | None = None) -> list[float]:
