@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from safevlm.errors import ConfigError
+from safevlm.errors import ConfigError, DataError
 from safevlm.judges import JudgeInput, get_judge
 from safevlm.judges.phrases import GCG_PHRASES, SAFECOT_PHRASES
 from safevlm.text.refusal import find_refusal
@@ -237,7 +237,7 @@ def test_weights_built_for_other_features_are_refused(tmp_path):
     good = load_heads()
     bad = Heads(good.names[:-1], good.soft[:-1], good.explicit[:-1], good.routes)
     bad.save(tmp_path / "old.npz")
-    with pytest.raises(ValueError, match="old.npz: built for other features"):
+    with pytest.raises(DataError, match="old.npz: built for other features"):
         load_heads(str(tmp_path / "old.npz"))
 
 

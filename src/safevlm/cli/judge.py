@@ -146,7 +146,7 @@ def judge(judge_name: Annotated[str, typer.Option("--judge", "-j", help="refusal
 
 def _compare(items, pool, names: list[str], out: Path, batch_size: int, label: str) -> None:
     """``--compare``: the disagreements JSONL and the summary JSON (safevlm.eval.compare)."""
-    from safevlm.data.jsonl import write_json, write_jsonl
+    from safevlm.data.jsonl import atomic_write, write_json
     from safevlm.eval.compare import Comparison
 
     cmp = Comparison(*names)
@@ -160,7 +160,9 @@ def _compare(items, pool, names: list[str], out: Path, batch_size: int, label: s
                 if row is not None:
                     rows.append(row)
             bar.advance(task, len(chunk))
-    write_jsonl(out, (json.loads(json.dumps(r, default=str)) for r in rows))
+    with atomic_write(out) as fh:  # user judges may put any object in detail: written as text, as above
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
     summary = cmp.summary()
     summary_path = out.with_name(out.stem + ".summary.json")
     write_json(summary_path, summary)

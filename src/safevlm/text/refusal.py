@@ -61,7 +61,6 @@ from safevlm.text.refusal_cues import (
 from safevlm.text.refusal_model import Heads, features, load_heads
 from safevlm.text.response import parse_response
 
-LABELS = ("refused", "partial", "complied")
 #: The label each rule-decided route gives.
 RULE_LABELS = {"empty": "complied", "implicit": "refused", "crisis": "refused", "premise": "refused",
                "deflect": "partial", "none": "complied"}

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from safevlm.errors import DataError
 from safevlm.text.refusal_cues import (
     ANSWER_CONTENT,
     CUES,
@@ -132,6 +133,6 @@ def load_heads(path: str | None = None) -> Heads:
         heads = Heads(names, tuple(float(x) for x in data["soft"]), tuple(float(x) for x in data["explicit"]),
                       {str(r): (float(a), float(b)) for r, (a, b) in zip(data["route_names"], data["route_p"])})
     if names != FEATURES:
-        raise ValueError(f"{p}: built for other features ({len(names)} vs {len(FEATURES)}); rebuild it with "
-                         "benchmarks/train_refusal_model.py")
+        raise DataError(p, f"built for other features ({len(names)} vs {len(FEATURES)} names); rebuild it with "
+                           "benchmarks/train_refusal_model.py")
     return heads
