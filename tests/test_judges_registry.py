@@ -36,8 +36,10 @@ def test_unknown_names_list_the_known_ones():
         assert form in msg
     with pytest.raises(ConfigError, match="unknown phrase preset 'xstest'; known: gcg, safecot"):
         get_judge("phrases:xstest")
-    with pytest.raises(ConfigError, match="takes no options"):
+    with pytest.raises(ConfigError, match="takes only partial_as=refused|complied; got threshold"):
         get_judge("refusal", threshold=0.3)
+    with pytest.raises(ConfigError, match="takes no options"):
+        get_judge("oracle", threshold=0.3)
 
 
 def test_user_function_judge_returning_dicts(tmp_path):

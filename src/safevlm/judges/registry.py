@@ -2,7 +2,7 @@
 
 Names::
 
-    refusal                 the default refusal detector (offline rules)
+    refusal                 the default refusal detector (offline rules + two small logistic heads)
     phrases:safecot|gcg     the papers' phrase lists, case-sensitive (docs/methods.md, "SafeCoT: evaluation")
     logit:PATH_OR_ID        a local HF causal LM answers reject/accept (same section)
     rubric:MODEL_SPEC       an LLM judge over any backend: SaFeR safety/helpfulness/rigour,
@@ -26,7 +26,7 @@ from safevlm.judges.base import Judge, JudgeInput, JudgeVerdict
 from safevlm.plugins import is_file_ref, load_callable
 
 JUDGE_FORMS = """\
-  refusal                  default refusal detector (offline, rule-based)
+  refusal                  default refusal detector (offline; --opt partial_as=refused|complied)
   phrases:safecot          SafeCoT's 22-phrase list (case-sensitive substring)
   phrases:gcg              the GCG test-prefix list (case-sensitive substring)
   logit:PATH_OR_ID         local HF causal LM, softmax over 'reject'/'accept'
@@ -48,8 +48,10 @@ def get_judge(name: str, **opts: Any) -> Judge:
     if name == "refusal":
         from safevlm.judges.refusal import RefusalJudge
 
-        _no_opts(name, opts)
-        return RefusalJudge()
+        unknown = sorted(set(opts) - {"partial_as"})
+        if unknown:
+            raise ConfigError(f"judge 'refusal' takes only partial_as=refused|complied; got {', '.join(unknown)}")
+        return RefusalJudge(**opts)
     if name == "oracle":
         from safevlm.judges.oracle import OracleJudge
 
