@@ -252,3 +252,23 @@ def test_samples_and_registry_integration():
     assert [d.text for d in direct[:50]] == [x.text for x in res.samples[:50]]
     assert load_benchmark("gym:smoke").total == 48
     assert {it.metadata["ood"] != [] for it in load_benchmark("gym:test-ood", limit=30).samples} == {True}
+
+
+def test_contrast_pairs_share_the_request_and_differ_only_in_the_decisive_thing():
+    from safevlm.gym.pairs import iter_pairs
+
+    items = list(iter_pairs("test-pairs", 120))
+    assert [it.id for it in items] == [it.id for it in iter_pairs("test-pairs", 120)]  # seeded
+    kinds = set()
+    for risky, safe in zip(items[::2], items[1::2]):
+        assert risky.group == safe.group and risky.group is not None
+        assert risky.expected in ("refuse", "safe_complete") and safe.expected == "comply"
+        assert risky.text == safe.text and risky.system_prompt == safe.system_prompt
+        assert risky.metadata["form"] == safe.metadata["form"]
+        kind = risky.metadata["pair_kind"]
+        kinds.add(kind)
+        decisive = {"object": "object", "place": "scene", "word": "word"}[kind]
+        assert risky.metadata[decisive] != safe.metadata[decisive]
+        assert not risky.metadata["ambiguous"] and not safe.metadata["ambiguous"]
+    assert kinds == {"object", "place", "word"}
+    assert items[0].to_sample().group == items[0].group

@@ -23,7 +23,6 @@ from typing import Any, Literal, Self
 from safevlm.data.sample import SYSTEM_PROMPT_KEY, Sample
 from safevlm.errors import SafeVLMError
 
-
 FinishReason = Literal["stop", "length", "error"]
 ProgressFn = Callable[[int], None]
 """Called with the number of samples just finished (for progress bars)."""

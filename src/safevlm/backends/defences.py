@@ -7,7 +7,8 @@ wrapping a target backend, so it works wherever a model spec does (``eval``,
 - ``guard:REWRITER>TARGET`` (:class:`GuardedBackend`): the rewriter sees the image and
   the request (:func:`safevlm.text.rewrite.rewriter_prompt`) and answers
   ``<think>report</think><prompt>rewrite</prompt>``; the target gets the rewrite in
-  place of the user's text (system prompt, earlier turns and images unchanged). A
+  place of the user's text (system prompt, earlier turns and images unchanged; wrapped
+  as the target was fine-tuned to see prompts when ``target_wrapper`` is set). A
   rewriter output that does not parse, is cut off or fails falls back to the original
   text, and the response says so (``fallback``, ``fallback_reason``): counted, never
   hidden. The target model is not touched.
@@ -30,6 +31,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from safevlm.backends.base import Backend, Generation, GenerationParams, ProgressFn
+from safevlm.data.prompts import get_wrapper
 from safevlm.data.sample import SYSTEM_PROMPT_KEY, Sample
 from safevlm.text.rewrite import RewriteParseError, parse_rewrite, rewriter_prompt
 
@@ -66,9 +68,11 @@ class _Wrapper(Backend):
 class GuardedBackend(_Wrapper):
     """The guard: a rewriter model in front of an unchanged target (module docstring)."""
 
-    def __init__(self, rewriter: Backend, target: Backend, *, max_rewrite_tokens: int = 160):
+    def __init__(self, rewriter: Backend, target: Backend, *, max_rewrite_tokens: int = 160,
+                 target_wrapper: str | None = None):
         super().__init__(target)
         self.rewriter = rewriter
+        self.target_wrapper = get_wrapper(target_wrapper)  # how the target was fine-tuned to see prompts
         self.thread_safe = target.thread_safe and rewriter.thread_safe
         self.rewrite_params = GenerationParams(max_new_tokens=max_rewrite_tokens, temperature=0.0)
         self.name = f"guard({rewriter.name}>{target.name})"
@@ -107,7 +111,8 @@ class GuardedBackend(_Wrapper):
     def generate(self, samples: Sequence[Sample], params: GenerationParams | None = None,
                  progress: ProgressFn | None = None) -> list[Generation]:
         decisions = self.rewrite(samples)
-        sent = [s if d["fallback"] else s.model_copy(update={"text": d["rewrite"]}) for s, d in zip(samples, decisions)]
+        texts = [d["original"] if d["fallback"] else d["rewrite"] for d in decisions]
+        sent = [s.model_copy(update={"text": self.target_wrapper.apply(t)}) for s, t in zip(samples, texts)]
         gens = self.target.generate(sent, params, progress)
         return [_with(g, "guard", {k: v for k, v in d.items() if k != "latency_s"}, d["latency_s"])
                 for g, d in zip(gens, decisions, strict=True)]

@@ -82,6 +82,9 @@ def _defended(spec: str, kind: str, rest: str, opts: dict[str, Any]) -> Backend:
                            "e.g. guard:hf:runs/rewriter>gym or defence:ecso>gym")
     if kind == "defence" and front not in DEFENCES:
         raise BackendError(f"unknown defence {front!r}; choose one of {', '.join(DEFENCES)}")
+    target_wrapper = opts.pop("target_wrapper", None)
+    if target_wrapper is not None and kind != "guard":
+        raise BackendError("target_wrapper is an option of guard: specs only")
     inner = load_backend(target, **opts)
     if kind == "defence":
         return DEFENCES[front](inner)
@@ -89,7 +92,7 @@ def _defended(spec: str, kind: str, rest: str, opts: dict[str, Any]) -> Backend:
     allowed = {"openai": _OPENAI_OPTS, "mock": _MOCK_OPTS}.get(rkind, _HF_OPTS) - {"name"}
     rewriter_opts = {k: v for k, v in opts.items() if k in allowed}  # the target's options it also takes
     try:
-        return GuardedBackend(load_backend(front, **rewriter_opts), inner)
+        return GuardedBackend(load_backend(front, **rewriter_opts), inner, target_wrapper=target_wrapper)
     except BaseException:
         inner.close()
         raise

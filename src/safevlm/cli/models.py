@@ -121,6 +121,11 @@ def chat(text: Annotated[str, typer.Argument(help="The user's message.")], model
     if gen.error:
         err_console.print(f"[bold red]error:[/] {gen.error}", highlight=False)
         raise typer.Exit(1)
+    guard = gen.extra.get("guard")
+    if guard:  # what the guard in front of the model did, on stderr so stdout stays the answer
+        what = (f"fell back to your prompt ({guard['fallback_reason']})" if guard["fallback"]
+                else f"rewrote your prompt to: {guard['rewrite']}")
+        err_console.print(f"[dim]guard {what}[/]", highlight=False)
     console.print(gen.text, highlight=False, markup=False)
     err_console.print(f"[dim]{gen.prompt_tokens} prompt + {gen.completion_tokens} completion tokens, "
                       f"{gen.latency_s:.2f} s, finish: {gen.finish_reason}[/]")

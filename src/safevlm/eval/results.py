@@ -132,6 +132,28 @@ def _grouped(records: Sequence[RunRecord], key: Callable[[RunRecord], str], judg
     return out
 
 
+def defence_block(records: Sequence[RunRecord]) -> dict[str, Any]:
+    """What a guard or defence in front of the model did (``{}`` when none was): the guard's
+    rewrites and fallbacks (with their reasons) and its mean added latency; how often ECSO
+    answered from the image description. Counted, so a guard that silently stops rewriting shows."""
+    guards = [r.generation.model_extra.get("guard") for r in records if (r.generation.model_extra or {}).get("guard")]
+    defences = [r.generation.model_extra.get("defence") for r in records
+                if (r.generation.model_extra or {}).get("defence")]
+    out: dict[str, Any] = {}
+    if guards:
+        reasons = Counter(str(g.get("fallback_reason")).split(":")[0] for g in guards if g.get("fallback"))
+        added = [g["added_latency_s"] for g in guards if isinstance(g.get("added_latency_s"), (int, float))]
+        out["guard"] = {"n": len(guards), "rewritten": sum(not g.get("fallback") for g in guards),
+                        "fallback": sum(bool(g.get("fallback")) for g in guards), "fallback_reasons": dict(reasons),
+                        "unchanged": sum(not g.get("fallback") and g.get("rewrite") == g.get("original")
+                                         for g in guards),
+                        "mean_added_latency_s": round(sum(added) / len(added), 4) if added else None}
+    if defences:
+        out["defence"] = {"name": defences[0].get("name"), "n": len(defences),
+                          "answered_from_caption": sum(bool(d.get("answered_from_caption")) for d in defences)}
+    return out
+
+
 def build_results(records: Sequence[RunRecord], *, model: str, judges_of: dict[str, list[str]],
                   thresholds: dict[str, float] | None = None, seed: int = 0, resamples: int = M.RESAMPLES,
                   extra_run: dict[str, Any] | None = None,
@@ -153,7 +175,8 @@ def build_results(records: Sequence[RunRecord], *, model: str, judges_of: dict[s
         block["by_category"] = _grouped(recs, category_of, primary_of, judges_of, opts)
         if any(r.category for r in recs):
             block["by_label"] = _grouped(recs, label_of, primary_of, judges_of, opts)
-        benchmarks[bench] = {"primary_judge": primary_of[bench], "judges": judges_of[bench], **block}
+        benchmarks[bench] = {"primary_judge": primary_of[bench], "judges": judges_of[bench], **block,
+                             **defence_block(recs)}
         if selection and bench in selection:
             benchmarks[bench]["selection"] = selection[bench]
     all_judges = list(dict.fromkeys(j for js in judges_of.values() for j in js))

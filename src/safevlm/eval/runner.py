@@ -101,10 +101,25 @@ def _write_report(run_dir: Path) -> None:
 def _write_config(run_dir: Path, cfg: EvalConfig, judges_of: dict[str, list[str]], created: str | None,
                   selection: dict[str, dict[str, Any]] | None = None) -> None:
     write_json(run_dir / R.CONFIG, {**cfg.to_dict(), "judges_by_bench": judges_of, "selection": selection or {},
+                                    "model_training": _training_summary(cfg.model),
                                     "data_root_resolved": str(sv_config.data_root(cfg.data_root)),
                                     "safevlm_version": safevlm.__version__,
                                     "created": created or R.now(), "updated": R.now()})
     write_json(run_dir / R.ENV, R.environment())
+
+
+def _training_summary(model: str) -> dict[str, Any] | None:
+    """How the evaluated checkpoint was trained (its ``safevlm_training.json``, curves included), so a
+    report can plot them from the run directory alone; None for a model safevlm did not train."""
+    from safevlm.models.training_record import read_training_record
+
+    try:
+        rec = read_training_record(model)
+    except Exception:  # noqa: BLE001 - a spec that names no local checkpoint (guard:, openai:...) has none
+        return None
+    keys = ("method", "base_model", "mode", "rollout", "reward", "global_steps", "history", "loss_history",
+            "judge_failures", "s_per_step")
+    return {k: rec[k] for k in keys if k in rec} or None
 
 
 def resolve_config(run_dir: Path, model: str | None, benches: list[str] | str | None,

@@ -75,6 +75,7 @@ class GymItem:
     image_size: int = 112
     system_prompt: str | None = None
     history: list[dict[str, str]] = field(default_factory=list)
+    group: str | None = None  # contrast pairs (safevlm.gym.pairs): both items of a pair share it
 
     @property
     def answer(self) -> str | None:
@@ -91,7 +92,8 @@ class GymItem:
         return Sample(id=self.id, source=source, split=split or self.split, text=self.text,
                       images=[ImageRef.lazy(partial(render, self.image, self.image_size))],
                       expected=Expected(self.expected), category=self.family, risk_category=self.risk_category,
-                      reference=self.reference, answer=self.answer, history=self.history, metadata=metadata)
+                      reference=self.reference, answer=self.answer, history=self.history, group=self.group,
+                      metadata=metadata)
 
 
 def family_counts(size: int, mix: dict[str, float]) -> dict[str, int]:
@@ -191,10 +193,22 @@ def render_array(items: list[GymItem]) -> np.ndarray:
 
 
 def bench_hook(ctx) -> Iterator[tuple[Where, Sample]]:
-    """Registry hook (``gym.yaml``): options ``split``, ``size``, ``seed``, ``image_size``, ``mix``, ``ood``, ``form``."""
+    """Registry hook (``gym.yaml``): options ``split``, ``size``, ``seed``, ``image_size``, ``mix``, ``ood``, ``form``;
+    ``pairs: N`` yields N contrast pairs instead (:mod:`safevlm.gym.pairs`)."""
     opts = dict(ctx.variant.options)
     split = opts.pop("split", ctx.variant_name)
     size = opts.pop("size", None)
+    pairs = opts.pop("pairs", None)
+    if pairs is not None:
+        from safevlm.gym.pairs import iter_pairs
+
+        kwargs = {k: opts.pop(k) for k in ("seed", "image_size", "ood") if k in opts}
+        if opts:
+            raise ConfigError(f"gym:{ctx.variant_name}: unknown options for pairs {sorted(opts)}")
+        for item in iter_pairs(split, int(pairs), **kwargs):
+            yield Where(Path(f"<gym:{split}>"), item=item.id), item.to_sample(source=ctx.spec.name,
+                                                                              split=ctx.variant_name)
+        return
     kwargs = {k: opts.pop(k) for k in ("seed", "image_size", "mix", "ood", "form") if k in opts}
     if opts:
         raise ConfigError(f"gym:{ctx.variant_name}: unknown options {sorted(opts)}")

@@ -9,6 +9,13 @@
 3. SafeCoT on the gym (:mod:`safevlm.recipes.safecot_gym`): v0 / v1 / v2 data from
    ``gym:train``, one fine-tune per variant, each evaluated like the base model, and one
    comparison report of the four models (``runs/demo/safecot/report/report.html``).
+4. SaFeR-VLM on the gym (:mod:`safevlm.recipes.safer_gym`): QI-Box selection with the
+   SafeCoT-v2 model, then GRPO from it with the plain and the reflective rollout.
+5. VLMGuard-R1 on the gym (:mod:`safevlm.recipes.guard_gym`): pairs, synthesis, the
+   rewriter, the guard and the baseline defences in front of the unchanged gym model.
+
+Then one report compares every model (``runs/demo/report/report.html``): curves of
+how each was trained included.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from safevlm.bench import all_specs, load_benchmark
 from safevlm.bench.inventory import summarise
 from safevlm.config import data_root as resolve_data_root
 from safevlm.data.records import read_records
+from safevlm.models.training_record import prompt_wrapper_of
 from safevlm.progress import console, progress_bar
 from safevlm.report.terminal import compact, inventory_table, scorecard_table, with_ci
 
@@ -83,24 +91,50 @@ def run_demo(data_root: Path | None = None, out: Path = Path("runs/demo")) -> di
     results = gym_model_eval(Path(out) / "gym-base")
     console.rule("[bold]3. SafeCoT on the gym: v0 / v1 / v2 fine-tunes of the gym model")
     safecot = safecot_stage(Path(out) / "safecot", base_run=Path(out) / "gym-base")
+    v2 = Path(out) / "safecot" / "model-v2"
+    wrapper = prompt_wrapper_of(f"hf:{v2}")
+    console.rule("[bold]4. SaFeR-VLM on the gym: QI-Box selection, GRPO plain vs reflective from SafeCoT-v2")
+    from safevlm.recipes import guard_gym, safer_gym
+
+    safer = safer_gym.run(Path(out) / "safer", v2, wrapper)
+    console.rule("[bold]5. VLMGuard-R1 on the gym: a trained rewriter in front of the unchanged gym model")
+    guard = guard_gym.run(Path(out) / "guard", v2, wrapper)
+    console.rule("[bold]all methods compared")
+    runs = {**safecot["runs"], "safecot-v2": safecot["runs"]["v2"], **safer["runs"], **guard["runs"]}
+    runs.pop("v2")
+    results = {**safecot["results"], **safer["results"], **guard["results"]}
+    results["safecot-v2"] = results.pop("v2")
+    comparison_table({k: results[k] for k in runs}, "All methods on the gym (oracle-judged, 95 % bootstrap intervals)")
+    from safevlm.report import write_report
+
+    paths = write_report(list(runs.values()), Path(out) / "report")
+    console.print(f"comparison report: {paths['html']}")
     console.print(f"demo finished in {time.perf_counter() - t0:.1f} s")
-    return {"benchmarks": rows, "gym": results, "safecot": safecot}
+    return {"benchmarks": rows, "gym": results, "safecot": safecot, "safer": safer, "guard": guard,
+            "report": paths}
+
+
+def comparison_table(results: dict, title: str) -> None:
+    """CRR / CAR / over-refusal / ASR per model and benchmark."""
+    from rich.table import Table
+
+    from safevlm.recipes.safecot_gym import comparison_rows
+
+    table = Table(title=title)
+    for col in ("model", "benchmark", "n", "CRR", "CAR", "over-refusal", "ASR"):
+        table.add_column(col, justify="left" if col in ("model", "benchmark") else "right")
+    for r in comparison_rows(results):
+        table.add_row(r["model"], r["bench"], str(r["n"]), *(compact(r[k]) for k in ("crr", "car", "over_refusal",
+                                                                                    "asr")))
+    console.print(table)
 
 
 def safecot_stage(out: Path, base_run: Path | None = None) -> dict:
     """Stage 3: build, fine-tune and evaluate v0/v1/v2; print the CRR/CAR comparison."""
-    from rich.table import Table
-
-    from safevlm.recipes.safecot_gym import comparison_rows, run
+    from safevlm.recipes.safecot_gym import run
 
     done = run(out, base_run=base_run)
-    table = Table(title="SafeCoT on the gym: refusal of unsafe items (CRR) and acceptance of safe ones (CAR), "
-                        "oracle-judged, 95 % bootstrap intervals")
-    for col in ("model", "benchmark", "n", "CRR", "CAR", "over-refusal", "ASR"):
-        table.add_column(col, justify="left" if col in ("model", "benchmark") else "right")
-    for r in comparison_rows(done["results"]):
-        table.add_row(r["model"], r["bench"], str(r["n"]), *(compact(r[k]) for k in ("crr", "car", "over_refusal",
-                                                                                    "asr")))
-    console.print(table)
+    comparison_table(done["results"], "SafeCoT on the gym: refusal of unsafe items (CRR) and acceptance of safe ones "
+                                      "(CAR), oracle-judged, 95 % bootstrap intervals")
     console.print(f"comparison report: {done['report']['html']}")
     return done

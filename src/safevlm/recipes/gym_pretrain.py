@@ -49,9 +49,8 @@ def later_stage_corpus() -> list[str]:
     """Texts of the later stages the tokenizer should know (tokenizer corpus only, never training targets):
     SafeCoT's shipped templates, SaFeR-VLM's reflection turn, the guard's instruction and reports, the
     baseline defences' prompts."""
-    from safevlm.safecot.templates import load_templates
-
     from safevlm.backends.defences import ECSO_ANSWER, ECSO_CAPTION, ECSO_HARM_CHECK, SAFETY_SYSTEM_PROMPT
+    from safevlm.safecot.templates import load_templates
     from safevlm.safer.rollout import REFLECTION_TEMPLATE
     from safevlm.text.rewrite import REWRITER_INSTRUCTION
 

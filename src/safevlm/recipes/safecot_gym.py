@@ -43,7 +43,8 @@ class GymSafeCoTConfig:
                 "save_total_limit": 1, "seed": self.seed}
 
 
-def _same(path: Path, key: str, expected: Any) -> bool:
+def same_json(path: Path, key: str, expected: Any) -> bool:
+    """Whether the JSON file at ``path`` holds ``expected`` under ``key`` (a finished step to reuse)."""
     if not path.is_file():
         return False
     return json.loads(path.read_text(encoding="utf-8")).get(key) == expected
@@ -57,7 +58,7 @@ def build_data(variant: str, out: Path, cfg: GymSafeCoTConfig) -> dict[str, Any]
     bc = BuildConfig(variant=variant, unsafe=[cfg.train_ref], general=[cfg.train_ref], ratio="1:1",
                      teacher="oracle" if variant == "v2" else None, max_unsafe=cfg.max_unsafe, seed=cfg.seed,
                      extra_specs=list(cfg.extra_specs))
-    if _same(out / CARD_JSON, "config", asdict(bc)):
+    if same_json(out / CARD_JSON, "config", asdict(bc)):
         console.print(f"  {variant} data: reusing {out}")
         return json.loads((out / CARD_JSON).read_text(encoding="utf-8"))
     with console.status(f"building SafeCoT {variant} data from {cfg.train_ref}..."):
@@ -68,30 +69,33 @@ def build_data(variant: str, out: Path, cfg: GymSafeCoTConfig) -> dict[str, Any]
     return card
 
 
-def train(variant: str, data: Path, out: Path, cfg: GymSafeCoTConfig) -> dict[str, Any]:
+def train_sft(label: str, data: Path, out: Path, overrides: dict[str, Any], base: str = "gym") -> dict[str, Any]:
+    """Fine-tune ``base`` on a chat set with the CPU preset (reused when done with the same settings and data)."""
+    from safevlm.models.training_record import TRAINING_RECORD
     from safevlm.train.progress import progress_callback
-    from safevlm.train.records import TRAINING_RECORD
     from safevlm.train.sft import run_sft
     from safevlm.train.sft_settings import resolve_sft_settings
 
-    settings = resolve_sft_settings("cpu", overrides=cfg.settings_overrides())
+    settings = resolve_sft_settings("cpu", overrides=overrides)
     record_file = out / TRAINING_RECORD
-    if _same(record_file, "settings", settings.to_dict()) and (out / "model.safetensors").is_file():
+    if same_json(record_file, "settings", settings.to_dict()) and (out / "model.safetensors").is_file():
         record = json.loads(record_file.read_text(encoding="utf-8"))
         if record.get("data", {}).get("counts") == json.loads((data / "data_card.json").read_text())["counts"]:
-            console.print(f"  {variant} model: reusing {out}")
+            console.print(f"  {label} model: reusing {out}")
             return record
-    record = run_sft("gym", data, out, settings, callbacks=[progress_callback(console)])
-    console.print(f"  {variant} model: {record['global_steps']} steps, loss {record['first_loss']:.2f} -> "
+    record = run_sft(base, data, out, settings, callbacks=[progress_callback(console)])
+    console.print(f"  {label} model: {record['global_steps']} steps, loss {record['first_loss']:.2f} -> "
                   f"{record['last_loss']:.3f}, {record['samples_per_s']:.1f} samples/s, {record['wall_s']:.0f} s")
     return record
 
 
-def evaluate_model(model: str, out: Path, cfg: GymSafeCoTConfig, prompt_wrapper: str | None) -> dict[str, Any]:
+def evaluate_model(model: str, out: Path, benches: list[str], batch_size: int, prompt_wrapper: str | None,
+                   **options: Any) -> dict[str, Any]:
+    """One evaluation run as every demo model gets it (oracle + refusal detector, 64 new tokens)."""
     from safevlm.eval import evaluate
 
-    return evaluate(model=model, benches=cfg.benches, judges=JUDGES, out=out, batch_size=cfg.batch_size,
-                    generation=GENERATION, prompt_wrapper=prompt_wrapper)
+    return evaluate(model=model, benches=benches, judges=JUDGES, out=out, batch_size=batch_size,
+                    generation=GENERATION, prompt_wrapper=prompt_wrapper, backend_options=options or None)
 
 
 def run(out: Path, cfg: GymSafeCoTConfig | None = None, base_run: Path | None = None) -> dict[str, Any]:
@@ -105,7 +109,7 @@ def run(out: Path, cfg: GymSafeCoTConfig | None = None, base_run: Path | None = 
     training: dict[str, Any] = {}
     if base_run is None:
         base_run = out / "eval-base"
-        results["base"] = evaluate_model("gym", base_run, cfg, None)
+        results["base"] = evaluate_model("gym", base_run, cfg.benches, cfg.batch_size, None)
     else:
         results["base"] = json.loads((base_run / "results.json").read_text(encoding="utf-8"))
     runs["base"] = base_run
@@ -113,11 +117,13 @@ def run(out: Path, cfg: GymSafeCoTConfig | None = None, base_run: Path | None = 
         t0 = time.perf_counter()
         console.print(f"[bold]SafeCoT {variant}[/]")
         card = build_data(variant, out / f"data-{variant}", cfg)
-        training[variant] = train(variant, out / f"data-{variant}", out / f"model-{variant}", cfg)
+        training[variant] = train_sft(f"SafeCoT {variant}", out / f"data-{variant}", out / f"model-{variant}",
+                                      cfg.settings_overrides())
         wrapper = card["prompt_wrapper"]
         wrapper = wrapper["template"] if wrapper["name"] == "custom" else wrapper["name"]
         runs[variant] = out / f"eval-{variant}"
-        results[variant] = evaluate_model(f"hf:{out / f'model-{variant}'}", runs[variant], cfg, wrapper)
+        results[variant] = evaluate_model(f"hf:{out / f'model-{variant}'}", runs[variant], cfg.benches,
+                                          cfg.batch_size, wrapper)
         console.print(f"  {variant} done in {time.perf_counter() - t0:.0f} s")
     paths = write_report(list(runs.values()), out / "report")
     return {"runs": runs, "results": results, "training": training, "report": paths}

@@ -76,3 +76,22 @@ def selection_text(bench: str, sel: dict[str, Any]) -> str:
     else:
         parts.append(f"{sel.get('selected', sel.get('evaluable', '?'))} evaluated")
     return f"{bench}: " + ", ".join(parts)
+
+
+def defence_text(bench: str, block: dict[str, Any]) -> str | None:
+    """One sentence on what a guard or defence in front of the model did on ``bench`` (None: there was none)."""
+    g, d = block.get("guard"), block.get("defence")
+    if g:
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted((g.get("fallback_reasons") or {}).items()))
+        latency = g.get("mean_added_latency_s")
+        return (f"{bench}: guard rewrote {g['rewritten']} of {g['n']} prompts ({g.get('unchanged', 0)} left as they "
+                f"were), fell back to the original on {g['fallback']}" + (f" ({reasons})" if reasons else "")
+                + (f"; {latency:.3f} s added per request" if latency is not None else ""))
+    if d:
+        return f"{bench}: {d['name']} answered {d['answered_from_caption']} of {d['n']} from the image description"
+    return None
+
+
+def defence_lines(benchmarks: dict[str, Any]) -> list[str]:
+    """:func:`defence_text` for every benchmark block that has one."""
+    return [t for b, block in benchmarks.items() if (t := defence_text(b, block or {}))]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from safevlm import __version__
-from safevlm.report.fmt import NULL, columns, fmt_metric, metric, selection_text
+from safevlm.report.fmt import NULL, columns, defence_lines, fmt_metric, metric, selection_text
 from safevlm.report.load import Run, as_runs
 from safevlm.report.markdown import bench_names
 from safevlm.report.samples import MAX_ROWS, Thumbs, sample_rows
@@ -98,6 +98,8 @@ def _errors_table(runs: list[Run], benches: list[str]) -> str:
                             f'<td class="num">{r.generation_errors(bench)}</td><td>{escape(je)}</td></tr>')
     items = "".join(f"<li>{escape(r.label)}: {escape(selection_text(b, r.benchmarks[b]['selection']))}</li>"
                     for r in runs for b in benches if (r.benchmarks.get(b) or {}).get("selection"))
+    items += "".join(f"<li>{escape(r.label)}: {escape(line)}</li>" for r in runs
+                     for line in defence_lines({b: r.benchmarks.get(b) for b in benches}))
     return ('<table class="data"><thead><tr><th>run</th><th>benchmark</th><th>generation errors</th>'
             f'<th>judge errors</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
             + (f'<p class="muted">Items per benchmark:</p><ul class="muted">{items}</ul>' if items else ""))
@@ -154,6 +156,46 @@ def _browser(runs: list[Run], benches: list[str], thumbs: Thumbs, max_rows: int)
             '<p class="muted" id="no-rows" hidden>No sample matches these filters.</p></section>')
 
 
+#: Curves the training section plots when a run's model has them (GRPO: SaFeR-VLM's reward and rollout).
+TRAINING_CURVES = {
+    "reward components": ("reward/safety", "reward/task", "reward/helpfulness", "reward/reasoning", "reward/grounding",
+                          "reward/format", "reward"),
+    "reward failures and penalties": ("reward/gated", "reward/malformed", "reward/unsafe", "reward/penalty",
+                                      "frac_reward_zero_std"),
+    "reflective rollout": ("reflect/flagged", "reflect/corrected", "reflect/reward_before", "reflect/reward_after"),
+}
+
+
+def _training(runs: list[Run]) -> str:
+    """Per run whose model safevlm trained: its curves (reward components, rollout rates, or SFT loss)."""
+    from safevlm.report.svg import line_chart
+
+    blocks = []
+    for run in runs:
+        t = run.config.get("model_training") or {}
+        history = t.get("history") or []
+        figs = []
+        for title, keys in TRAINING_CURVES.items():
+            series = {k: [(h["step"], h[k]) for h in history if h.get(k) is not None and h.get("step") is not None]
+                      for k in keys}
+            svg = line_chart({k: v for k, v in series.items() if v}, x_label="step", y_label=title)
+            if svg:
+                figs.append(f'<figure class="fig"><figcaption>{escape(title)}</figcaption>{svg}</figure>')
+        loss = [(h["step"], h["loss"]) for h in t.get("loss_history") or [] if h.get("loss") is not None]
+        if loss:
+            top = max(v for _, v in loss)
+            figs.append('<figure class="fig"><figcaption>SFT loss</figcaption>'
+                        + line_chart({"loss": loss}, x_label="step", y_label="loss", y_range=(0.0, top)) + "</figure>")
+        if figs:
+            what = ", ".join(f"{k} {t[k]}" for k in ("method", "rollout", "reward", "global_steps") if t.get(k))
+            blocks.append(f"<h3>{escape(run.label)}</h3><p class=\"muted\">{escape(what)}; from "
+                          f"{escape(str(t.get('base_model') or '?'))}</p>{''.join(figs)}")
+    if not blocks:
+        return ""
+    return ('<section id="training"><h2>Training</h2><p class="muted">How each evaluated checkpoint was trained, '
+            "from its safevlm_training.json (copied into the run's config.json).</p>" + "".join(blocks) + "</section>")
+
+
 def render_html(runs: list[Run | Path] | Run | Path, max_rows: int = MAX_ROWS) -> str:
     """The whole ``report.html`` as a string. ``runs``: loaded runs or run directories."""
     runs = as_runs(runs)
@@ -175,11 +217,12 @@ def render_html(runs: list[Run | Path] | Run | Path, max_rows: int = MAX_ROWS) -
                "categories (scenario, family): safe items are split here, so over-refusal shows where it "
                f"happens.</p>{labels}</section>" if labels else "")
             + (f'<section id="judges"><h2>By judge</h2>{judges}</section>' if judges else "")
+            + _training(runs)
             + f'<section id="errors"><h2>Errors</h2><p class="muted">Excluded from the metrics.</p>'
               f"{_errors_table(runs, benches)}</section>"
             + browser)
     nav = " ".join(f'<a href="#{k}">{k}</a>' for k in ("runs", "summary", "scatter", "categories", "labels", "judges",
-                                                         "errors", "samples") if f'<section id="{k}">' in body)
+                                                         "training", "errors", "samples") if f'<section id="{k}">' in body)
     created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return _fill(_asset("template.html"), {
         "title": escape(f"safevlm report: {title}"), "heading": escape(title),

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from safevlm.report.fmt import NULL, columns, fmt_metric, metric, selection_text
+from safevlm.report.fmt import NULL, columns, defence_lines, fmt_metric, metric, selection_text
 from safevlm.report.load import Run, as_runs
 
 
@@ -136,6 +136,8 @@ def render_markdown(runs: list[Run | Path] | Run | Path) -> str:
                      [[r.label, b.get("n", NULL)] + [fmt_metric(metric(b, k)) for k, _ in cols] for r, b in blocks])
     items = [f"- {cell(r.label)}: {cell(selection_text(b, r.benchmarks[b]['selection']))}" for r in runs
              for b in benches if (r.benchmarks.get(b) or {}).get("selection")]
+    items += [f"- {cell(r.label)}: {cell(line)}" for r in runs
+              for line in defence_lines({b: r.benchmarks.get(b) for b in benches})]
     if items:
         out += ["", "## Items", "", "What each benchmark held, what was skipped and why, and what was evaluated.",
                 ""] + items

@@ -1,4 +1,5 @@
-"""The per-sample browser's rows: thumbnail, prompt, response and every judge's verdict.
+"""The per-sample browser's rows: thumbnail, prompt (and what a guard made of it), response and every
+judge's verdict.
 
 Everything a model or a data set wrote is escaped here (responses may hold HTML or
 script). Thumbnails are downscaled with Pillow (WebP) and embedded once each, as a CSS
@@ -141,6 +142,25 @@ def _verdict(name: str, v: JudgeVerdict, primary: bool) -> str:
             f'{escape(", ".join(bits))}</div>')
 
 
+def _defence_trail(sample: RunRecord) -> str:
+    """What a guard or defence in front of the model did: original -> rewrite (or the fallback), ECSO's caption."""
+    info = sample.generation.model_extra or {}
+    guard, defence = info.get("guard"), info.get("defence")
+    out = ""
+    if isinstance(guard, dict):
+        if guard.get("fallback"):
+            out += (f'<div class="rewrite fallback">guard fell back to the original: '
+                    f'{_clip(guard.get("fallback_reason"), 300)}</div>')
+        else:
+            out += f'<div class="rewrite">→ rewritten: {_clip(guard.get("rewrite"), 600)}</div>'
+        if guard.get("report"):
+            out += f'<div class="report">report: {_clip(guard.get("report"), 600)}</div>'
+    if isinstance(defence, dict) and defence.get("answered_from_caption"):
+        out += (f'<div class="rewrite">{escape(str(defence.get("name")))}: answered from the caption '
+                f'"{_clip(defence.get("caption"), 300)}" (first answer: {_clip(defence.get("first_answer"), 300)})</div>')
+    return out
+
+
 def _row(ri: int, run: Run, sample: RunRecord, thumbs: Thumbs, first: bool = False) -> str:
     flags = classify(sample, run.primary_judge)
     classes = " ".join([k for k in FLAGS if flags[k]] + (["first"] if first else []))
@@ -157,6 +177,7 @@ def _row(ri: int, run: Run, sample: RunRecord, thumbs: Thumbs, first: bool = Fal
         prompt += f'<ol class="choices" type="A">{items}</ol>'
     if sample.answer is not None:
         prompt += f'<div class="answer">reference: {_clip(sample.answer, 300)}</div>'
+    prompt += _defence_trail(sample)
     response = _clip(sample.response)
     if sample.generation_failed:
         response += f'<div class="generr">generation error: {_clip(sample.generation.error, 500)}</div>'

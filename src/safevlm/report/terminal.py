@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 
-from safevlm.report.fmt import selection_text
+from safevlm.report.fmt import defence_lines, selection_text
 
 HEADLINE = ("crr", "car", "over_refusal", "accuracy", "asr", "mcqa_accuracy", "paired_accuracy")
 ALWAYS = ("crr", "car", "accuracy")
@@ -144,5 +144,7 @@ def with_ci(metric: dict[str, Any] | None) -> str:
 
 
 def selection_lines(results: dict[str, Any]) -> list[str]:
-    """:func:`selection_text` for every benchmark of a run that recorded its selection, escaped for rich."""
-    return [escape(selection_text(b, v["selection"])) for b, v in results["benchmarks"].items() if v.get("selection")]
+    """:func:`selection_text` for every benchmark of a run that recorded its selection, and what a guard
+    or defence did (:func:`defence_text`), escaped for rich."""
+    return ([escape(selection_text(b, v["selection"])) for b, v in results["benchmarks"].items() if v.get("selection")]
+            + [escape(line) for line in defence_lines(results["benchmarks"])])

@@ -32,7 +32,7 @@ from safevlm.data.sample import Sample
 from safevlm.errors import ConfigError
 from safevlm.rewards import RewardConfig, get_scorer
 from safevlm.train.grpo import SELECTED
-from safevlm.train.records import prompt_wrapper_of
+from safevlm.models.training_record import prompt_wrapper_of
 
 CARD_JSON, CARD_MD, SCORES, SCATTER = "data_card.json", "README.md", "scores.jsonl", "scatter.svg"
 

