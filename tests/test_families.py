@@ -1,10 +1,10 @@
 """Every supported family through ``hf:``: chat templates, SFT answer-only masking, LoRA on the
 language model only, full fine-tuning, merge and reload with plain transformers, image caps,
-generation prompts, and the error for an unknown family (docs/models.md, "Families").
+generation prompts, a GRPO step with the reflective rollout, and the error for an unknown
+family (docs/models.md, "Families").
 
 Tests taking ``tiny_family`` (conftest) run once per family on a tiny model built once per
-session. A GRPO step per family belongs here too: ``test_grpo_step(tiny_family, ...)`` once
-SaFeR-VLM's trainer has landed (docs/models.md, the compatibility table).
+session.
 """
 
 from __future__ import annotations
@@ -253,3 +253,45 @@ def test_a_template_that_supervises_the_wrong_tokens_is_refused(tiny_vlms, sft_r
     with pytest.raises(ConfigError, match="wrong.jinja: its prompt encodes differently"):
         build_trainer(tiny.model, family_processor(tiny.path, "llava"), Dataset.from_list(sft_rows(2)),
                       _cpu(chat_template_path=str(wrong)), tmp_path)
+
+
+class _Flagging:
+    """Every policy sample flagged unsafe (rewards by length, for variance); every correction accepted."""
+
+    name = "flagging"
+
+    def __init__(self):
+        self.calls = 0
+
+    def score(self, samples, responses, *, truncated=None):
+        from safevlm.rewards import RewardScore
+
+        self.calls += 1
+        if self.calls % 3 == 2:  # the corrections (policy samples, corrections, TRL's final scoring)
+            return [RewardScore(overall=1.0) for _ in responses]
+        return [RewardScore(overall=(len(r) % 4) / 4, unsafe=True) for r in responses]
+
+
+def test_grpo_step_with_the_reflective_rollout(tiny_family, tmp_path):
+    """One GRPO step through ``safevlm train grpo``'s code path with SaFeR-VLM's rollout: TRL accepts
+    the rollout's prompt tokenisation and completions for the family, and the language model moves."""
+    from safevlm.data.jsonl import write_samples
+    from safevlm.safer.rollout import reflective_rollout
+    from safevlm.train.grpo import run_grpo
+    from safevlm.train.grpo_settings import resolve_grpo_settings
+
+    samples = []
+    for i in range(2):
+        Image.new("RGB", (56, 56), [(200, 30, 30), (30, 30, 200)][i]).save(tmp_path / f"{i}.png")
+        samples.append(Sample(id=str(i), source="t", text=f"What is in image {i}?", images=[str(tmp_path / f"{i}.png")],
+                              expected="refuse"))
+    write_samples(samples, tmp_path / "prompts.jsonl")
+    settings = resolve_grpo_settings("cpu", rollout="reflective", overrides={
+        "num_generations": 2, "per_device_train_batch_size": 4, "max_completion_length": 5, "max_steps": 1,
+        "save_steps": 1000, "beta": 0.0, "learning_rate": 1e-2, "temperature": 1.5})
+    record = run_grpo(f"hf:{tiny_family.path}", tmp_path / "prompts.jsonl", tmp_path / "out", settings,
+                      rollout=reflective_rollout, scorer=_Flagging())
+    assert record["global_steps"] == 1 and record["history"][0]["reflect/corrected"] == 1.0
+    after = dict(load_vlm(tmp_path / "out", dtype="float32")[0].named_parameters())
+    language = FAMILIES[tiny_family.family].language_model + "."
+    assert any(not torch.equal(p, after[n]) for n, p in tiny_family.model.named_parameters() if n.startswith(language))
