@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Self
 
 from safevlm.data.sample import Sample
@@ -27,6 +27,8 @@ SYSTEM_PROMPT_KEY = "system_prompt"
 FinishReason = Literal["stop", "length", "error"]
 ProgressFn = Callable[[int], None]
 """Called with the number of samples just finished (for progress bars)."""
+StopFn = Callable[[], bool]
+"""Polled while generating; once it returns True the backend may stop early (a server whose clients left)."""
 
 
 class BackendError(SafeVLMError):
@@ -62,7 +64,9 @@ class GenerationParams:
 @dataclass
 class Generation:
     """One response. ``latency_s`` is the wall time until this response was ready
-    (for a batched backend: its batch's time)."""
+    (for a batched backend: its batch's time). ``extra`` is free information a backend
+    adds (a guard's rewrite, its verdict); the server passes it on as the response's
+    ``safevlm`` field."""
 
     text: str
     prompt_tokens: int = 0
@@ -70,6 +74,7 @@ class Generation:
     latency_s: float = 0.0
     finish_reason: FinishReason = "stop"
     error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -88,13 +93,32 @@ class Backend(ABC):
 
     name: str = "backend"
     #: whether :meth:`generate` may be called from several threads at once
-    #: (the server serialises calls to backends that are not).
+    #: (the server runs one batch at a time on backends that are not).
     thread_safe: bool = False
+    #: the model's context window in tokens (prompt + completion); None when unknown
+    context_length: int | None = None
 
     @abstractmethod
     def generate(self, samples: Sequence[Sample], params: GenerationParams | None = None,
                  progress: ProgressFn | None = None) -> list[Generation]:
         """Return one :class:`Generation` per sample, in order."""
+
+    def generate_interruptible(self, samples: Sequence[Sample], params: GenerationParams,
+                               should_stop: StopFn) -> list[Generation]:
+        """:meth:`generate`, stopping early once ``should_stop()`` is true (rows are then cut short).
+
+        The server calls this so a batch whose clients all left, or whose deadline
+        passed, frees the model. Backends that cannot stop mid-way just generate.
+        """
+        return self.generate(samples, params)
+
+    def count_prompt_tokens(self, samples: Sequence[Sample]) -> list[int] | None:
+        """Prompt tokens each sample would take (None when the backend cannot tell).
+
+        Checked against :attr:`context_length` before generating; not thread safe
+        with :meth:`generate` on backends that are not ``thread_safe``.
+        """
+        return None
 
     def close(self) -> None:
         """Release resources (HTTP clients, GPU memory)."""

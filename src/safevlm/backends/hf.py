@@ -12,6 +12,10 @@ Choices and the pitfalls behind them (docs/models.md, "Pitfalls"):
   and can neither forge turns nor break the image-token count.
 - Images can be downscaled before the processor (``max_image_side``): the default
   Qwen resolution cap gives ~1000 image tokens for a photo (§2, "Image preprocessing").
+- :meth:`HFBackend.generate_interruptible` polls a stop function once per token (a
+  transformers ``StoppingCriteria``), so a server can free the model as soon as every
+  client of a batch has left; :meth:`HFBackend.count_prompt_tokens` lets it refuse a
+  prompt longer than the context window (``max_position_embeddings``) before generating.
 """
 
 from __future__ import annotations
@@ -23,7 +27,15 @@ from typing import Any
 
 from PIL import Image
 
-from safevlm.backends.base import Backend, Generation, GenerationParams, ProgressFn, batched, sample_messages
+from safevlm.backends.base import (
+    Backend,
+    Generation,
+    GenerationParams,
+    ProgressFn,
+    StopFn,
+    batched,
+    sample_messages,
+)
 from safevlm.data.sample import Sample
 from safevlm.errors import DataError
 
@@ -69,6 +81,9 @@ class HFBackend(Backend):
         self.eos_ids = set(eos if isinstance(eos, (list, tuple)) else [eos])
         self.pad_id = (self.model.generation_config.pad_token_id if self.model.generation_config.pad_token_id
                        is not None else self.tokenizer.pad_token_id)
+        text_config = getattr(self.model.config, "text_config", None) or self.model.config
+        context = getattr(text_config, "max_position_embeddings", None)
+        self.context_length = context if isinstance(context, int) and context > 0 else None
 
     def _vision_token_ids(self) -> list[int]:
         """Ids of every image/video placeholder token the model or processor knows about."""
@@ -118,15 +133,41 @@ class HFBackend(Backend):
             kw["suppress_tokens"] = self.suppress_tokens
         return kw
 
+    def count_prompt_tokens(self, samples: Sequence[Sample]) -> list[int] | None:
+        """Exact prompt lengths (chat template, image tokens included), one encode per sample."""
+        out = []
+        for sample in samples:
+            try:
+                conv = sample_messages(sample, self._images(sample))
+            except DataError:
+                out.append(0)  # generate() reports the unreadable image as that sample's failure
+                continue
+            out.append(int(self._encode([conv])["attention_mask"].sum()))
+        return out
+
     def generate(self, samples: Sequence[Sample], params: GenerationParams | None = None,
                  progress: ProgressFn | None = None) -> list[Generation]:
+        return self._generate(samples, params or GenerationParams(), progress, None)
+
+    def generate_interruptible(self, samples: Sequence[Sample], params: GenerationParams,
+                               should_stop: StopFn) -> list[Generation]:
+        return self._generate(samples, params, None, should_stop)
+
+    def _generate(self, samples: Sequence[Sample], params: GenerationParams, progress: ProgressFn | None,
+                  should_stop: StopFn | None) -> list[Generation]:
         import torch
 
-        params = params or GenerationParams()
         if params.seed is not None:
             torch.manual_seed(params.seed)
+        kwargs = self._gen_kwargs(params)
+        if should_stop is not None:
+            kwargs["stopping_criteria"] = _stopping_criteria(should_stop)
         results: list[Generation | None] = [None] * len(samples)
         for chunk in batched(list(range(len(samples))), self.batch_size):
+            if should_stop is not None and should_stop():
+                for i in chunk:
+                    results[i] = Generation.failed("stopped before generation (should_stop)")
+                continue
             t0 = time.perf_counter()
             ready: list[tuple[int, list[dict[str, Any]]]] = []
             for i in chunk:
@@ -137,7 +178,7 @@ class HFBackend(Backend):
             if ready:
                 inputs = self._encode([conv for _, conv in ready])
                 with torch.inference_mode():
-                    out = self.model.generate(**inputs, **self._gen_kwargs(params))
+                    out = self.model.generate(**inputs, **kwargs)
                 new = out[:, inputs["input_ids"].shape[1]:].tolist()
                 prompt_lens = inputs["attention_mask"].sum(dim=1).tolist()
                 latency = time.perf_counter() - t0
@@ -158,3 +199,15 @@ class HFBackend(Backend):
     def close(self) -> None:
         self.model = None
         self.processor = None
+
+
+def _stopping_criteria(should_stop: StopFn):
+    """A transformers ``StoppingCriteriaList`` that ends every row once ``should_stop()`` is true."""
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class StopWhen(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            return torch.full((input_ids.shape[0],), bool(should_stop()), dtype=torch.bool, device=input_ids.device)
+
+    return StoppingCriteriaList([StopWhen()])
