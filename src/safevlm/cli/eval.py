@@ -39,7 +39,7 @@ def _thresholds(values: list[str] | None) -> dict[str, float] | None:
     return out
 
 
-@friendly_errors
+@friendly_errors(on_interrupt="interrupted; re-run the same command to resume")
 def eval_cmd(out: Annotated[Path, typer.Option("--out", "-o", help="Run directory (resumed when it exists).")],
              model: Annotated[str | None, typer.Option("--model", "-m", help="gym, hf:PATH_OR_ID, openai:BASE_URL"
                                                        "#MODEL or mock:refuse|comply|echo|error|FILE (default: the "

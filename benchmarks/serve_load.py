@@ -1,0 +1,176 @@
+"""Load on ``safevlm serve`` over loopback: req/s and latency by client count, and memory under abuse.
+
+Starts ``safevlm serve --model gym`` as a subprocess (from ``--src``, so the same
+script measures another checkout, e.g. the code before dynamic batching), then for
+each client count sends ``--requests`` chat completions (gym:test images and
+questions, greedy, ``--max-tokens``) from that many concurrent clients, each
+waiting for its answer before sending the next. Reports req/s, p50/p95 latency and
+every non-200 answer or transport error (a "drop").
+
+``--memory N`` then sends N more requests, one in ten an abuse (an 81-megapixel PNG
+in a ~100 KB body, a 400-megapixel one, a body over the size limit, an EPS payload),
+and reports the server's resident memory before and after (psutil).
+
+    python benchmarks/serve_load.py [--src src] [--clients 1,8,32,64] [--requests 192] \
+        [--max-tokens 32] [--memory 1000] [--server-args "--max-batch 32"]
+
+Bounded: at most ``--requests`` per client count, every request with a timeout, the
+server on 127.0.0.1 and stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import io
+import json
+import os
+import shlex
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+from PIL import Image
+
+from safevlm.bench import load_benchmark
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def data_url(im: Image.Image, fmt: str = "PNG") -> str:
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, optimize=True)
+    return f"data:image/{fmt.lower()};base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def bodies(n: int, max_tokens: int) -> list[dict]:
+    out = []
+    for s in load_benchmark("gym:test", limit=n).samples:
+        content = [{"type": "image_url", "image_url": {"url": data_url(im)}} for im in s.load_images()]
+        content.append({"type": "text", "text": s.text})
+        out.append({"model": "gym", "max_tokens": max_tokens, "temperature": 0,
+                    "messages": [{"role": "user", "content": content}]})
+    return out
+
+
+def abuse_bodies() -> list[dict | bytes]:
+    """What a careless or hostile client sends (each must get a 4xx and cost no lasting memory)."""
+    def image(url: str) -> dict:
+        return {"model": "gym", "max_tokens": 8,
+                "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}},
+                                                          {"type": "text", "text": "what is this?"}]}]}
+
+    eps = "data:image/png;base64," + base64.b64encode(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 9 9\n").decode()
+    return [image(data_url(Image.new("L", (9000, 9000)))), image(data_url(Image.new("L", (20000, 20000)))),
+            image(eps), json.dumps(image("data:image/png;base64," + "A" * (30 * 2**20))).encode()]
+
+
+async def run_level(url: str, clients: int, work: list[dict], timeout: float) -> dict:
+    latencies: list[float] = []
+    codes: dict[str, int] = {}
+    queue = list(work)
+
+    async def client(http: httpx.AsyncClient) -> None:
+        while queue:
+            body = queue.pop()
+            t0 = time.perf_counter()
+            try:
+                r = await http.post(url, json=body)
+                key = str(r.status_code)
+            except httpx.HTTPError as exc:
+                key = type(exc).__name__
+            latencies.append(time.perf_counter() - t0)
+            codes[key] = codes.get(key, 0) + 1
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(timeout=timeout, limits=limits) as http:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(client(http) for _ in range(clients)))
+        wall = time.perf_counter() - t0
+    q = statistics.quantiles(latencies, n=20)
+    return {"clients": clients, "requests": len(latencies), "req_per_s": round(len(latencies) / wall, 1),
+            "p50_s": round(statistics.median(latencies), 3), "p95_s": round(q[18], 3),
+            "dropped_or_5xx": sum(n for k, n in codes.items() if k != "200"), "codes": codes}
+
+
+async def run_memory(url: str, proc: psutil.Process, work: list[dict], n: int, timeout: float) -> dict:
+    abuse = abuse_bodies()
+    codes: dict[str, int] = {}
+    before = proc.memory_info().rss
+    async with httpx.AsyncClient(timeout=timeout) as http:
+        for k in range(n):
+            item = abuse[(k // 10) % len(abuse)] if k % 10 == 9 else work[k % len(work)]
+            try:
+                if isinstance(item, bytes):
+                    r = await http.post(url, content=item, headers={"Content-Type": "application/json"})
+                else:
+                    r = await http.post(url, json=item)
+                key = str(r.status_code)
+            except httpx.HTTPError as exc:
+                key = type(exc).__name__
+            codes[key] = codes.get(key, 0) + 1
+    after = proc.memory_info().rss
+    return {"requests": n, "rss_start_mb": round(before / 2**20), "rss_end_mb": round(after / 2**20),
+            "change": round(after / before - 1, 3), "codes": codes}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--src", default=str(Path(__file__).resolve().parents[1] / "src"),
+                    help="the safevlm source tree the server runs from")
+    ap.add_argument("--clients", default="1,8,32,64")
+    ap.add_argument("--requests", type=int, default=192, help="requests per client count")
+    ap.add_argument("--max-tokens", type=int, default=32)
+    ap.add_argument("--memory", type=int, default=0, help="requests of the memory phase (0: skip)")
+    ap.add_argument("--server-args", default="", help="extra `safevlm serve` arguments")
+    ap.add_argument("--timeout", type=float, default=120.0)
+    args = ap.parse_args()
+
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": args.src, "HF_HUB_OFFLINE": "1"}
+    cmd = [sys.executable, "-m", "safevlm.cli.main", "serve", "--model", "gym", "--port", str(port),
+           *shlex.split(args.server_args)]
+    server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(base + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"server did not start: {' '.join(cmd)}")
+            time.sleep(0.2)
+        url = base + "/v1/chat/completions"
+        work = bodies(64, args.max_tokens)
+        asyncio.run(run_level(url, 8, work[:16], args.timeout))  # warm-up
+        levels = []
+        for c in (int(x) for x in args.clients.split(",")):
+            reqs = [work[k % len(work)] for k in range(args.requests)]
+            levels.append(asyncio.run(run_level(url, c, reqs, args.timeout)))
+            print(json.dumps(levels[-1]), file=sys.stderr, flush=True)
+        result = {"src": args.src, "server_args": args.server_args, "max_tokens": args.max_tokens,
+                  "cpus": os.cpu_count(), "levels": levels}
+        if args.memory:
+            result["memory"] = asyncio.run(run_memory(url, psutil.Process(server.pid), work, args.memory,
+                                                      args.timeout))
+        print(json.dumps(result, indent=2))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
