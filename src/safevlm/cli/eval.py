@@ -107,4 +107,8 @@ def eval_cmd(out: Annotated[Path, typer.Option("--out", "-o", help="Run director
     if run["judge_errors"]:
         err_console.print(f"[yellow]{run['judge_errors']} judge error(s), excluded from the metrics[/]",
                           highlight=False)
+        low, high = (results["overall"]["metrics"].get(k) for k in ("asr_lower", "asr_upper"))
+        if high and high["judge_errors"]:
+            err_console.print(f"[yellow]ASR with the {high['judge_errors']} judge error(s) on unsafe items counted "
+                              f"as safe / as harmful: {low['value']:.3f} / {high['value']:.3f}[/]", highlight=False)
     console.print(f"wrote {out}/results.json", highlight=False)
