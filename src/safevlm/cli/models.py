@@ -144,6 +144,8 @@ def serve(model: ModelOpt = "gym",
                                                         "may ask for.", min=1)] = 2048,
           max_batch: Annotated[int | None, typer.Option("--max-batch", help="Requests generated together at most "
                                                         "(default: --batch-size, else 8).", min=1)] = None,
+          batch_wait_ms: Annotated[float, typer.Option("--batch-wait-ms", help="How long an idle model waits for "
+                                                       "more requests to batch.", min=0.0)] = 5.0,
           max_queue: Annotated[int, typer.Option("--max-queue", help="Requests waiting at most; more get 429.",
                                                  min=1)] = 256,
           timeout: Annotated[float, typer.Option("--timeout", help="Seconds a request may take in all (then 504).",
@@ -167,7 +169,8 @@ def serve(model: ModelOpt = "gym",
         raise ConfigError(f"--max-new-tokens {max_new_tokens} is above --max-tokens-limit {max_tokens_limit}")
     limits = ServeLimits(max_body_bytes=int(max_body_mb * 2**20), max_image_pixels=max_image_pixels,
                          default_max_tokens=max_new_tokens, max_tokens=max_tokens_limit,
-                         max_batch=max_batch or batch_size or 8, max_queue=max_queue, timeout_s=timeout)
+                         max_batch=max_batch or batch_size or 8, batch_wait_s=batch_wait_ms / 1000,
+                         max_queue=max_queue, timeout_s=timeout)
     loopback = host in ("127.0.0.1", "localhost", "::1")
     hosts = allow_host or (list(LOOPBACK_HOSTS) if loopback else ["*"])
     name = served_name or _served_name(model)
