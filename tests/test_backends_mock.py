@@ -116,4 +116,4 @@ def test_generation_params_validation_and_failed_generation():
         GenerationParams(temperature=-1)
     g = Generation.failed("boom", 1.5)
     assert g.to_dict() == {"text": "", "prompt_tokens": 0, "completion_tokens": 0, "latency_s": 1.5,
-                           "finish_reason": "error", "error": "boom"}
+                           "finish_reason": "error", "error": "boom", "extra": {}}

@@ -203,7 +203,7 @@ def _variant(row: dict, how: str) -> dict:
 ])
 def test_every_data_error_is_one_line_before_the_model(tmp_path, how, line, problem):
     """Mixed content forms and broken parts or images used to surface as pyarrow/Pillow tracebacks after the
-    model loaded; now they stop `safevlm train sft` within a second, before torch is even imported."""
+    model loaded; now they stop `safevlm train sft` within seconds, before the model (or transformers) loads."""
     from typer.testing import CliRunner
 
     from safevlm.cli.main import app
