@@ -113,12 +113,14 @@ class HFBackend(Backend):
                 im.thumbnail((self.max_image_side, self.max_image_side))  # in place, keeps aspect ratio
         return images
 
-    def _encode(self, conversations: list[list[dict[str, Any]]]):
-        inputs = self.processor.apply_chat_template(
+    def _tokenize(self, conversations: list[list[dict[str, Any]]]):
+        return self.processor.apply_chat_template(
             conversations, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt",
             sanitize_control_tokens=True, processor_kwargs={"padding": True})
+
+    def _encode(self, conversations: list[list[dict[str, Any]]]):
         # floating tensors (pixel values) follow the model's dtype; token ids stay integers
-        return inputs.to(self.model.device, dtype=self.model.dtype)
+        return self._tokenize(conversations).to(self.model.device, dtype=self.model.dtype)
 
     # -- generation ---------------------------------------------------------------------------
 
@@ -142,7 +144,7 @@ class HFBackend(Backend):
             except DataError:
                 out.append(0)  # generate() reports the unreadable image as that sample's failure
                 continue
-            out.append(int(self._encode([conv])["attention_mask"].sum()))
+            out.append(int(self._tokenize([conv])["attention_mask"].sum()))
         return out
 
     def generate(self, samples: Sequence[Sample], params: GenerationParams | None = None,
