@@ -11,8 +11,10 @@ import base64
 import io
 import json
 import logging
+import struct
 import threading
 import time
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -37,6 +39,15 @@ def _png(size: tuple[int, int], mode: str = "RGB") -> bytes:
     buf = io.BytesIO()
     Image.new(mode, size).save(buf, format="PNG", optimize=True)
     return buf.getvalue()
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG that claims ``width`` x ``height`` and holds no pixels: what a header check must catch."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)) + \
+        chunk(b"IEND", b"")
 
 
 def _body(text: str = "hello", **kw) -> dict:
@@ -127,6 +138,7 @@ EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nnewpath 0 0 moveto sh
 
 @pytest.mark.parametrize("body,match", [
     (_image_body(_data_url(_png((9000, 9000), "L"))), "81,000,000 pixels"),  # ~100 KB body, 81 megapixels
+    (_image_body(_data_url(_png_header_only(20000, 20000))), "image is too large"),  # past Pillow's bomb ceiling
     (_image_body(_data_url(EPS)), "not a GIF/JPEG/PNG/WEBP image"),  # EPS bytes under a png label
     (_image_body(_data_url(EPS, "eps")), "image type 'eps' is not accepted"),
     (_body(max_tokens=0), "max_tokens must be in 1..64, got 0"),
@@ -271,7 +283,7 @@ def test_request_log_is_one_json_line_without_image_bytes(caplog):
     ok, err = lines
     assert ok["status"] == 200 and ok["images"] == 1 and ok["image_sizes"] == ["30x20"]
     assert ok["completion_tokens"] > 0 and ok["batch"] == 1 and ok["id"] == r.headers["x-request-id"]
-    assert err["status"] == 400
+    assert err["status"] == 400 and err["error"] == "max_tokens must be in 1..2048, got 0"
     assert all("base64" not in rec.getMessage() and len(rec.getMessage()) < 500 for rec in caplog.records)
 
 

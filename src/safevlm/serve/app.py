@@ -92,32 +92,36 @@ def create_app(backend: Backend, *, model_name: str = "safevlm", guard: Guard | 
         await batcher.close()
 
     app = FastAPI(title="safevlm", description=f"OpenAI-compatible endpoint serving {backend.name}",
-                  lifespan=lifespan, docs_url=None, redoc_url=None,
-                  openapi_url=None)
+                  lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.batcher, app.state.limits = batcher, limits
     created = int(time.time())
 
+    def answer(request: Request, status: int, message: str, kind: str = "invalid_request_error",
+               code: str | None = None) -> JSONResponse:
+        request.state.error = message[:200]  # for the request's log line
+        return error_response(status, message, kind, code)
+
     @app.exception_handler(APIError)
-    async def _api_error(_: Request, exc: APIError) -> JSONResponse:
-        return error_response(exc.status, exc.message, exc.kind, exc.code)
+    async def _api_error(request: Request, exc: APIError) -> JSONResponse:
+        return answer(request, exc.status, exc.message, exc.kind, exc.code)
 
     @app.exception_handler(HTTPException)
-    async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
         if exc.status_code == 413:
+            request.state.error = "body too large"
             return too_large(limits.max_body_bytes)
-        return error_response(exc.status_code, str(exc.detail))
+        return answer(request, exc.status_code, str(exc.detail))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())
-        return error_response(400, f"invalid request: {problems}")
+        return answer(request, 400, f"invalid request: {problems}")
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
-        log.error("request %s failed", request.state.request_id if hasattr(request.state, "request_id") else "?",
-                  exc_info=exc)
-        return error_response(500, f"internal server error ({type(exc).__name__}); see the server log",
-                              kind="server_error")
+        log.error("request %s failed", getattr(request.state, "request_id", "?"), exc_info=exc)
+        return answer(request, 500, f"internal server error ({type(exc).__name__}); see the server log",
+                      "server_error")
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -155,12 +159,10 @@ def create_app(backend: Backend, *, model_name: str = "safevlm", guard: Guard | 
             if job.started is not None:
                 info.update(queue_s=round(job.started - job.enqueued, 4), batch=job.batch_size)
         if gen is None:
-            info["error"] = "client disconnected"
-            return error_response(499, "client disconnected", code="client_closed")
+            return answer(request, 499, "client disconnected", code="client_closed")
         info.update(prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens)
         if gen.error is not None:
-            info["error"] = gen.error[:200]
-            return error_response(502, f"the model failed: {gen.error}", kind="backend_error")
+            return answer(request, 502, f"the model failed: {gen.error}", "backend_error")
         metrics.tokens.inc(gen.completion_tokens)
         body = {
             "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),

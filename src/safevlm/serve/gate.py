@@ -150,4 +150,6 @@ class Gate:
             return
         line = {"event": "request", "id": state["request_id"], "method": scope.get("method"), "path": path,
                 "status": code, "latency_s": round(latency, 4), **state.get("log", {})}
+        if "error" in state:
+            line["error"] = state["error"]
         request_log.info(json.dumps(line, default=str))

@@ -128,7 +128,9 @@ def open_image(url: str, limits: ServeLimits) -> Image.Image:
     except UnidentifiedImageError as exc:
         raise bad_request(f"image data URL does not decode: not a {'/'.join(_FORMATS)} image",
                           "unsupported_image") from exc
-    except (Image.DecompressionBombError, OSError, ValueError, SyntaxError) as exc:
+    except Image.DecompressionBombError as exc:  # Pillow's own ceiling, far above ours: refused as too large
+        raise bad_request(f"image is too large: {exc}", "image_too_large") from exc
+    except (OSError, ValueError, SyntaxError) as exc:
         raise bad_request(f"image data URL does not decode ({exc.__class__.__name__}: {exc})",
                           "unsupported_image") from exc
     width, height = im.size
