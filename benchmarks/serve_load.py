@@ -4,8 +4,9 @@ Starts ``safevlm serve --model gym`` as a subprocess (from ``--src``, so the sam
 script measures another checkout, e.g. the code before dynamic batching), then for
 each client count sends ``--requests`` chat completions (gym:test images and
 questions, greedy, ``--max-tokens``) from that many concurrent clients, each
-waiting for its answer before sending the next. Reports req/s, p50/p95 latency and
-every non-200 answer or transport error (a "drop").
+waiting for its answer before sending the next. Reports req/s, p50/p95 latency,
+every non-200 answer or transport error (a "drop") and, where the server has
+``/metrics``, the mean batch size.
 
 ``--memory N`` then sends N more requests, one in ten an abuse (an 81-megapixel PNG
 in a ~100 KB body, a 400-megapixel one, a body over the size limit, an EPS payload),
@@ -124,6 +125,15 @@ async def run_memory(url: str, proc: psutil.Process, work: list[dict], n: int, t
             "change": round(after / before - 1, 3), "codes": codes}
 
 
+def batch_totals(base: str) -> tuple[float, float] | None:
+    """(requests batched, batches) so far from /metrics; None for a server without it."""
+    r = httpx.get(base + "/metrics", timeout=10)
+    if r.status_code != 200:
+        return None
+    values = dict(line.rsplit(" ", 1) for line in r.text.splitlines() if line.startswith("safevlm_batch_size_"))
+    return float(values["safevlm_batch_size_sum"]), float(values["safevlm_batch_size_count"])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--src", default=str(Path(__file__).resolve().parents[1] / "src"),
@@ -159,7 +169,11 @@ def main() -> None:
         levels = []
         for c in (int(x) for x in args.clients.split(",")):
             reqs = [work[k % len(work)] for k in range(args.requests)]
+            before = batch_totals(base)
             levels.append(asyncio.run(run_level(url, c, reqs, args.timeout)))
+            after = batch_totals(base)
+            if before and after and after[1] > before[1]:
+                levels[-1]["mean_batch"] = round((after[0] - before[0]) / (after[1] - before[1]), 1)
             print(json.dumps(levels[-1]), file=sys.stderr, flush=True)
         result = {"src": args.src, "server_args": args.server_args, "max_tokens": args.max_tokens,
                   "cpus": os.cpu_count(), "levels": levels}
