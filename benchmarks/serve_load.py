@@ -1,10 +1,12 @@
 """Load on ``safevlm serve`` over loopback: req/s and latency by client count, and memory under abuse.
 
-Starts ``safevlm serve --model gym`` as a subprocess (from ``--src``, so the same
-script measures another checkout, e.g. the code before dynamic batching), then for
-each client count sends ``--requests`` chat completions (gym:test images and
-questions, greedy, ``--max-tokens``) from that many concurrent clients, each
-waiting for its answer before sending the next. Reports req/s, p50/p95 latency,
+Starts ``safevlm serve --model gym`` as a subprocess (from ``--src``) and, with
+``--baseline-src``, a second one from another checkout (e.g. the code before
+dynamic batching); then for each client count sends ``--requests`` chat completions
+(gym:test images and questions, greedy, ``--max-tokens``) from that many concurrent
+clients, each waiting for its answer before sending the next. The two servers take
+turns at each client count (and in alternating order), so on a shared machine both
+see the same background load. Reports req/s, p50/p95 latency,
 every non-200 answer or transport error (a "drop") and, where the server has
 ``/metrics``, the mean batch size.
 
@@ -12,8 +14,8 @@ every non-200 answer or transport error (a "drop") and, where the server has
 in a ~100 KB body, a 400-megapixel one, a body over the size limit, an EPS payload),
 and reports the server's resident memory before and after (psutil).
 
-    python benchmarks/serve_load.py [--src src] [--clients 1,8,32,64] [--requests 192] \
-        [--max-tokens 32] [--memory 1000] [--server-args "--max-batch 32"]
+    python benchmarks/serve_load.py [--src src] [--server-args "--max-batch 32"] [--baseline-src OLD/src] \
+        [--clients 1,8,32,64] [--requests 192] [--max-tokens 32] [--memory 1000]
 
 Bounded: at most ``--requests`` per client count, every request with a timeout, the
 server on 127.0.0.1 and stopped at the end.
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import io
 import json
 import os
@@ -32,7 +35,9 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -134,57 +139,78 @@ def batch_totals(base: str) -> tuple[float, float] | None:
     return float(values["safevlm_batch_size_sum"]), float(values["safevlm_batch_size_count"])
 
 
+@contextlib.contextmanager
+def running_server(src: str, server_args: str) -> Iterator[tuple[str, int]]:
+    """``safevlm serve --model gym`` from ``src`` on a free loopback port: ``(base URL, pid)``."""
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": src, "HF_HUB_OFFLINE": "1"}
+    cmd = [sys.executable, "-m", "safevlm.cli.main", "serve", "--model", "gym", "--port", str(port),
+           *shlex.split(server_args)]
+    with tempfile.TemporaryFile() as log:  # the server's output, shown if it fails to start
+        server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    if httpx.get(base + "/health", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if server.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    raise SystemExit(f"server did not start: {' '.join(cmd)}\n{log.read().decode()[-2000:]}")
+                time.sleep(0.2)
+            yield base, server.pid
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def level(base: str, clients: int, work: list[dict], n: int, timeout: float) -> dict:
+    before = batch_totals(base)
+    out = asyncio.run(run_level(base + "/v1/chat/completions", clients, [work[k % len(work)] for k in range(n)],
+                                timeout))
+    after = batch_totals(base)
+    if before and after and after[1] > before[1]:
+        out["mean_batch"] = round((after[0] - before[0]) / (after[1] - before[1]), 1)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--src", default=str(Path(__file__).resolve().parents[1] / "src"),
                     help="the safevlm source tree the server runs from")
+    ap.add_argument("--server-args", default="", help="extra `safevlm serve` arguments")
+    ap.add_argument("--baseline-src", help="also serve from this source tree (e.g. a checkout before a change), "
+                                           "alternating client counts between the two servers")
     ap.add_argument("--clients", default="1,8,32,64")
     ap.add_argument("--requests", type=int, default=192, help="requests per client count")
     ap.add_argument("--max-tokens", type=int, default=32)
     ap.add_argument("--memory", type=int, default=0, help="requests of the memory phase (0: skip)")
-    ap.add_argument("--server-args", default="", help="extra `safevlm serve` arguments")
     ap.add_argument("--timeout", type=float, default=120.0)
     args = ap.parse_args()
 
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": args.src, "HF_HUB_OFFLINE": "1"}
-    cmd = [sys.executable, "-m", "safevlm.cli.main", "serve", "--model", "gym", "--port", str(port),
-           *shlex.split(args.server_args)]
-    server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"server did not start: {' '.join(cmd)}")
-            time.sleep(0.2)
-        url = base + "/v1/chat/completions"
-        work = bodies(64, args.max_tokens)
-        asyncio.run(run_level(url, 8, work[:16], args.timeout))  # warm-up
-        levels = []
-        for c in (int(x) for x in args.clients.split(",")):
-            reqs = [work[k % len(work)] for k in range(args.requests)]
-            before = batch_totals(base)
-            levels.append(asyncio.run(run_level(url, c, reqs, args.timeout)))
-            after = batch_totals(base)
-            if before and after and after[1] > before[1]:
-                levels[-1]["mean_batch"] = round((after[0] - before[0]) / (after[1] - before[1]), 1)
-            print(json.dumps(levels[-1]), file=sys.stderr, flush=True)
-        result = {"src": args.src, "server_args": args.server_args, "max_tokens": args.max_tokens,
-                  "cpus": os.cpu_count(), "levels": levels}
+    work = bodies(64, args.max_tokens)
+    with contextlib.ExitStack() as stack:
+        servers = {"current": stack.enter_context(running_server(args.src, args.server_args))}
+        if args.baseline_src:
+            servers["baseline"] = stack.enter_context(running_server(args.baseline_src, ""))
+        for base, _ in servers.values():
+            asyncio.run(run_level(base + "/v1/chat/completions", 8, work[:16], args.timeout))  # warm-up
+        levels: dict[str, list[dict]] = {name: [] for name in servers}
+        for k, c in enumerate(int(x) for x in args.clients.split(",")):
+            order = list(servers) if k % 2 == 0 else list(reversed(servers))  # neither always goes first
+            for name in order:
+                levels[name].append(level(servers[name][0], c, work, args.requests, args.timeout))
+                print(json.dumps({"server": name, **levels[name][-1]}), file=sys.stderr, flush=True)
+        result = {"src": args.src, "server_args": args.server_args, "baseline_src": args.baseline_src,
+                  "max_tokens": args.max_tokens, "cpus": os.cpu_count(), "levels": levels}
         if args.memory:
-            result["memory"] = asyncio.run(run_memory(url, psutil.Process(server.pid), work, args.memory,
-                                                      args.timeout))
+            base, pid = servers["current"]
+            result["memory"] = asyncio.run(run_memory(base + "/v1/chat/completions", psutil.Process(pid), work,
+                                                      args.memory, args.timeout))
         print(json.dumps(result, indent=2))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
 
 if __name__ == "__main__":
     main()
