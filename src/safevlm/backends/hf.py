@@ -136,15 +136,17 @@ class HFBackend(Backend):
         return kw
 
     def count_prompt_tokens(self, samples: Sequence[Sample]) -> list[int] | None:
-        """Exact prompt lengths (chat template, image tokens included), one encode per sample."""
-        out = []
-        for sample in samples:
+        """Exact prompt lengths (chat template, image tokens included): one processor call for all."""
+        out, ready = [0] * len(samples), []
+        for i, sample in enumerate(samples):
             try:
-                conv = sample_messages(sample, self._images(sample))
+                ready.append((i, sample_messages(sample, self._images(sample))))
             except DataError:
-                out.append(0)  # generate() reports the unreadable image as that sample's failure
-                continue
-            out.append(int(self._tokenize([conv])["attention_mask"].sum()))
+                continue  # 0: generate() reports the unreadable image as that sample's failure
+        if ready:
+            lengths = self._tokenize([conv for _, conv in ready])["attention_mask"].sum(dim=1).tolist()
+            for (i, _), n in zip(ready, lengths, strict=True):
+                out[i] = int(n)
         return out
 
     def generate(self, samples: Sequence[Sample], params: GenerationParams | None = None,

@@ -144,15 +144,16 @@ def create_app(backend: Backend, *, model_name: str = "safevlm", guard: Guard | 
             raise APIError(404, f"model {req.model!r} is not served here; this server serves {model_name!r}",
                            code="model_not_found")
         params = request_params(req, limits)
-        sample = await run_in_threadpool(request_to_sample, req, limits)
-        images = sample.load_images()
-        info.update(images=len(images), image_sizes=[f"{im.width}x{im.height}" for im in images],
-                    max_tokens=params.max_new_tokens)
-        try:
-            job = batcher.submit(sample, params, limits.timeout_s)
-        except QueueFull:
-            raise APIError(429, f"the server is busy ({limits.max_queue} requests waiting); retry shortly",
-                           kind="rate_limit_error", code="queue_full") from None
+        with batcher.arrival():
+            sample = await run_in_threadpool(request_to_sample, req, limits)
+            images = sample.load_images()
+            info.update(images=len(images), image_sizes=[f"{im.width}x{im.height}" for im in images],
+                        max_tokens=params.max_new_tokens)
+            try:
+                job = batcher.submit(sample, params, limits.timeout_s)
+            except QueueFull:
+                raise APIError(429, f"the server is busy ({limits.max_queue} requests waiting); retry shortly",
+                               kind="rate_limit_error", code="queue_full") from None
         try:
             gen = await _outcome(job, request)
         finally:

@@ -2,9 +2,10 @@
 
 A :class:`Batcher` owns the backend. Requests wait in a bounded list (full: the
 server answers 429); each worker task takes the oldest waiting request together
-with up to ``max_batch - 1`` others that share its generation parameters, waiting
-``batch_wait_s`` (a few ms) for company when the model was idle, and runs them as
-one batch in its own thread. Batched generation of a small model costs little more
+with up to ``max_batch - 1`` others that share its generation parameters and runs
+them as one batch in its own thread. When the model was idle and other requests are
+still arriving (their bodies being parsed, their images decoded), it first waits up
+to ``batch_wait_s`` (a few ms) for them; a lone client never waits. Batched generation of a small model costs little more
 than one request (docs/benchmarks.md, "serve").
 
 In that thread, before generating, the guard (if any) rewrites the batch and each
@@ -21,9 +22,10 @@ safe ones (remote APIs, mocks) ``workers`` of them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -69,6 +71,7 @@ class Batcher:
         self.workers = 1 if not backend.thread_safe else (workers or 4)
         self.on_batch = on_batch
         self.waiting: list[Job] = []
+        self.arriving = 0  # requests being prepared (see :meth:`arrival`), about to be submitted
         self.running = 0
         self._wakeup: asyncio.Event | None = None
         self._tasks: list[asyncio.Task] = []
@@ -86,6 +89,15 @@ class Batcher:
         self._wakeup = asyncio.Event()
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="safevlm-batch")
         self._tasks = [asyncio.create_task(self._worker(), name=f"safevlm-batch-{k}") for k in range(self.workers)]
+
+    @contextlib.contextmanager
+    def arrival(self) -> Iterator[None]:
+        """Wrap a request's preparation, so an idle worker knows to wait for it a moment."""
+        self.arriving += 1
+        try:
+            yield
+        finally:
+            self.arriving -= 1
 
     def submit(self, sample: Sample, params: GenerationParams, timeout_s: float) -> Job:
         """Queue a request; :class:`QueueFull` when ``max_queue`` requests already wait."""
@@ -120,8 +132,9 @@ class Batcher:
             if not self.waiting:
                 self._wakeup.clear()
                 await self._wakeup.wait()
-                if self.batch_wait_s and self._same_params() < self.max_batch:
-                    await asyncio.sleep(self.batch_wait_s)  # the model was idle: let a few more requests arrive
+                until = time.monotonic() + self.batch_wait_s  # the model was idle: let arriving requests join
+                while self.arriving and self._same_params() < self.max_batch and time.monotonic() < until:
+                    await asyncio.sleep(0.0005)
             batch = self._take()
             if not batch:
                 continue
