@@ -2,7 +2,7 @@
 
 Every limit answers with a 4xx a client can act on, before the expensive work:
 
-- the body size is enforced by FastAPI while reading (413, see :func:`~safevlm.serve.app.create_app`);
+- the body size is enforced before and while reading it (413, :mod:`safevlm.serve.gate`);
 - images: ``data:`` URLs only (the server has no network), at most ``max_images``, of an
   allowed format (Pillow is only offered those decoders, so an EPS or other exotic
   payload never reaches its parser), and each image's pixel count and the request's
