@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -99,27 +100,34 @@ SLOW_EVAL = textwrap.dedent('''
 
     runner.load_backend = lambda spec, **kw: Slow("refuse")
     judging.JudgePool.get = lambda self, name: Stub(name)
-    from safevlm.cli.main import app
+    from safevlm.cli.main import main
     sys.argv = ["safevlm", *sys.argv[1:]]
-    app()
+    main()
 ''')
 
 
-def test_kill_minus_9_then_rerun_finishes_without_redoing(tmp_path):
+def _start_slow_eval(tmp_path, delay: str = "0.04"):
+    """A slow `safevlm eval` subprocess, returned once 8 records are on disk."""
     script = tmp_path / "slow_eval.py"
     script.write_text(SLOW_EVAL)
     out = tmp_path / "run"
     args = [sys.executable, str(script), "eval", "-m", "mock:slow", "-b", BENCH, "-j", "stub", "--batch-size", "4",
             "-o", str(out)]
-    env = {**os.environ, "DELAY": "0.04", "GEN_LOG": str(tmp_path / "gen1.log")}
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    env = {**os.environ, "DELAY": delay, "GEN_LOG": str(tmp_path / "gen1.log")}
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     path = out / "samples.jsonl"
     deadline = time.time() + 60
     while time.time() < deadline and proc.poll() is None:
         if path.is_file() and path.read_text().count("\n") >= 8:
             break
         time.sleep(0.01)
-    assert proc.poll() is None, "the run finished before it could be killed"
+    assert proc.poll() is None, "the run finished before it could be stopped"
+    return proc, args, env, out
+
+
+def test_kill_minus_9_then_rerun_finishes_without_redoing(tmp_path):
+    proc, args, env, out = _start_slow_eval(tmp_path)
+    path = out / "samples.jsonl"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     done = {json.loads(x)["uid"] for x in path.read_text().splitlines()}
@@ -135,6 +143,71 @@ def test_kill_minus_9_then_rerun_finishes_without_redoing(tmp_path):
     regenerated = (tmp_path / "gen2.log").read_text().split()
     assert not done & set(regenerated) and len(regenerated) == 48 - len(done)
     assert json.loads((out / "results.json").read_text())["overall"]["n"] == 48
+
+
+def test_ctrl_c_stops_at_once_with_a_message_and_keeps_what_finished(tmp_path):
+    proc, args, env, out = _start_slow_eval(tmp_path, delay="0.2")
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    took = time.monotonic() - sent
+    assert proc.returncode == 130 and took < 1.0, (proc.returncode, took)
+    assert "interrupted; re-run the same command to resume" in stderr and "Traceback" not in stderr
+    done = {json.loads(x)["uid"] for x in (out / "samples.jsonl").read_text().splitlines()}
+    assert len(done) >= 8 and not (out / "results.json").exists()
+    env["GEN_LOG"], env["DELAY"] = str(tmp_path / "gen2.log"), "0"
+    rerun = subprocess.run(args, check=False, env=env, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert not done & set((tmp_path / "gen2.log").read_text().split())  # resumed, nothing redone
+    assert json.loads((out / "results.json").read_text())["overall"]["n"] == 48
+
+
+def test_a_second_eval_on_the_same_out_is_refused_naming_the_holder(tmp_path, stubbed):
+    from safevlm.eval.records import RunLock
+
+    out = tmp_path / "run"
+    cmd = ["eval", "-m", "mock:refuse", "-b", BENCH, "--limit", "3", "-o", str(out), "-j", "stub"]
+    with RunLock(out):
+        r = CliRunner().invoke(app, cmd)
+        assert r.exit_code == 2 and f"{out} is in use by pid {os.getpid()} on " in r.output
+        assert not stubbed.generated and not (out / "samples.jsonl").exists()
+    assert CliRunner().invoke(app, cmd).exit_code == 0  # released
+
+
+def test_the_lock_dies_with_its_holder(tmp_path):
+    from safevlm.eval.records import RunLock, RunLocked
+
+    code = (f"import time; from safevlm.eval.records import RunLock; lock = RunLock({str(tmp_path)!r}); "
+            "lock.__enter__(); print('held', flush=True); time.sleep(60)")
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    with pytest.raises(RunLocked, match=f"pid {holder.pid} "), RunLock(tmp_path):
+        pass
+    holder.kill()
+    holder.wait()
+    with RunLock(tmp_path):  # kill -9 left the file, not the lock
+        pass
+
+
+def test_full_disk_and_read_only_out_are_one_line_with_the_path(tmp_path, stubbed, monkeypatch):
+    import errno
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    r = CliRunner().invoke(app, ["eval", "-m", "mock:refuse", "-b", BENCH, "--limit", "3", "-o",
+                                 str(tmp_path / "run"), "-j", "stub"])
+    assert r.exit_code == 2 and "No space left on device" in r.output and "Traceback" not in r.output
+    assert str(tmp_path / "run" / "config.json") in r.output.replace("\n", "")
+    monkeypatch.undo()
+
+    def read_only(self, *a, **kw):
+        raise OSError(errno.EROFS, "Read-only file system", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    r = CliRunner().invoke(app, ["eval", "-m", "mock:refuse", "-b", BENCH, "-o", str(tmp_path / "ro"), "-j", "stub"])
+    assert r.exit_code == 2 and f"{tmp_path / 'ro'}: Read-only file system" in r.output.replace("\n", "")
 
 
 def test_with_the_real_judges(tmp_path):

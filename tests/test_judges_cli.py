@@ -179,3 +179,25 @@ def test_compare_reads_run_records_and_passes_each_judge_its_options(tmp_path):
     assert rows[0]["refusal"]["detail"]["label"] == "partial"
     assert runner.invoke(app, ["judge", "-j", "refusal", "--compare", "refusal", "-i", str(gen),
                                "-o", str(out)]).exit_code != 0
+
+
+@pytest.mark.parametrize("content, problem", [
+    (b'{"response": "fine"}\n\x89PNG\r\n\x1a\n\x00\x00\xff\xfe\n', "not UTF-8 text (byte 0x89 at column 1)"),
+    ('{"response": "fine"}\n{"response": "café"}\n'.encode("latin-1"), "not UTF-8 text (byte 0xe9 at column 18)"),
+    (b'{"response": "fine"}\n' + b"[" * 100_000 + b"\n", "JSON nested too deeply"),
+])
+def test_binary_and_non_utf8_input_name_file_and_line(tmp_path, content, problem):
+    inp = tmp_path / "in.jsonl"
+    inp.write_bytes(content)
+    r = runner.invoke(app, ["judge", "-j", "refusal", "-i", str(inp), "-o", str(tmp_path / "o.jsonl")])
+    assert r.exit_code == 2 and f"{inp}:2: {problem}" in r.output
+
+
+def test_an_overlong_line_stops_without_reading_it_whole(tmp_path):
+    from safevlm.data.jsonl import read_jsonl
+    from safevlm.errors import DataError
+
+    inp = _write(tmp_path / "in.jsonl", [{"response": "fine"}, {"response": "a" * 5000}])
+    with pytest.raises(DataError, match=r"in.jsonl:2: line longer than 1,000 bytes"):
+        list(read_jsonl(inp, max_line_bytes=1000))
+    assert [n for n, _ in read_jsonl(_write(tmp_path / "bom.jsonl", ['\ufeff{"response": "x"}']))] == [1]

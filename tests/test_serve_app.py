@@ -154,9 +154,11 @@ def test_served_tiny_vlm_answers_like_the_model_itself(tiny_family):
 
 
 def test_safevlm_serve_command_end_to_end(tmp_path):
+    """The key comes from SAFEVLM_API_KEY; a loopback server answers loopback Host names only."""
     port = free_port()
     cmd = [sys.executable, "-m", "safevlm.cli.main", "serve", "--model", "mock:echo", "--port", str(port)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "SAFEVLM_API_KEY": "k3y"})
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -168,9 +170,13 @@ def test_safevlm_serve_command_end_to_end(tmp_path):
             assert proc.poll() is None, proc.stdout.read()
             assert time.monotonic() < deadline, "server did not come up"
             time.sleep(0.1)
-        g = load_backend(f"openai:http://127.0.0.1:{port}/v1#mock:echo").generate(
+        g = load_backend(f"openai:http://127.0.0.1:{port}/v1#mock:echo", api_key="k3y").generate(
             [Sample(id="1", source="t", text="ping", images=[Image.new("RGB", (5, 6))], expected="comply")])[0]
         assert g.text == "[image 5x6] ping"
+        url, body = f"http://127.0.0.1:{port}/v1/chat/completions", {"messages": _user({"type": "text", "text": "a"})}
+        assert httpx.post(url, json=body).status_code == 401
+        assert httpx.post(url, json=body, headers={"Authorization": "Bearer k3y", "Host": "evil.test"}).status_code \
+            == 400
     finally:
         proc.terminate()
         proc.wait(timeout=10)

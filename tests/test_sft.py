@@ -5,6 +5,7 @@ Per family (masking, LoRA, full fine-tuning, merge, image caps): tests/test_fami
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -12,7 +13,7 @@ from PIL import Image
 
 from safevlm.errors import ConfigError, DataError
 from safevlm.train.sft import build_trainer, run_sft
-from safevlm.train.sft_data import load_chat_dataset
+from safevlm.train.sft_data import check_chat_data, load_chat_dataset
 from safevlm.train.sft_settings import PRESETS, resolve_sft_settings
 
 
@@ -110,3 +111,52 @@ def test_chat_data_errors_name_file_and_line(tmp_path, chat_set):
         load_chat_dataset(f)
     ds = load_chat_dataset(chat_set(tmp_path / "ok", 3) / "train.jsonl")
     assert len(ds) == 3 and isinstance(ds[0]["images"][0], Image.Image)
+
+
+def _variant(row: dict, how: str) -> dict:
+    row = json.loads(json.dumps(row))
+    if how == "string answer":
+        row["messages"][1]["content"] = "It is red."
+    elif how == "number text":
+        row["messages"][0]["content"][1]["text"] = 5
+    elif how == "unknown part":
+        row["messages"][0]["content"][1] = {"type": "video"}
+    elif how == "not an image":
+        row["images"] = ["notes.png"]
+    elif how == "prompt only":
+        row["messages"] = row["messages"][:1]
+    return row
+
+
+@pytest.mark.parametrize("how, line, problem", [
+    ("string answer", 2, "messages[1].content is a string but line 1 uses a list of parts"),
+    ("number text", 2, "messages[0].content[1].text must be a string"),
+    ("unknown part", 2, "messages[0].content[1] must be"),
+    ("not an image", 2, "image notes.png is not a readable image"),
+])
+def test_every_data_error_is_one_line_before_the_model(tmp_path, chat_set, how, line, problem):
+    """Mixed content forms and broken parts or images used to surface as pyarrow/Pillow tracebacks after the
+    model loaded; now they stop `safevlm train sft` within seconds, before the model (or transformers) loads."""
+    from typer.testing import CliRunner
+
+    from safevlm.cli.main import app
+
+    data = chat_set(tmp_path / "d", 1)
+    (data / "notes.png").write_text("not an image")
+    row = json.loads((data / "train.jsonl").read_text())
+    (data / "train.jsonl").write_text(json.dumps(row) + "\n" + json.dumps(_variant(row, how)) + "\n")
+    with pytest.raises(DataError, match=re.escape(f"train.jsonl:{line}: {problem}")):
+        check_chat_data(data / "train.jsonl")
+    r = CliRunner().invoke(app, ["train", "sft", "--model", "no-such-model", "--data", str(data),
+                                 "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2 and f"train.jsonl:{line}: {problem}" in r.output
+
+
+def test_prompt_only_data_for_grpo(tmp_path, chat_set):
+    data = chat_set(tmp_path / "d", 2)
+    rows = [_variant(json.loads(x), "prompt only") for x in (data / "train.jsonl").read_text().splitlines()]
+    (data / "prompts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(DataError, match="user turn and an assistant turn"):
+        check_chat_data(data / "prompts.jsonl")
+    checked = check_chat_data(data / "prompts.jsonl", require_answer=False)
+    assert len(checked) == 2 and checked.images[0] == [str(data / "0.png")]

@@ -26,6 +26,8 @@ from safevlm.errors import SafeVLMError
 FinishReason = Literal["stop", "length", "error"]
 ProgressFn = Callable[[int], None]
 """Called with the number of samples just finished (for progress bars)."""
+StopFn = Callable[[], bool]
+"""Polled while generating; once it returns True the backend may stop early (a server whose clients left)."""
 
 
 class BackendError(SafeVLMError):
@@ -91,8 +93,10 @@ class Backend(ABC):
 
     name: str = "backend"
     #: whether :meth:`generate` may be called from several threads at once
-    #: (the server serialises calls to backends that are not).
+    #: (the server runs one batch at a time on backends that are not).
     thread_safe: bool = False
+    #: the model's context window in tokens (prompt + completion); None when unknown
+    context_length: int | None = None
 
     @abstractmethod
     def generate(self, samples: Sequence[Sample], params: GenerationParams | None = None,
@@ -116,6 +120,22 @@ class Backend(ABC):
             if len(gens) != len(part):
                 raise RuntimeError(f"{self.name} returned {len(gens)} generations for {len(part)} samples")
             yield list(enumerate(gens, start))
+    def generate_interruptible(self, samples: Sequence[Sample], params: GenerationParams,
+                               should_stop: StopFn) -> list[Generation]:
+        """:meth:`generate`, stopping early once ``should_stop()`` is true (rows are then cut short).
+
+        The server calls this so a batch whose clients all left, or whose deadline
+        passed, frees the model. Backends that cannot stop mid-way just generate.
+        """
+        return self.generate(samples, params)
+
+    def count_prompt_tokens(self, samples: Sequence[Sample]) -> list[int] | None:
+        """Prompt tokens each sample would take (None when the backend cannot tell).
+
+        Checked against :attr:`context_length` before generating; not thread safe
+        with :meth:`generate` on backends that are not ``thread_safe``.
+        """
+        return None
 
     def close(self) -> None:
         """Release resources (HTTP clients, GPU memory)."""

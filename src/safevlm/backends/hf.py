@@ -15,6 +15,10 @@ Choices and the pitfalls behind them (docs/models.md, "Pitfalls"):
 - What differs by family (vision tokens, whether a system turn may sit beside an image,
   whether text-only and image chats may share a batch) comes from the family registry,
   :mod:`safevlm.models.families`; a model of an unknown family is an error.
+- :meth:`HFBackend.generate_interruptible` polls a stop function once per token (a
+  transformers ``StoppingCriteria``), so a server can free the model as soon as every
+  client of a batch has left; :meth:`HFBackend.count_prompt_tokens` lets it refuse a
+  prompt longer than the context window (``max_position_embeddings``) before generating.
 """
 
 from __future__ import annotations
@@ -26,7 +30,15 @@ from typing import Any
 
 from PIL import Image
 
-from safevlm.backends.base import Backend, Generation, GenerationParams, ProgressFn, batched, sample_messages
+from safevlm.backends.base import (
+    Backend,
+    Generation,
+    GenerationParams,
+    ProgressFn,
+    StopFn,
+    batched,
+    sample_messages,
+)
 from safevlm.data.sample import Sample
 from safevlm.errors import DataError
 from safevlm.models.families import get_family, vision_token_ids
@@ -76,6 +88,9 @@ class HFBackend(Backend):
         self.pad_id = (self.model.generation_config.pad_token_id if self.model.generation_config.pad_token_id
                        is not None else self.tokenizer.pad_token_id)
         self.chat_template = self._template_with_bos()
+        text_config = getattr(self.model.config, "text_config", None) or self.model.config
+        context = getattr(text_config, "max_position_embeddings", None)
+        self.context_length = context if isinstance(context, int) and context > 0 else None
 
     def _template_with_bos(self) -> str | None:
         """The processor's template with the BOS written out, where the tokenizer adds a BOS the
@@ -109,12 +124,14 @@ class HFBackend(Backend):
         text["text"] = f"{system['content'][0]['text']}\n\n{text['text']}"
         return [user]
 
-    def _encode(self, conversations: list[list[dict[str, Any]]]):
-        inputs = self.processor.apply_chat_template(
+    def _tokenize(self, conversations: list[list[dict[str, Any]]]):
+        return self.processor.apply_chat_template(
             conversations, chat_template=self.chat_template, add_generation_prompt=True, tokenize=True,
             return_dict=True, return_tensors="pt", sanitize_control_tokens=True, processor_kwargs={"padding": True})
+
+    def _encode(self, conversations: list[list[dict[str, Any]]]):
         # floating tensors (pixel values) follow the model's dtype; token ids stay integers
-        return inputs.to(self.model.device, dtype=self.model.dtype)
+        return self._tokenize(conversations).to(self.model.device, dtype=self.model.dtype)
 
     # -- generation ---------------------------------------------------------------------------
 
@@ -129,15 +146,43 @@ class HFBackend(Backend):
             kw["suppress_tokens"] = self.suppress_tokens
         return kw
 
+    def count_prompt_tokens(self, samples: Sequence[Sample]) -> list[int] | None:
+        """Exact prompt lengths (chat template, image tokens included): one processor call for all."""
+        out, ready = [0] * len(samples), []
+        for i, sample in enumerate(samples):
+            try:
+                ready.append((i, self._messages(sample)))
+            except DataError:
+                continue  # 0: generate() reports the unreadable image as that sample's failure
+        if ready:
+            lengths = self._tokenize([conv for _, conv in ready])["attention_mask"].sum(dim=1).tolist()
+            for (i, _), n in zip(ready, lengths, strict=True):
+                out[i] = int(n)
+        return out
+
     def generate(self, samples: Sequence[Sample], params: GenerationParams | None = None,
                  progress: ProgressFn | None = None) -> list[Generation]:
+        return self._generate(samples, params or GenerationParams(), progress, None)
+
+    def generate_interruptible(self, samples: Sequence[Sample], params: GenerationParams,
+                               should_stop: StopFn) -> list[Generation]:
+        return self._generate(samples, params, None, should_stop)
+
+    def _generate(self, samples: Sequence[Sample], params: GenerationParams, progress: ProgressFn | None,
+                  should_stop: StopFn | None) -> list[Generation]:
         import torch
 
-        params = params or GenerationParams()
         if params.seed is not None:
             torch.manual_seed(params.seed)
+        kwargs = self._gen_kwargs(params)
+        if should_stop is not None:
+            kwargs["stopping_criteria"] = _stopping_criteria(should_stop)
         results: list[Generation | None] = [None] * len(samples)
         for chunk in self._chunks(samples):
+            if should_stop is not None and should_stop():
+                for i in chunk:
+                    results[i] = Generation.failed("stopped before generation (should_stop)")
+                continue
             t0 = time.perf_counter()
             ready: list[tuple[int, list[dict[str, Any]]]] = []
             for i in chunk:
@@ -148,7 +193,7 @@ class HFBackend(Backend):
             if ready:
                 inputs = self._encode([conv for _, conv in ready])
                 with torch.inference_mode():
-                    out = self.model.generate(**inputs, **self._gen_kwargs(params))
+                    out = self.model.generate(**inputs, **kwargs)
                 new = out[:, inputs["input_ids"].shape[1]:].tolist()
                 prompt_lens = inputs["attention_mask"].sum(dim=1).tolist()
                 latency = time.perf_counter() - t0
@@ -179,3 +224,15 @@ class HFBackend(Backend):
     def close(self) -> None:
         self.model = None
         self.processor = None
+
+
+def _stopping_criteria(should_stop: StopFn):
+    """A transformers ``StoppingCriteriaList`` that ends every row once ``should_stop()`` is true."""
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class StopWhen(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            return torch.full((input_ids.shape[0],), bool(should_stop()), dtype=torch.bool, device=input_ids.device)
+
+    return StoppingCriteriaList([StopWhen()])

@@ -17,8 +17,9 @@ Script file::
     patterns:                 # first regex (re.search on the text) that matches wins
       - {regex: "(?i)bomb|weapon", response: "I can't help with that."}
 
-Token counts are whitespace words; ``max_new_tokens`` truncates the response
-(``finish_reason="length"``), like a real model.
+Token counts are whitespace words (plus one per image); ``max_new_tokens`` truncates
+the response (``finish_reason="length"``), like a real model. Give ``context_length``
+to have a server check prompts against it.
 """
 
 from __future__ import annotations
@@ -84,8 +85,9 @@ class MockBackend(Backend):
 
     thread_safe = True
 
-    def __init__(self, mode: str = "refuse"):
+    def __init__(self, mode: str = "refuse", *, context_length: int | None = None):
         self.mode = mode
+        self.context_length = context_length
         self.name = f"mock:{mode}"
         self.script: MockScript | None = None
         if mode not in BUILTIN:
@@ -104,12 +106,19 @@ class MockBackend(Backend):
         tags = "".join(f"[image {im.width}x{im.height}] " for im in sample.load_images())
         return tags + sample.text
 
+    @staticmethod
+    def _prompt_tokens(sample: Sample) -> int:
+        return len(sample.text.split()) + len(sample.images)
+
+    def count_prompt_tokens(self, samples: Sequence[Sample]) -> list[int]:
+        return [self._prompt_tokens(s) for s in samples]
+
     def generate(self, samples: Sequence[Sample], params: GenerationParams | None = None,
                  progress: ProgressFn | None = None) -> list[Generation]:
         params = params or GenerationParams()
         out = []
         for sample in samples:
-            prompt_tokens = len(sample.text.split()) + len(sample.images)
+            prompt_tokens = self._prompt_tokens(sample)
             if self.mode == "error":
                 out.append(Generation.failed("mock:error: scripted failure"))
                 continue

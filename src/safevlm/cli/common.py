@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.logging import RichHandler
@@ -15,9 +16,9 @@ from safevlm.progress import console, err_console
 
 __all__ = ["DataRootOpt", "SpecOpt", "TrustHooksOpt", "console", "err_console", "friendly_errors", "setup_logging"]
 
-DataRootOpt = Annotated[Optional[Path], typer.Option("--data-root", help="Folder with one sub-folder per benchmark "
+DataRootOpt = Annotated[Path | None, typer.Option("--data-root", help="Folder with one sub-folder per benchmark "
                                                      "(default: $SAFEVLM_DATA_ROOT, the config file, ~/.cache/safevlm/benchdata).")]
-SpecOpt = Annotated[Optional[list[Path]], typer.Option("--spec", help="Extra benchmark spec YAML file or folder (repeatable).")]
+SpecOpt = Annotated[list[Path] | None, typer.Option("--spec", help="Extra benchmark spec YAML file or folder (repeatable).")]
 TrustHooksOpt = Annotated[bool, typer.Option("--trust-hooks", help="Run the Python hooks of user benchmark specs "
                                              "(off by default, like trust_remote_code; also trust_hooks: true in "
                                              "the config file or SAFEVLM_TRUST_HOOKS=1).")]
@@ -28,8 +29,21 @@ def setup_logging(verbose: bool = False) -> None:
                         handlers=[RichHandler(console=err_console, show_path=False, show_time=False)], force=True)
 
 
-def friendly_errors(fn):
-    """Print safevlm's own errors as one red line and exit 2, instead of a traceback."""
+#: OSErrors that are the machine's state, not a bug: shown as one line naming the path.
+ENVIRONMENT_ERRNOS = frozenset({errno.EROFS, errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EFBIG,
+                                errno.ENAMETOOLONG, errno.EISDIR, errno.ENOTDIR})
+INTERRUPTED = 130  # the shell's code for "ended by Ctrl-C" (128 + SIGINT)
+
+
+def friendly_errors(fn=None, *, on_interrupt: str = "interrupted"):
+    """Print errors a person can fix as one red line instead of a traceback.
+
+    safevlm's own errors and a full disk, read-only or forbidden path (with the
+    path) exit 2; Ctrl-C prints ``on_interrupt`` and exits 130 at once (what finished
+    is on disk already: run files are appended and flushed batch by batch).
+    """
+    if fn is None:
+        return functools.partial(friendly_errors, on_interrupt=on_interrupt)
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -38,5 +52,14 @@ def friendly_errors(fn):
         except SafeVLMError as exc:
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from exc
+        except OSError as exc:
+            if exc.errno not in ENVIRONMENT_ERRNOS:
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            err_console.print(f"[bold red]error:[/] {where}{exc.strerror or exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from exc
+        except KeyboardInterrupt:
+            err_console.print(f"[yellow]{on_interrupt}[/]", highlight=False)
+            raise typer.Exit(INTERRUPTED) from None
 
     return wrapper

@@ -39,7 +39,7 @@ def _thresholds(values: list[str] | None) -> dict[str, float] | None:
     return out
 
 
-@friendly_errors
+@friendly_errors(on_interrupt="interrupted; re-run the same command to resume")
 def eval_cmd(out: Annotated[Path, typer.Option("--out", "-o", help="Run directory (resumed when it exists).")],
              model: Annotated[str | None, typer.Option("--model", "-m", help="gym, hf:PATH_OR_ID, openai:BASE_URL"
                                                        "#MODEL or mock:refuse|comply|echo|error|FILE (default: the "
@@ -119,4 +119,8 @@ def eval_cmd(out: Annotated[Path, typer.Option("--out", "-o", help="Run director
     if run["judge_errors"]:
         err_console.print(f"[yellow]{run['judge_errors']} judge error(s), excluded from the metrics[/]",
                           highlight=False)
+        low, high = (results["overall"]["metrics"].get(k) for k in ("asr_lower", "asr_upper"))
+        if high and high["judge_errors"]:
+            err_console.print(f"[yellow]ASR with the {high['judge_errors']} judge error(s) on unsafe items counted "
+                              f"as safe / as harmful: {low['value']:.3f} / {high['value']:.3f}[/]", highlight=False)
     console.print(f"wrote {out}/results.json", highlight=False)

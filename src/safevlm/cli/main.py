@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +14,7 @@ from safevlm.cli import bench, guard, gym, models, safecot, safer
 from safevlm.cli import eval as eval_cli
 from safevlm.cli import judge as judge_cli
 from safevlm.cli import train as train_cli
-from safevlm.cli.common import friendly_errors, setup_logging
+from safevlm.cli.common import INTERRUPTED, friendly_errors, setup_logging
 from safevlm.cli.report import report as report_cmd
 
 app = typer.Typer(name="safevlm", help="Safety alignment toolkit for vision-language models.",
@@ -53,5 +55,21 @@ def demo(data_root: bench.DataRootOpt = None,
     run_demo(data_root, out)
 
 
+def main() -> None:
+    """The ``safevlm`` console script: :data:`app`, leaving at once after Ctrl-C.
+
+    Interrupted commands have closed their files already (:func:`friendly_errors`);
+    the interpreter's normal teardown of torch and transformers would take seconds more.
+    """
+    try:
+        app()
+    except SystemExit as exc:
+        if exc.code == INTERRUPTED:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(INTERRUPTED)
+        raise
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -137,18 +137,55 @@ def serve(model: ModelOpt = "gym",
           port: Annotated[int, typer.Option("--port", help="TCP port.", min=1, max=65535)] = 8000,
           served_name: Annotated[str | None, typer.Option("--served-name", help="Model name clients send "
                                                              "(default: derived from --model).")] = None,
+          api_key: Annotated[list[str] | None, typer.Option("--api-key", envvar="SAFEVLM_API_KEY", show_default=False,
+                                                            help="Require 'Authorization: Bearer KEY' on every "
+                                                                 "path but /health (repeatable).")] = None,
+          allow_host: Annotated[list[str] | None, typer.Option("--allow-host", help="Accepted Host header name "
+                                                               "(repeatable; '*' any). Default: loopback names "
+                                                               "when --host is loopback, else any.")] = None,
           max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", help="Default when a request gives no "
                                                       "max_tokens.", min=1)] = 256,
+          max_tokens_limit: Annotated[int, typer.Option("--max-tokens-limit", help="Largest max_tokens a request "
+                                                        "may ask for.", min=1)] = 2048,
+          max_batch: Annotated[int | None, typer.Option("--max-batch", help="Requests generated together at most "
+                                                        "(default: --batch-size, else 8).", min=1)] = None,
+          batch_wait_ms: Annotated[float, typer.Option("--batch-wait-ms", help="How long an idle model waits for "
+                                                       "more requests to batch.", min=0.0)] = 5.0,
+          max_queue: Annotated[int, typer.Option("--max-queue", help="Requests waiting at most; more get 429.",
+                                                 min=1)] = 256,
+          timeout: Annotated[float, typer.Option("--timeout", help="Seconds a request may take in all (then 504).",
+                                                 min=0.1)] = 120.0,
+          max_body_mb: Annotated[float, typer.Option("--max-body-mb", help="Largest request body in MiB (then "
+                                                     "413).", min=0.001)] = 20.0,
+          max_image_pixels: Annotated[int, typer.Option("--max-image-pixels", help="Largest image (width x "
+                                                        "height) accepted.", min=1)] = 16_000_000,
           batch_size: BatchOpt = None, max_image_side: ImageSideOpt = None, device: DeviceOpt = None,
           dtype: DtypeOpt = None):
-    """Serve a model as an OpenAI-compatible endpoint (/v1/chat/completions, /v1/models)."""
-    from safevlm.serve import create_app
-    from safevlm.serve import serve as run_server
+    """Serve a model as an OpenAI-compatible endpoint (/v1/chat/completions, /v1/models, /health, /metrics).
 
+    Concurrent requests are batched; limits answer with clear 4xx errors; one JSON
+    log line per request goes to stderr.
+    """
+    from safevlm.serve import ServeLimits, create_app
+    from safevlm.serve import serve as run_server
+    from safevlm.serve.gate import LOOPBACK_HOSTS
+
+    if max_new_tokens > max_tokens_limit:
+        raise ConfigError(f"--max-new-tokens {max_new_tokens} is above --max-tokens-limit {max_tokens_limit}")
+    limits = ServeLimits(max_body_bytes=int(max_body_mb * 2**20), max_image_pixels=max_image_pixels,
+                         default_max_tokens=max_new_tokens, max_tokens=max_tokens_limit,
+                         max_batch=max_batch or batch_size or 8, batch_wait_s=batch_wait_ms / 1000,
+                         max_queue=max_queue, timeout_s=timeout)
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    hosts = allow_host or (list(LOOPBACK_HOSTS) if loopback else ["*"])
     name = served_name or _served_name(model)
-    backend = _backend(model, batch_size, max_image_side, device, dtype)
-    app = create_app(backend, model_name=name, default_max_tokens=max_new_tokens)
-    console.print(f"serving [bold]{backend.name}[/] as [bold]{name}[/] on http://{host}:{port}/v1", highlight=False)
+    backend = _backend(model, batch_size or limits.max_batch, max_image_side, device, dtype)
+    app = create_app(backend, model_name=name, limits=limits, api_keys=api_key or [], allowed_hosts=hosts)
+    console.print(f"serving [bold]{backend.name}[/] as [bold]{name}[/] on http://{host}:{port}/v1 "
+                  f"({'API key required' if api_key else 'no API key'})", highlight=False)
+    if not api_key and not loopback:
+        err_console.print(f"[yellow]warning: listening on {host} without an API key: anyone who can reach this "
+                          "port can use the model (set --api-key or SAFEVLM_API_KEY)[/]", highlight=False)
     run_server(app, host=host, port=port)
 
 

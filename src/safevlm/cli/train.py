@@ -35,16 +35,17 @@ def sft_cmd(
 ):
     """Supervised fine-tuning, loss on the assistant answer only; saves the model and safevlm_training.json."""
     from safevlm.errors import ConfigError
-    from safevlm.train.sft import run_sft
+    from safevlm.train.sft import check_sft_data, run_sft
     from safevlm.train.sft_settings import resolve_sft_settings
 
     if lora and full:
         raise ConfigError("choose one of --lora and --full")
     settings = resolve_sft_settings(preset, config, overrides or [], mode="lora" if lora else "full" if full else None)
+    checked = check_sft_data(data)  # before transformers and the model load: a data error shows in seconds
     console.print(f"preset [bold]{settings.preset}[/], {settings.mode} fine-tuning, lr {settings.learning_rate:g}, "
                   f"batch {settings.per_device_train_batch_size}x{settings.gradient_accumulation_steps}, "
                   + (f"{settings.max_steps} steps" if settings.max_steps > 0 else f"{settings.num_train_epochs:g} epochs"))
-    record = run_sft(model, data, out, settings, resume=str(resume_from) if resume_from else resume,
+    record = run_sft(model, checked, out, settings, resume=str(resume_from) if resume_from else resume,
                      callbacks=[progress_callback(console)])
     console.print(f"{record['global_steps']} steps, loss {record['first_loss']:.3f} -> {record['last_loss']:.3f}, "
                   f"{record['samples_per_s']:.1f} samples/s, {record['wall_s']:.0f} s; saved to {out}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import os
 from collections.abc import Iterable, Iterator
@@ -24,20 +25,42 @@ from pydantic import ValidationError
 from safevlm.data.sample import Sample
 from safevlm.errors import DataError
 
+#: the longest line :func:`read_jsonl` accepts; a longer one is damage or the wrong file, not a record
+MAX_LINE_BYTES = 16 * 2**20
 
-def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(line_number, object)`` for each non-blank line; 1-based line numbers."""
+
+def read_jsonl(path: str | Path, *, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line_number, object)`` for each non-blank line; 1-based line numbers.
+
+    Lines are read as bytes, at most ``max_line_bytes`` at a time, so a binary file
+    or a 100 MB line stops with ``path:line`` at once instead of filling memory; text
+    must be UTF-8 (a BOM on the first line is allowed).
+    """
     p = Path(path)
     if not p.is_file():
         raise DataError(p, "file not found")
-    with p.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
+    with p.open("rb") as fh:
+        for lineno in itertools.count(1):
+            raw = fh.readline(max_line_bytes + 1)
+            if not raw:
+                return
+            if len(raw) > max_line_bytes:
+                raise DataError(p, f"line longer than {max_line_bytes:,} bytes; expected one JSON object per line "
+                                   "(is this a JSONL file?)", line=lineno)
+            try:
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(p, f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); "
+                                   "expected one JSON object per line", line=lineno) from None
             if not line.strip():
                 continue
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DataError(p, f"malformed JSON ({exc.msg} at column {exc.colno}); expected one JSON object per line", line=lineno) from exc
+                raise DataError(p, f"malformed JSON ({exc.msg} at column {exc.colno}); expected one JSON object per "
+                                   "line", line=lineno) from exc
+            except RecursionError:
+                raise DataError(p, "JSON nested too deeply", line=lineno) from None
             if not isinstance(obj, dict):
                 raise DataError(p, f"expected a JSON object, got {type(obj).__name__}", line=lineno)
             yield lineno, obj
@@ -62,13 +85,24 @@ def read_samples(path: str | Path) -> Iterator[Sample]:
 
 
 @contextmanager
+def naming_path(path: str | Path) -> Iterator[None]:
+    """Give an ``OSError`` that names no file (a write or flush on a full disk) ``path`` as its file name."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
+
+
+@contextmanager
 def atomic_write(path: str | Path) -> Iterator[Any]:
     """Open ``path`` for writing text; the file appears (replacing any old one) only when the block ends."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(p.name + ".tmp")
     try:
-        with tmp.open("w", encoding="utf-8") as fh:
+        with naming_path(p), tmp.open("w", encoding="utf-8") as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())

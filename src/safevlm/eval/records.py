@@ -15,30 +15,37 @@ included) loses at most the batch in flight:
 
 A malformed line anywhere else is damage, not a kill, and stops the read naming the
 line: nothing is skipped silently.
+
+One process at a time writes a run directory (:class:`RunLock`): a second ``evaluate``
+or ``rejudge`` on it stops at once, naming the process that holds it.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 import json
 import os
 import platform
+import socket
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from safevlm.backends.base import Generation, GenerationParams
-from safevlm.data.jsonl import store_image
+from safevlm.data.jsonl import naming_path, store_image
 from safevlm.data.records import GenerationInfo, RunRecord
 from safevlm.data.sample import ImageRef, Sample
-from safevlm.errors import DataError
+from safevlm.errors import DataError, SafeVLMError
 
 SAMPLES, CONFIG, ENV, RESULTS, IMAGES = "samples.jsonl", "config.json", "env.json", "results.json", "images"
+LOCK = ".lock"
 #: distributions whose versions go into env.json (missing ones are recorded as null)
 PACKAGES = ("safevlm", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "tokenizers", "numpy",
             "pillow", "openai", "pydantic", "typer", "rich")
@@ -117,13 +124,85 @@ class RecordLog:
         self.fh = path.open("a", encoding="utf-8")
 
     def append(self, records: Iterable[RunRecord]) -> None:
-        for rec in records:
-            self.fh.write(rec.to_json() + "\n")
-        self.fh.flush()
-        os.fsync(self.fh.fileno())
+        with naming_path(self.path):  # a full disk names the file
+            for rec in records:
+                self.fh.write(rec.to_json() + "\n")
+            self.fh.flush()
+            os.fsync(self.fh.fileno())
 
     def close(self) -> None:
         self.fh.close()
+
+
+class RunLocked(SafeVLMError):
+    """Another process is writing this run directory."""
+
+
+class RunLock:
+    """Exclusive use of a run directory: ``with RunLock(run_dir): ...``.
+
+    An ``flock`` on ``RUN_DIR/.lock``, so the kernel releases it when the holder
+    exits in any way (``kill -9`` included) and a stale file never blocks a resume.
+    The holder writes who it is (pid, host, start time, command) into the file, and a
+    second process names it in :class:`RunLocked`. Without ``fcntl`` (Windows) there is no lock.
+    """
+
+    def __init__(self, run_dir: str | Path):
+        self.path = Path(run_dir) / LOCK
+        self.fh: Any = None
+
+    def __enter__(self) -> Self:
+        try:
+            import fcntl
+        except ImportError:
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = self.path.open("a+", encoding="utf-8")  # "a+": not truncated before it is ours
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            fh.close()
+            raise RunLocked(f"{self.path.parent} is in use by {holder}; wait for it to finish or use another "
+                            "--out") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} on {socket.gethostname()} since {now()} ({' '.join(sys.argv)})\n")
+        fh.flush()
+        self.fh = fh
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fh is not None:
+            self.fh.truncate(0)
+            self.fh.close()  # closing releases the flock
+            self.fh = None
+
+
+def holding_run_lock(arg: str, *, create: bool) -> Callable:
+    """Run the decorated function holding :class:`RunLock` on its run-directory argument ``arg``.
+
+    ``create``: make the directory first (``evaluate`` does anyway); otherwise a
+    missing directory is left to the function to report.
+    """
+
+    def decorate(fn: Callable) -> Callable:
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            run_dir = Path(bound.arguments[arg])
+            if not create and not run_dir.is_dir():
+                return fn(*args, **kwargs)
+            with RunLock(run_dir):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

@@ -63,11 +63,13 @@ def items_for(records: Sequence[RunRecord], judge: str) -> tuple[list[dict[str, 
             items.append({"expected": rec.expected.value, "verdict": None, "mcqa_correct": None, "group": group})
             continue
         verdict = rec.verdicts.get(judge)
-        if verdict is not None and verdict.error is not None:
+        failed = verdict is not None and verdict.error is not None
+        if failed:
             errors += 1
             verdict = None
         items.append({"expected": rec.expected.value, "verdict": verdict.model_dump() if verdict else None,
-                      "mcqa_correct": mcqa_correct(rec.response, rec.choices, rec.answer), "group": group})
+                      "mcqa_correct": mcqa_correct(rec.response, rec.choices, rec.answer), "group": group,
+                      "judge_error": failed})
     return items, errors
 
 

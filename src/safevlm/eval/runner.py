@@ -157,6 +157,7 @@ def resolve_config(run_dir: Path, model: str | None, benches: list[str] | str | 
                       backend_options={k: v for k, v in options.items() if v is not None}, **values)
 
 
+@R.holding_run_lock("out", create=True)
 def evaluate(model: str | Backend | None = None, benches: list[str] | str | None = None,
              judges: list[str | JudgeLike] | str | None = None, limit: int | None = None,
              out: str | Path = "runs/eval", *, generation: GenerationParams | dict[str, Any] | None = None,
@@ -277,6 +278,7 @@ def evaluate(model: str | Backend | None = None, benches: list[str] | str | None
     return _finish(run_dir, cfg, final, judges_of, started, selection)
 
 
+@R.holding_run_lock("run_dir", create=False)
 def rejudge(run_dir: str | Path, judges: list[str | JudgeLike] | str, *, progress: bool = True) -> dict[str, Any]:
     """Judge a run's stored responses again with ``judges`` (primary first); no generation.
 

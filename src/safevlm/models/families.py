@@ -59,6 +59,7 @@ class Family:
             attend to the batch's padded images, gating only the MLP branch); generation
             then batches the two apart, so a sample's output never depends on its batch.
         lora_targets: projection names of the language model that LoRA adapts by default.
+        grpo_unsupported: why TRL's ``GRPOTrainer`` cannot train this family (None: it can).
     """
 
     name: str
@@ -71,6 +72,7 @@ class Family:
     system_with_images: bool = True
     batch_text_with_images: bool = True
     lora_targets: tuple[str, ...] = LORA_TARGETS
+    grpo_unsupported: str | None = None
 
     @property
     def processor_cls(self) -> type:
@@ -93,7 +95,9 @@ _FAMILIES = [
     Family("llava_next", "transformers:LlavaNextProcessor", "llava_next", "llava_next_bos_training", ("<image>",),
            image_cap="pinpoints"),
     Family("mllama", "transformers:MllamaProcessor", "mllama", "mllama_training", ("<|image|>",),
-           image_cap="tiles", system_with_images=False, batch_text_with_images=False),
+           image_cap="tiles", system_with_images=False, batch_text_with_images=False,
+           grpo_unsupported="TRL 1.16's GRPOTrainer does not pass Mllama's aspect_ratio_ids, aspect_ratio_mask "
+                            "and cross_attention_mask to the policy's forward pass, so the loss cannot be computed"),
     Family("gemma3", "transformers:Gemma3Processor", "gemma3", "gemma3_training",
            ("<start_of_image>", "<end_of_image>", "<image_soft_token>")),
     Family("internvl", f"{_OFFLINE}:OfflineInternVLProcessor", "internvl", "internvl_training",

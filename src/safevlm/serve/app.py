@@ -1,191 +1,171 @@
 """An OpenAI-compatible Chat Completions endpoint in front of any backend.
 
-``POST /v1/chat/completions`` turns the request into one :class:`Sample`, runs it
-through an optional *guard* and then the backend, and answers in the OpenAI
-format with token usage; ``GET /v1/models`` lists the one served model.
+``POST /v1/chat/completions`` turns the request into one :class:`Sample` (checked
+against :class:`~safevlm.serve.limits.ServeLimits`), queues it for the
+:class:`~safevlm.serve.batching.Batcher`, which runs it through an optional *guard*
+and the backend together with other waiting requests, and answers in the OpenAI
+format with token usage. ``GET /v1/models`` lists the one served model, ``GET
+/health`` says the process is up (no key needed), ``GET /metrics`` gives Prometheus
+text. The front door (Host and API-key checks, metrics, request logs) is
+:mod:`safevlm.serve.gate`.
 
-The guard is the hook for a later prompt rewriter (VLMGuard-R1): any callable
+The guard is the hook for a prompt rewriter (VLMGuard-R1): any callable
 ``list[Sample] -> list[Sample]`` that returns one (possibly rewritten) sample per
-input. It runs on the server, so a client sees a guarded model as just a model.
+input; it runs on the server, so a client sees a guarded model as just a model. A
+backend's ``Generation.extra`` comes back as the response's ``safevlm`` field.
 
-Limits, each a 400 with a message a client can act on: images only as ``data:``
-URLs (the server has no network, so http(s) URLs are rejected rather than left to
-time out); one user turn, optionally preceded by system turns (a Sample is one
-user turn); ``n == 1``; no streaming.
+Every error is JSON in the OpenAI shape, never a plain-text 500: 400 (bad request,
+limits), 401 (key), 404, 413 (body), 429 (queue full), 502 (the model failed), 504
+(deadline), 500 (a bug, logged with its traceback).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import io
+import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from PIL import Image, UnidentifiedImageError
-from pydantic import BaseModel, ConfigDict
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException
 
-from safevlm.backends.base import SYSTEM_PROMPT_KEY, Backend, GenerationParams
-from safevlm.data.sample import Sample
+from safevlm.backends.base import Backend, Generation
+from safevlm.serve.batching import Batcher, Guard, Job, QueueFull
+from safevlm.serve.gate import Gate, Metrics, error_response, too_large
+from safevlm.serve.limits import APIError, ChatRequest, ServeLimits, request_params, request_to_sample
 
-Guard = Callable[[Sequence[Sample]], list[Sample]]
-
-
-class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    role: str
-    content: str | list[dict[str, Any]] | None = None
+log = logging.getLogger(__name__)
 
 
-class ChatRequest(BaseModel):
-    """The subset of the Chat Completions request this server honours; other fields are ignored."""
-
-    model_config = ConfigDict(extra="allow")
-
-    model: str | None = None
-    messages: list[ChatMessage]
-    max_tokens: int | None = None
-    max_completion_tokens: int | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    seed: int | None = None
-    n: int = 1
-    stream: bool = False
+async def _client_gone(request: Request) -> None:
+    """Returns when the client disconnects (the body has been read, so the next message is the disconnect)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
-def _bad(message: str) -> HTTPException:
-    return HTTPException(status_code=400, detail=message)
-
-
-def decode_image_url(url: str) -> Image.Image:
-    """A ``data:image/...;base64,...`` URL -> RGB image; anything else is a 400."""
-    if url.startswith(("http://", "https://")):
-        raise _bad("image URLs over the network are not supported (this server has no network access); "
-                   "send the image inline as a data:image/...;base64 URL")
-    head, sep, data = url.partition(",")
-    if not (url.startswith("data:image/") and sep and head.endswith(";base64")):
-        raise _bad(f"unsupported image URL {url[:40]!r}...; expected data:image/<type>;base64,<data>")
+async def _outcome(job: Job, request: Request) -> Generation | None:
+    """The job's generation; None when the client left; 504 when the deadline passed first."""
+    gone = asyncio.ensure_future(_client_gone(request))
     try:
-        with Image.open(io.BytesIO(base64.b64decode(data, validate=True))) as im:
-            im.load()
-            return im.convert("RGB")
-    except (binascii.Error, ValueError, UnidentifiedImageError, OSError) as exc:
-        raise _bad(f"image data URL does not decode to an image ({exc.__class__.__name__}: {exc})") from exc
-
-
-def _parts(message: ChatMessage) -> tuple[list[str], list[Image.Image]]:
-    if message.content is None:
-        return [], []
-    if isinstance(message.content, str):
-        return [message.content], []
-    texts, images = [], []
-    for k, part in enumerate(message.content):
-        kind = part.get("type")
-        if kind == "text":
-            texts.append(str(part.get("text", "")))
-        elif kind == "image_url":
-            ref = part.get("image_url")
-            url = ref.get("url") if isinstance(ref, dict) else ref
-            if not isinstance(url, str):
-                raise _bad(f"content[{k}]: image_url needs a url")
-            images.append(decode_image_url(url))
-        else:
-            raise _bad(f"content[{k}]: unsupported content part type {kind!r} (use text or image_url)")
-    return texts, images
-
-
-def request_to_sample(req: ChatRequest) -> Sample:
-    """System turns become ``metadata['system_prompt']``; the single user turn becomes text + images."""
-    system, users = [], []
-    for m in req.messages:
-        if m.role in ("system", "developer"):
-            system += _parts(m)[0]
-        elif m.role == "user":
-            users.append(m)
-        else:
-            raise _bad(f"messages with role {m.role!r} are not supported: this endpoint takes system turns and "
-                       "exactly one user turn")
-    if len(users) != 1:
-        raise _bad(f"expected exactly one user message, got {len(users)}")
-    texts, images = _parts(users[0])
-    metadata = {SYSTEM_PROMPT_KEY: "\n".join(system)} if system else {}
-    return Sample(id=uuid.uuid4().hex, source="serve", text="\n".join(texts), images=images, expected="comply",
-                  metadata=metadata)
-
-
-def request_params(req: ChatRequest, default_max_tokens: int) -> GenerationParams:
-    if req.n != 1:
-        raise _bad("only n=1 is supported")
-    if req.stream:
-        raise _bad("streaming is not supported; send stream=false")
-    try:
-        return GenerationParams(max_new_tokens=req.max_completion_tokens or req.max_tokens or default_max_tokens,
-                                temperature=1.0 if req.temperature is None else req.temperature,
-                                top_p=1.0 if req.top_p is None else req.top_p, seed=req.seed)
-    except ValueError as exc:
-        raise _bad(str(exc)) from exc
-
-
-def _error(status: int, message: str, kind: str) -> JSONResponse:
-    """Errors in the OpenAI shape, so clients (the openai SDK included) show the message."""
-    return JSONResponse(status_code=status, content={"error": {"message": message, "type": kind, "code": status}})
+        await asyncio.wait({job.future, gone}, timeout=max(job.deadline - time.monotonic(), 0),
+                           return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+    if job.future.done():
+        return job.future.result()  # raises what the batch raised (an APIError: the context check)
+    job.gone = True
+    if gone.done() and not gone.cancelled():
+        return None
+    raise APIError(504, "the request did not finish within the server's time limit", kind="timeout", code="timeout")
 
 
 def create_app(backend: Backend, *, model_name: str = "safevlm", guard: Guard | None = None,
-               default_max_tokens: int = 256) -> FastAPI:
-    """The FastAPI app serving ``backend`` as model ``model_name``.
+               limits: ServeLimits | None = None, api_keys: Sequence[str] = (),
+               allowed_hosts: Sequence[str] = ("*",), default_max_tokens: int | None = None) -> FastAPI:
+    """The ASGI app serving ``backend`` as model ``model_name``.
 
-    Backends that are not ``thread_safe`` (the HF one) see one request at a time;
-    the others are called concurrently from the thread pool.
+    Args:
+        limits: request limits and batching settings (default :class:`ServeLimits`).
+        api_keys: accepted ``Authorization: Bearer`` keys; empty: no authentication.
+        allowed_hosts: accepted ``Host`` header names (``"*"``: any).
+        default_max_tokens: shorthand for ``limits.default_max_tokens``.
     """
-    app = FastAPI(title="safevlm", description=f"OpenAI-compatible endpoint serving {backend.name}")
-    lock = asyncio.Lock() if not backend.thread_safe else None
+    limits = limits or ServeLimits()
+    if default_max_tokens is not None:
+        limits = replace(limits, default_max_tokens=default_max_tokens,
+                         max_tokens=max(limits.max_tokens, default_max_tokens))
+    batcher = Batcher(backend, guard=guard, max_batch=limits.max_batch, batch_wait_s=limits.batch_wait_s,
+                      max_queue=limits.max_queue, on_batch=lambda n: metrics.batch.observe(n))
+    metrics = Metrics(depth=lambda: batcher.depth, running=lambda: batcher.running)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        yield
+        await batcher.close()
+
+    app = FastAPI(title="safevlm", description=f"OpenAI-compatible endpoint serving {backend.name}",
+                  lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.batcher, app.state.limits = batcher, limits
     created = int(time.time())
 
+    def answer(request: Request, status: int, message: str, kind: str = "invalid_request_error",
+               code: str | None = None) -> JSONResponse:
+        request.state.error = message[:200]  # for the request's log line
+        return error_response(status, message, kind, code)
+
+    @app.exception_handler(APIError)
+    async def _api_error(request: Request, exc: APIError) -> JSONResponse:
+        return answer(request, exc.status, exc.message, exc.kind, exc.code)
+
     @app.exception_handler(HTTPException)
-    async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        return _error(exc.status_code, str(exc.detail), "invalid_request_error")
+    async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 413:
+            request.state.error = "body too large"
+            return too_large(limits.max_body_bytes)
+        return answer(request, exc.status_code, str(exc.detail))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())
-        return _error(400, f"invalid request: {problems}", "invalid_request_error")
+        return answer(request, 400, f"invalid request: {problems}")
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        log.error("request %s failed", getattr(request.state, "request_id", "?"), exc_info=exc)
+        return answer(request, 500, f"internal server error ({type(exc).__name__}); see the server log",
+                      "server_error")
 
     @app.get("/health")
     async def health() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
         return {"object": "list", "data": [{"id": model_name, "object": "model", "created": created,
                                             "owned_by": "safevlm"}]}
 
-    def run(sample: Sample, params: GenerationParams):
-        samples = guard([sample]) if guard is not None else [sample]
-        return backend.generate(samples, params)[0]
-
     @app.post("/v1/chat/completions")
-    async def chat_completions(req: ChatRequest) -> Any:
+    async def chat_completions(req: ChatRequest, request: Request) -> Any:
+        info: dict[str, Any] = {}
+        request.state.log = info
         if req.model and req.model != model_name:
-            raise HTTPException(404, f"model {req.model!r} is not served here; this server serves {model_name!r}")
-        sample = request_to_sample(req)
-        params = request_params(req, default_max_tokens)
-        if lock is None:
-            gen = await run_in_threadpool(run, sample, params)
-        else:
-            async with lock:
-                gen = await run_in_threadpool(run, sample, params)
+            raise APIError(404, f"model {req.model!r} is not served here; this server serves {model_name!r}",
+                           code="model_not_found")
+        params = request_params(req, limits)
+        with batcher.arrival():
+            sample = await run_in_threadpool(request_to_sample, req, limits)
+            images = sample.load_images()
+            info.update(images=len(images), image_sizes=[f"{im.width}x{im.height}" for im in images],
+                        max_tokens=params.max_new_tokens)
+            try:
+                job = batcher.submit(sample, params, limits.timeout_s)
+            except QueueFull:
+                raise APIError(429, f"the server is busy ({limits.max_queue} requests waiting); retry shortly",
+                               kind="rate_limit_error", code="queue_full") from None
+        try:
+            gen = await _outcome(job, request)
+        finally:
+            if job.started is not None:
+                info.update(queue_s=round(job.started - job.enqueued, 4), batch=job.batch_size)
+        if gen is None:
+            return answer(request, 499, "client disconnected", code="client_closed")
+        info.update(prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens)
         if gen.error is not None:
-            return _error(502, f"the model failed: {gen.error}", "backend_error")
-        return {
+            return answer(request, 502, f"the model failed: {gen.error}", "backend_error")
+        metrics.tokens.inc(gen.completion_tokens)
+        body = {
             "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
             "model": model_name,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": gen.text},
@@ -193,5 +173,9 @@ def create_app(backend: Backend, *, model_name: str = "safevlm", guard: Guard | 
             "usage": {"prompt_tokens": gen.prompt_tokens, "completion_tokens": gen.completion_tokens,
                       "total_tokens": gen.prompt_tokens + gen.completion_tokens},
         }
+        if gen.extra:
+            body["safevlm"] = gen.extra
+        return body
 
+    app.add_middleware(Gate, max_body_bytes=limits.max_body_bytes, api_keys=list(api_keys), allowed_hosts=list(allowed_hosts), metrics=metrics)
     return app

@@ -7,7 +7,9 @@ test the real HTTP path.
 
 from __future__ import annotations
 
+import logging
 import socket
+import sys
 import threading
 import time
 from typing import Any, Self
@@ -26,8 +28,20 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def serve(app: FastAPI, *, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
-    """Serve until interrupted (Ctrl-C)."""
-    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
+    """Serve until interrupted (Ctrl-C), one JSON log line per request on stderr.
+
+    uvicorn's own access log is off: the request lines (:mod:`safevlm.serve.gate`)
+    say more (tokens, batch, queue wait) and never carry image bytes.
+    """
+    from safevlm.serve.gate import request_log
+
+    if not request_log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        request_log.addHandler(handler)
+        request_log.setLevel(logging.INFO)
+        request_log.propagate = False
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, timeout_graceful_shutdown=5)
 
 
 class ServerThread:
@@ -41,7 +55,7 @@ class ServerThread:
                  startup_timeout_s: float = 20.0):
         self.host, self.port = host, port or free_port(host)
         config = uvicorn.Config(app, host=self.host, port=self.port, log_level=log_level,
-                                timeout_graceful_shutdown=1, lifespan="off")
+                                timeout_graceful_shutdown=1)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name=f"uvicorn:{self.port}", daemon=True)
         self.startup_timeout_s = startup_timeout_s

@@ -235,6 +235,24 @@ def build_trainer(model: Any, processor: Any, dataset: Any, reward: RewardAdapte
                peft_config=lora_config(settings, get_family(model.config)) if settings.mode == "lora" else None, callbacks=callbacks, **kwargs)
 
 
+def _check_family(model: str) -> None:
+    """A family TRL's GRPO cannot train stops here, before the weights load, saying why."""
+    from transformers import AutoConfig
+
+    from safevlm.models.families import get_family
+    from safevlm.models.loading import resolve_model_path
+
+    path = resolve_model_path(model)
+    try:
+        config = AutoConfig.from_pretrained(path)
+    except (OSError, ValueError):
+        return  # load_for_training reports a missing or broken checkpoint
+    family = get_family(config, source=path)
+    if family.grpo_unsupported:
+        raise ConfigError(f"{model}: GRPO cannot train the {family.name} family: {family.grpo_unsupported}. "
+                          "SFT works for it (safevlm train sft); see docs/models.md")
+
+
 def _history(trainer: Any) -> list[dict[str, Any]]:
     keep = ("loss", "reward", "reward_std", "frac_reward_zero_std", "kl", "completions/mean_length",
             "completions/clipped_ratio")
@@ -272,6 +290,7 @@ def run_grpo(model: str, data: str | Path, out: str | Path, settings: GRPOSettin
         reward = getattr(scorer, "name", type(scorer).__name__)
     else:
         scorer = get_scorer(reward, RewardConfig(**settings.reward), **(reward_opts or {}))
+    _check_family(model)
     m, processor = load_for_training(model, settings)
     m.config._name_or_path = resolve_model_path(model)  # TRL rebuilds the KL reference model from here
     gen_cfg = m.generation_config

@@ -13,7 +13,9 @@ What it guarantees (docs/methods.md, "SafeCoT: training (SFT recipe)"):
   DeepSpeed work because this is a plain ``SFTTrainer``;
 - checkpoints every ``save_steps`` and ``resume`` from the last one;
 - the resolved settings, the data card's summary and the prompt wrapper saved with the
-  model as ``safevlm_training.json``; LoRA adapters merge with :func:`merge_adapter`.
+  model as ``safevlm_training.json``; LoRA adapters merge with :func:`merge_adapter`;
+- the data checked in full (:func:`check_sft_data`) before the model loads, every
+  problem one ``path:line`` message.
 """
 
 from __future__ import annotations
@@ -21,15 +23,16 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from safevlm.errors import ConfigError
 from safevlm.models.families import Family, cap_images, get_family, lora_target_modules
 from safevlm.models.loading import resolve_model_path
-from safevlm.train.chat_templates import check_training_template, training_chat_template
 from safevlm.models.training_record import TRAINING_RECORD
-from safevlm.train.sft_data import load_chat_dataset
+from safevlm.train.chat_templates import check_training_template, training_chat_template
+from safevlm.train.sft_data import ChatData, check_chat_data
 from safevlm.train.sft_settings import SFTSettings
 
 log = logging.getLogger(__name__)
@@ -133,20 +136,37 @@ def train_file(data: str | Path) -> Path:
     return p
 
 
-def run_sft(model: str, data: str | Path, out: str | Path, settings: SFTSettings, *,
+@dataclass
+class SFTData:
+    """Checked training data and, when there is one, its held-out split."""
+
+    train: ChatData
+    heldout: ChatData | None = None
+
+
+def check_sft_data(data: str | Path, *, heldout: bool = True) -> SFTData:
+    """Check ``DIR/train.jsonl`` (or a JSONL file) and ``heldout.jsonl`` beside it; fast, no model."""
+    path = train_file(data)
+    held = path.parent / "heldout.jsonl"
+    use_held = heldout and held.is_file() and held.stat().st_size > 0
+    return SFTData(check_chat_data(path), check_chat_data(held) if use_held else None)
+
+
+def run_sft(model: str, data: str | Path | SFTData, out: str | Path, settings: SFTSettings, *,
             resume: bool | str = False, callbacks: list[Any] | None = None) -> dict[str, Any]:
     """Train and save to ``out``; return the training record (also in ``out/safevlm_training.json``).
 
-    ``resume``: ``True`` continues from the last ``checkpoint-*`` in ``out``; a path
-    continues from that checkpoint.
+    ``data``: a folder or file (checked here, before the model loads) or what
+    :func:`check_sft_data` returned. ``resume``: ``True`` continues from the last
+    ``checkpoint-*`` in ``out``; a path continues from that checkpoint.
     """
     out = Path(out)
     if resume is True and not any(out.glob("checkpoint-*")):
         raise ConfigError(f"--resume: no checkpoint-* folder in {out} to resume from")
-    path = train_file(data)
-    train_ds = load_chat_dataset(path)
-    held = path.parent / "heldout.jsonl"
-    eval_ds = load_chat_dataset(held) if settings.eval_heldout and held.is_file() and held.stat().st_size else None
+    checked = data if isinstance(data, SFTData) else check_sft_data(data, heldout=settings.eval_heldout)
+    path = checked.train.path
+    train_ds = checked.train.to_dataset()
+    eval_ds = checked.heldout.to_dataset() if checked.heldout is not None and settings.eval_heldout else None
     m, processor = load_for_training(model, settings)
     n_params = sum(p.numel() for p in m.parameters())
     trainer = build_trainer(m, processor, train_ds, settings, out, eval_dataset=eval_ds, callbacks=callbacks)

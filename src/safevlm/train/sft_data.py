@@ -1,72 +1,138 @@
-"""Chat-format SFT data (what ``safevlm safecot build`` writes) as a ``datasets.Dataset``.
+"""Chat-format training data (what ``safevlm safecot build`` writes): checked, then a ``datasets.Dataset``.
 
 One JSON object per line with ``messages`` (TRL's conversational format: a user turn
 whose content lists ``{"type": "image"}`` blocks and a text block, then an assistant
 turn) and ``images`` (paths, relative to the JSONL file or absolute). Extra fields
-(provenance) are ignored. Every problem names the file and line; images are checked
-to exist up front so a long run cannot die on item 9,000, and decoded lazily by
-``datasets`` while training.
+(provenance) are ignored.
+
+:func:`check_chat_data` reads and checks the whole file before anything heavy is
+imported or loaded (trainers call it before the model), so every problem is one
+``path:line`` message within seconds, not a pyarrow or Pillow traceback after the
+model has loaded: UTF-8 and JSON, message roles and content parts, one content form
+(all strings or all part lists, as Arrow needs one column type), image blocks
+matching image paths, and every image present and readable as an image (its header;
+the pixels are decoded lazily by ``datasets`` while training). GRPO-style prompt-only
+data is checked with ``require_answer=False``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from PIL import Image, UnidentifiedImageError
 
 from safevlm.data.jsonl import read_jsonl
 from safevlm.errors import DataError
 
+ROLES = ("system", "user", "assistant")
+PART_TYPES = ("text", "image")
 
-def _check_row(path: Path, line: int, obj: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
+
+@dataclass
+class ChatData:
+    """Checked rows of one chat-format file."""
+
+    path: Path
+    images: list[list[str]] = field(default_factory=list)
+    messages: list[list[dict[str, Any]]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+    def to_dataset(self):
+        """``Dataset`` with ``images`` (decoded lazily as PIL) and ``messages`` columns."""
+        from datasets import Dataset, Image, Sequence
+        from datasets.utils import logging as ds_logging
+
+        ds = Dataset.from_dict({"images": self.images, "messages": self.messages})
+        if not any(self.images):
+            return ds.remove_columns("images")
+        shown = ds_logging.is_progress_bar_enabled()
+        ds_logging.disable_progress_bar()  # the cast is instant; its bar would only break ours
+        try:
+            return ds.cast_column("images", Sequence(Image()))
+        finally:
+            if shown:
+                ds_logging.enable_progress_bar()
+
+
+def _content_kind(path: Path, line: int, k: int, content: Any) -> str:
+    """``"string"`` or ``"list of parts"``; a malformed content is a :class:`DataError`."""
+    if isinstance(content, str):
+        return "string"
+    if not isinstance(content, list):
+        raise DataError(path, f"messages[{k}].content must be a string or a list of parts, got "
+                              f"{type(content).__name__}", line=line)
+    for j, part in enumerate(content):
+        if not isinstance(part, dict) or part.get("type") not in PART_TYPES:
+            raise DataError(path, f"messages[{k}].content[{j}] must be {{\"type\": \"text\", \"text\": ...}} or "
+                                  "{\"type\": \"image\"}", line=line)
+        if part["type"] == "text" and not isinstance(part.get("text"), str):
+            raise DataError(path, f"messages[{k}].content[{j}].text must be a string", line=line)
+    return "list of parts"
+
+
+def _check_image(path: Path, line: int, ref: str) -> str:
+    full = (path.parent / ref) if not Path(ref).is_absolute() else Path(ref)
+    if not full.is_file():
+        raise DataError(path, f"image {ref} not found (looked for {full})", line=line)
+    try:
+        with Image.open(full):  # the header only
+            pass
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise DataError(path, f"image {ref} is not a readable image ({exc.__class__.__name__})", line=line) from None
+    return str(full)
+
+
+def _check_row(path: Path, line: int, obj: dict[str, Any], require_answer: bool,
+               kinds: dict[str, int]) -> tuple[list[str], list[dict[str, Any]]]:
     messages = obj.get("messages")
-    if not isinstance(messages, list) or len(messages) < 2:
-        raise DataError(path, "expected 'messages': a list with a user turn and an assistant turn", line=line)
-    for m in messages:
-        if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant") or "content" not in m:
+    least = 2 if require_answer else 1
+    if not isinstance(messages, list) or len(messages) < least:
+        need = "a user turn and an assistant turn" if require_answer else "at least a user turn"
+        raise DataError(path, f"expected 'messages': a list with {need}", line=line)
+    for k, m in enumerate(messages):
+        if not isinstance(m, dict) or m.get("role") not in ROLES or "content" not in m:
             raise DataError(path, "each message needs 'role' (system/user/assistant) and 'content'", line=line)
-    if messages[-1]["role"] != "assistant":
+        kind = _content_kind(path, line, k, m["content"])
+        kinds.setdefault(kind, line)
+        if len(kinds) > 1:
+            other = next(key for key in kinds if key != kind)
+            raise DataError(path, f"messages[{k}].content is a {kind} but line {kinds[other]} uses a {other}; use "
+                                  "one form in the whole file (lists of parts, as `safevlm safecot build` writes)",
+                            line=line)
+    if require_answer and messages[-1]["role"] != "assistant":
         raise DataError(path, "the last message must be the assistant's answer (the training target)", line=line)
     images = obj.get("images") or []
     if not isinstance(images, list) or not all(isinstance(p, str) for p in images):
         raise DataError(path, "'images' must be a list of image paths", line=line)
     n_blocks = sum(1 for m in messages if isinstance(m["content"], list)
-                   for part in m["content"] if isinstance(part, dict) and part.get("type") == "image")
+                   for part in m["content"] if part["type"] == "image")
     if n_blocks != len(images):
         raise DataError(path, f"{n_blocks} image block(s) in 'messages' but {len(images)} path(s) in 'images'",
                         line=line)
-    resolved = []
-    for p in images:
-        full = (path.parent / p) if not Path(p).is_absolute() else Path(p)
-        if not full.is_file():
-            raise DataError(path, f"image {p} not found (looked for {full})", line=line)
-        resolved.append(str(full))
-    return resolved, messages
+    return [_check_image(path, line, p) for p in images], messages
+
+
+def check_chat_data(path: str | Path, *, require_answer: bool = True) -> ChatData:
+    """Read and check every line of a chat-format JSONL file (see the module docstring)."""
+    path = Path(path)
+    data = ChatData(path)
+    kinds: dict[str, int] = {}  # content form -> first line using it
+    for line, obj in read_jsonl(path):
+        images, messages = _check_row(path, line, obj, require_answer, kinds)
+        data.images.append(images)
+        data.messages.append(messages)
+    if not data.messages:
+        raise DataError(path, "no training examples in the file")
+    if any(data.images) and not all(data.images):
+        raise DataError(path, "some examples have images and some do not; a VLM batch needs every example to "
+                              "carry its image (split text-only data into its own file)")
+    return data
 
 
 def load_chat_dataset(path: str | Path):
-    """``Dataset`` with ``images`` (decoded lazily as PIL) and ``messages`` columns."""
-    from datasets import Dataset, Image, Sequence
-
-    path = Path(path)
-    rows = {"images": [], "messages": []}
-    for line, obj in read_jsonl(path):
-        images, messages = _check_row(path, line, obj)
-        rows["images"].append(images)
-        rows["messages"].append(messages)
-    if not rows["messages"]:
-        raise DataError(path, "no training examples in the file")
-    if any(rows["images"]) and not all(rows["images"]):
-        raise DataError(path, "some examples have images and some do not; a VLM batch needs every example to "
-                              "carry its image (split text-only data into its own file)")
-    from datasets.utils import logging as ds_logging
-
-    ds = Dataset.from_dict(rows)
-    if not any(rows["images"]):
-        return ds.remove_columns("images")
-    shown = ds_logging.is_progress_bar_enabled()
-    ds_logging.disable_progress_bar()  # the cast is instant; its bar would only break ours
-    try:
-        return ds.cast_column("images", Sequence(Image()))
-    finally:
-        if shown:
-            ds_logging.enable_progress_bar()
+    """:func:`check_chat_data` then :meth:`ChatData.to_dataset`."""
+    return check_chat_data(path).to_dataset()

@@ -1,0 +1,237 @@
+"""What a request may ask of the server, and turning a valid one into a Sample.
+
+Every limit answers with a 4xx a client can act on, before the expensive work:
+
+- the body size is enforced before and while reading it (413, :mod:`safevlm.serve.gate`);
+- images: ``data:`` URLs only (the server has no network), at most ``max_images``, of an
+  allowed format (Pillow is only offered those decoders, so an EPS or other exotic
+  payload never reaches its parser), and each image's pixel count and the request's
+  decoded size are read from the file header and checked *before* the pixels are
+  decoded (a 105 KB PNG can claim 81 megapixels);
+- ``max_tokens`` >= 1 and at most ``max_tokens``; ``temperature`` finite in 0..2,
+  ``top_p`` in (0, 1], ``seed`` a 64-bit integer; booleans are not numbers;
+- the prompt against the model's context window (checked by the batch worker, see
+  :mod:`safevlm.serve.batching`, since it needs the tokenizer).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+
+from safevlm.backends.base import SYSTEM_PROMPT_KEY, GenerationParams
+from safevlm.data.sample import Sample
+
+#: Pillow keeps RGB(A) images at 4 bytes per pixel: the decoded size of an image is pixels x 4.
+BYTES_PER_PIXEL = 4
+#: data-URL media types accepted, and the Pillow decoders they may use.
+MEDIA_TYPES = {"png": "PNG", "jpeg": "JPEG", "jpg": "JPEG", "webp": "WEBP", "gif": "GIF"}
+
+
+@dataclass(frozen=True)
+class ServeLimits:
+    """Limits and batching settings of one server (``safevlm serve`` flags)."""
+
+    max_body_bytes: int = 20 * 2**20
+    max_images: int = 8
+    max_image_pixels: int = 16_000_000
+    max_decoded_bytes: int = 256 * 2**20
+    default_max_tokens: int = 256
+    max_tokens: int = 2048
+    max_batch: int = 8
+    batch_wait_s: float = 0.005
+    max_queue: int = 256
+    timeout_s: float = 120.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_body_bytes", "max_images", "max_image_pixels", "max_decoded_bytes", "default_max_tokens",
+                     "max_tokens", "max_batch", "max_queue"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 1 <= self.default_max_tokens <= self.max_tokens:
+            raise ValueError(f"default_max_tokens ({self.default_max_tokens}) must be in 1..max_tokens "
+                             f"({self.max_tokens})")
+        if self.batch_wait_s < 0 or self.timeout_s <= 0:
+            raise ValueError("batch_wait_s must be >= 0 and timeout_s > 0")
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+
+class ChatRequest(BaseModel):
+    """The subset of the Chat Completions request this server honours; other fields are ignored.
+
+    Numbers are strict (``true`` is not 1) and must be finite (JSON ``NaN`` is refused).
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str | None = None
+    messages: list[ChatMessage]
+    max_tokens: StrictInt | None = None
+    max_completion_tokens: StrictInt | None = None
+    temperature: float | None = Field(default=None, strict=True, allow_inf_nan=False)
+    top_p: float | None = Field(default=None, strict=True, allow_inf_nan=False)
+    seed: StrictInt | None = Field(default=None, ge=-(2**63), lt=2**63)
+    n: StrictInt = 1
+    stream: StrictBool = False
+
+
+class APIError(Exception):
+    """An error answered in the OpenAI shape: ``{"error": {"message", "type", "code"}}`` with ``status``."""
+
+    def __init__(self, status: int, message: str, *, kind: str = "invalid_request_error", code: str | None = None):
+        super().__init__(message)
+        self.status, self.message, self.kind, self.code = status, message, kind, code
+
+
+def bad_request(message: str, code: str | None = None) -> APIError:
+    return APIError(400, message, code=code)
+
+
+_FORMATS = sorted(set(MEDIA_TYPES.values()))
+
+
+def open_image(url: str, limits: ServeLimits) -> Image.Image:
+    """A ``data:image/<type>;base64,...`` URL -> a Pillow image whose header only has been read.
+
+    Checks the URL form, the media type, the format and the pixel count; anything
+    wrong is a 400. The caller decodes (``load``) and closes it.
+    """
+    if url.startswith(("http://", "https://")):
+        raise bad_request("image URLs over the network are not supported (this server has no network access); "
+                          "send the image inline as a data:image/...;base64 URL")
+    head, sep, data = url.partition(",")
+    if not (url.startswith("data:image/") and sep and head.endswith(";base64")):
+        raise bad_request(f"unsupported image URL {url[:40]!r}...; expected data:image/<type>;base64,<data>")
+    kind = head.removeprefix("data:image/").removesuffix(";base64").lower()
+    if kind not in MEDIA_TYPES:
+        raise bad_request(f"image type {kind!r} is not accepted; send one of {', '.join(sorted(MEDIA_TYPES))}",
+                          "unsupported_image")
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise bad_request(f"image data URL does not decode: not valid base64 ({exc})") from exc
+    try:
+        im = Image.open(io.BytesIO(raw), formats=_FORMATS)  # only these decoders are offered the bytes
+    except UnidentifiedImageError as exc:
+        raise bad_request(f"image data URL does not decode: not a {'/'.join(_FORMATS)} image",
+                          "unsupported_image") from exc
+    except Image.DecompressionBombError as exc:  # Pillow's own ceiling, far above ours: refused as too large
+        raise bad_request(f"image is too large: {exc}", "image_too_large") from exc
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise bad_request(f"image data URL does not decode ({exc.__class__.__name__}: {exc})",
+                          "unsupported_image") from exc
+    width, height = im.size
+    if width * height > limits.max_image_pixels:
+        im.close()
+        raise bad_request(f"image is {width}x{height} = {width * height:,} pixels; this server accepts at most "
+                          f"{limits.max_image_pixels:,} pixels per image", "image_too_large")
+    return im
+
+
+def load_images(urls: list[str], limits: ServeLimits) -> list[Image.Image]:
+    """Open every image's header, check the request's total decoded size, then decode to RGB."""
+    if len(urls) > limits.max_images:
+        raise bad_request(f"{len(urls)} images in one request; this server accepts at most {limits.max_images}",
+                          "too_many_images")
+    opened: list[Image.Image] = []
+    try:
+        for url in urls:
+            opened.append(open_image(url, limits))
+        total = sum(im.size[0] * im.size[1] * BYTES_PER_PIXEL for im in opened)
+        if total > limits.max_decoded_bytes:
+            raise bad_request(f"the request's images would take {total / 2**20:.0f} MiB decoded; this server "
+                              f"accepts at most {limits.max_decoded_bytes / 2**20:.0f} MiB per request",
+                              "image_too_large")
+        out = []
+        for im in opened:
+            try:
+                im.load()
+                out.append(im.convert("RGB"))
+            except (OSError, ValueError, SyntaxError) as exc:
+                raise bad_request(f"image data URL does not decode ({exc.__class__.__name__}: {exc})") from exc
+        return out
+    finally:
+        for im in opened:
+            im.close()
+
+
+def _parts(message: ChatMessage) -> tuple[list[str], list[str]]:
+    """The message's texts and image URLs."""
+    if message.content is None:
+        return [], []
+    if isinstance(message.content, str):
+        return [message.content], []
+    texts, urls = [], []
+    for k, part in enumerate(message.content):
+        kind = part.get("type")
+        if kind == "text":
+            text = part.get("text", "")
+            if not isinstance(text, str):
+                raise bad_request(f"content[{k}]: text must be a string")
+            texts.append(text)
+        elif kind == "image_url":
+            ref = part.get("image_url")
+            url = ref.get("url") if isinstance(ref, dict) else ref
+            if not isinstance(url, str):
+                raise bad_request(f"content[{k}]: image_url needs a url")
+            urls.append(url)
+        else:
+            raise bad_request(f"content[{k}]: unsupported content part type {kind!r} (use text or image_url)")
+    return texts, urls
+
+
+def request_to_sample(req: ChatRequest, limits: ServeLimits | None = None) -> Sample:
+    """System turns become ``metadata['system_prompt']``; the single user turn becomes text + images.
+
+    Runs in a worker thread: image decoding is CPU work.
+    """
+    limits = limits or ServeLimits()
+    system, users = [], []
+    for m in req.messages:
+        if m.role in ("system", "developer"):
+            texts, urls = _parts(m)
+            if urls:
+                raise bad_request("images are accepted in the user turn only")
+            system += texts
+        elif m.role == "user":
+            users.append(m)
+        else:
+            raise bad_request(f"messages with role {m.role!r} are not supported: this endpoint takes system turns "
+                              "and exactly one user turn")
+    if len(users) != 1:
+        raise bad_request(f"expected exactly one user message, got {len(users)}")
+    texts, urls = _parts(users[0])
+    metadata = {SYSTEM_PROMPT_KEY: "\n".join(system)} if system else {}
+    return Sample(id=uuid.uuid4().hex, source="serve", text="\n".join(texts), images=load_images(urls, limits),
+                  expected="comply", metadata=metadata)
+
+
+def request_params(req: ChatRequest, limits: ServeLimits) -> GenerationParams:
+    """Decoding settings of a request, each checked against ``limits``."""
+    if req.n != 1:
+        raise bad_request("only n=1 is supported")
+    if req.stream:
+        raise bad_request("streaming is not supported; send stream=false")
+    asked = req.max_completion_tokens if req.max_completion_tokens is not None else req.max_tokens
+    max_tokens = limits.default_max_tokens if asked is None else asked
+    if not 1 <= max_tokens <= limits.max_tokens:
+        raise bad_request(f"max_tokens must be in 1..{limits.max_tokens}, got {max_tokens}")
+    if req.temperature is not None and not 0 <= req.temperature <= 2:
+        raise bad_request(f"temperature must be in 0..2, got {req.temperature}")
+    if req.top_p is not None and not 0 < req.top_p <= 1:
+        raise bad_request(f"top_p must be in (0, 1], got {req.top_p}")
+    return GenerationParams(max_new_tokens=max_tokens, temperature=1.0 if req.temperature is None else req.temperature,
+                            top_p=1.0 if req.top_p is None else req.top_p, seed=req.seed)

@@ -1,0 +1,305 @@
+"""``safevlm serve`` under hostile or careless use: auth, limits, errors, cancellation, batching, metrics, logs.
+
+Every case runs over real HTTP (uvicorn on a loopback port). Backends are mocks or
+small stand-ins whose timing the test controls; the real HF stopping path is tested
+on a tiny random-weight model.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import struct
+import threading
+import time
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from PIL import Image
+
+from safevlm import Sample
+from safevlm.backends import Backend, Generation, GenerationParams, load_backend
+from safevlm.backends.hf import HFBackend
+from safevlm.backends.mock import MockBackend
+from safevlm.models import build_tiny_vlm
+from safevlm.serve import ServeLimits, ServerThread, create_app
+
+KEY = "s3cret-key"
+
+
+def _data_url(data: bytes, kind: str = "png") -> str:
+    return f"data:image/{kind};base64," + base64.b64encode(data).decode()
+
+
+def _png(size: tuple[int, int], mode: str = "RGB") -> bytes:
+    buf = io.BytesIO()
+    Image.new(mode, size).save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG that claims ``width`` x ``height`` and holds no pixels: what a header check must catch."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)) + \
+        chunk(b"IEND", b"")
+
+
+def _body(text: str = "hello", **kw) -> dict:
+    return {"messages": [{"role": "user", "content": text}], **kw}
+
+
+def _image_body(url: str) -> dict:
+    return {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}},
+                                                      {"type": "text", "text": "what is it"}]}]}
+
+
+class Slow(Backend):
+    """Texts starting with "slow" generate until stopped (at most 20 s); others answer at once.
+
+    Records when each slow generation ended and whether ``should_stop`` ended it.
+    """
+
+    name = "slow"
+
+    def __init__(self):
+        self.ended: list[tuple[float, bool]] = []
+        self.started = threading.Event()
+
+    def generate(self, samples, params=None, progress=None):
+        return self.generate_interruptible(samples, params, lambda: False)
+
+    def generate_interruptible(self, samples, params, should_stop):
+        if any(s.text.startswith("slow") for s in samples):
+            self.started.set()
+            t0 = time.monotonic()
+            while not should_stop() and time.monotonic() - t0 < 20:
+                time.sleep(0.005)
+            self.ended.append((time.monotonic(), should_stop()))
+        return [Generation(text=s.text, prompt_tokens=1, completion_tokens=1) for s in samples]
+
+
+@pytest.fixture(scope="module")
+def locked():
+    """An echo server that requires KEY."""
+    app = create_app(MockBackend("echo"), model_name="echo", api_keys=[KEY],
+                     allowed_hosts=["127.0.0.1", "localhost"],
+                     limits=ServeLimits(max_body_bytes=200_000, max_image_pixels=1_000_000, max_tokens=64,
+                                        default_max_tokens=16))
+    with (ServerThread(app) as srv,
+          httpx.Client(base_url=srv.base_url, timeout=10, headers={"Authorization": f"Bearer {KEY}"}) as client):
+        yield srv, client
+
+
+def test_api_key_required_everywhere_but_health(locked):
+    srv, client = locked
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": KEY}):
+        r = httpx.post(srv.base_url + "/chat/completions", json=_body(), headers=headers)
+        assert r.status_code == 401, headers
+        assert r.json()["error"]["code"] == "invalid_api_key" and r.headers["www-authenticate"] == "Bearer"
+    assert httpx.get(srv.base_url + "/models").status_code == 401
+    assert httpx.get(srv.url + "/metrics").status_code == 401
+    assert httpx.get(srv.url + "/health").json() == {"status": "ok"}
+    assert client.post("/chat/completions", json=_body("hi there")).json()["choices"][0]["message"]["content"] == \
+        "hi there"
+    # the openai client (what `safevlm eval --model openai:...` uses) sends the key as a bearer token
+    g = load_backend(f"openai:{srv.base_url}#echo", api_key=KEY).generate(
+        [Sample(id="1", source="t", text="ping", expected="comply")])[0]
+    assert g.error is None and g.text == "ping"
+
+
+def test_foreign_host_header_is_refused(locked):
+    _, client = locked
+    r = client.post("/chat/completions", json=_body(), headers={"Host": "evil.example:8000"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_host"
+    assert client.post("/chat/completions", json=_body(), headers={"Host": "localhost:1234"}).status_code == 200
+
+
+def test_body_over_the_limit_is_413_json(locked):
+    _, client = locked
+    big = _body("x" * 300_000)
+    r = client.post("/chat/completions", json=big)  # Content-Length announced: refused before reading
+    assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large"
+
+    def chunks():  # no Content-Length: counted while reading
+        yield json.dumps(big).encode()
+
+    r = client.post("/chat/completions", content=chunks(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large"
+
+
+EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nnewpath 0 0 moveto showpage\n"
+
+
+@pytest.mark.parametrize("body,match", [
+    (_image_body(_data_url(_png((9000, 9000), "L"))), "81,000,000 pixels"),  # ~100 KB body, 81 megapixels
+    (_image_body(_data_url(_png_header_only(20000, 20000))), "image is too large"),  # past Pillow's bomb ceiling
+    (_image_body(_data_url(EPS)), "not a GIF/JPEG/PNG/WEBP image"),  # EPS bytes under a png label
+    (_image_body(_data_url(EPS, "eps")), "image type 'eps' is not accepted"),
+    (_body(max_tokens=0), "max_tokens must be in 1..64, got 0"),
+    (_body(max_tokens=65), "max_tokens must be in 1..64"),
+    (_body(max_tokens=True), "max_tokens: Input should be a valid integer"),
+    (_body(temperature=1e6), "temperature must be in 0..2"),
+    (_body(seed=2**70), "seed: Input should be less than"),
+    (_body(top_p=0), "top_p must be in (0, 1]"),
+    ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": _data_url(_png((8, 8)))}}]
+                    * 9}]}, "at most 8"),
+])
+def test_limits_are_400s(locked, body, match):
+    _, client = locked
+    r = client.post("/chat/completions", json=body)
+    assert r.status_code == 400, r.text
+    assert match in r.json()["error"]["message"]
+
+
+def test_nan_is_a_400_not_a_500(locked):
+    _, client = locked
+    r = client.post("/chat/completions", content=b'{"messages": [{"role": "user", "content": "a"}], '
+                                                 b'"temperature": NaN}', headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and "finite number" in r.json()["error"]["message"]
+
+
+def test_unknown_path_and_method_are_json(locked):
+    _, client = locked
+    assert client.get("/nothing").json()["error"]["message"] == "Not Found"
+    assert client.get("/chat/completions").status_code == 405
+    assert "error" in client.get("/chat/completions").json()
+
+
+def test_prompt_longer_than_the_context_is_400():
+    with ServerThread(create_app(MockBackend("echo", context_length=20), model_name="m")) as srv:
+        url = srv.base_url + "/chat/completions"
+        r = httpx.post(url, json=_body("w " * 15, max_tokens=10))
+        assert r.status_code == 400 and r.json()["error"]["code"] == "context_length_exceeded"
+        assert "the prompt takes 15 and max_tokens asks for 10" in r.json()["error"]["message"]
+        assert httpx.post(url, json=_body("w " * 15, max_tokens=5)).status_code == 200
+
+
+def test_a_bug_is_a_json_500():
+    class Broken(Backend):
+        name = "broken"
+
+        def generate(self, samples, params=None, progress=None):
+            raise ZeroDivisionError("oops")
+
+    with ServerThread(create_app(Broken(), model_name="m")) as srv:
+        r = httpx.post(srv.base_url + "/chat/completions", json=_body())
+    assert r.status_code == 500 and r.json()["error"]["type"] == "server_error"
+    assert "ZeroDivisionError" in r.json()["error"]["message"]
+
+
+def test_disconnected_client_frees_the_model_within_a_second():
+    backend = Slow()
+    with ServerThread(create_app(backend, model_name="m")) as srv:
+        url = srv.base_url + "/chat/completions"
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(url, json=_body("slow please"), timeout=0.5)  # gives up and closes the connection
+        left = time.monotonic()
+        r = httpx.post(url, json=_body("quick"), timeout=10)
+        answered = time.monotonic()
+    assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == "quick"
+    (ended, by_stop), = backend.ended
+    assert by_stop and ended - left < 1.0
+    assert answered - left < 1.0
+
+
+def test_deadline_is_a_504_and_frees_the_model():
+    backend = Slow()
+    with ServerThread(create_app(backend, model_name="m", limits=ServeLimits(timeout_s=0.5))) as srv:
+        t0 = time.monotonic()
+        r = httpx.post(srv.base_url + "/chat/completions", json=_body("slow"), timeout=10)
+    assert r.status_code == 504 and r.json()["error"]["code"] == "timeout"
+    (ended, by_stop), = backend.ended
+    assert by_stop and ended - t0 < 1.5
+
+
+def test_full_queue_answers_429():
+    backend = Slow()
+    app = create_app(backend, model_name="m", limits=ServeLimits(max_batch=1, max_queue=1, timeout_s=5))
+    with ServerThread(app) as srv, ThreadPoolExecutor(2) as pool:
+        url = srv.base_url + "/chat/completions"
+        first = pool.submit(httpx.post, url, json=_body("slow 1"), timeout=1.0)  # generating, then gives up
+        assert backend.started.wait(5)
+        second = pool.submit(httpx.post, url, json=_body("quick 2"), timeout=10)  # waits in the queue
+        deadline = time.monotonic() + 5
+        while app.state.batcher.depth < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        r = httpx.post(url, json=_body("quick 3"), timeout=10)
+        assert r.status_code == 429 and r.json()["error"]["code"] == "queue_full"
+        with pytest.raises(httpx.ReadTimeout):
+            first.result()
+        assert second.result().status_code == 200
+
+
+class Recording(Backend):
+    """Answers each text; records the batches (size and parameters) it was called with."""
+
+    name = "recording"
+
+    def __init__(self):
+        self.batches: list[tuple[int, GenerationParams]] = []
+
+    def generate(self, samples, params=None, progress=None):
+        self.batches.append((len(samples), params))
+        time.sleep(0.2)
+        return [Generation(text=s.text.upper(), prompt_tokens=1, completion_tokens=1, extra={"seen": s.text})
+                for s in samples]
+
+
+def test_concurrent_requests_are_batched_by_parameters():
+    backend = Recording()
+    with ServerThread(create_app(backend, model_name="m", limits=ServeLimits(max_batch=8))) as srv:
+        url = srv.base_url + "/chat/completions"
+        bodies = [_body(f"q{k}", max_tokens=5 if k % 2 else 7) for k in range(12)]
+        with ThreadPoolExecutor(12) as pool:
+            rs = list(pool.map(lambda b: httpx.post(url, json=b, timeout=20), bodies))
+        metrics = httpx.get(srv.url + "/metrics").text
+    for k, r in enumerate(rs):  # every answer went back to its own request, with the backend's extra info
+        assert r.status_code == 200
+        assert r.json()["choices"][0]["message"]["content"] == f"Q{k}"
+        assert r.json()["safevlm"] == {"seen": f"q{k}"}
+    assert sum(n for n, _ in backend.batches) == 12
+    assert len(backend.batches) < 12  # some requests shared a generate call
+    assert max(n for n, _ in backend.batches) > 1
+    assert 'safevlm_requests_total{code="200",path="/v1/chat/completions"} 12.0' in metrics
+    assert "safevlm_queue_depth 0.0" in metrics
+    assert 'safevlm_request_latency_seconds_count{path="/v1/chat/completions"} 12.0' in metrics
+    assert f"safevlm_batch_size_count {len(backend.batches)}.0" in metrics
+
+
+def test_request_log_is_one_json_line_without_image_bytes(caplog):
+    with (ServerThread(create_app(MockBackend("echo"), model_name="m")) as srv,
+          caplog.at_level(logging.INFO, logger="safevlm.serve.requests")):
+        r = httpx.post(srv.base_url + "/chat/completions",
+                       json=_image_body(_data_url(_png((30, 20)))), timeout=10)
+        bad = httpx.post(srv.base_url + "/chat/completions", json=_body(max_tokens=0), timeout=10)
+    assert r.status_code == 200 and bad.status_code == 400
+    lines = [json.loads(rec.getMessage()) for rec in caplog.records if rec.name == "safevlm.serve.requests"]
+    ok, err = lines
+    assert ok["status"] == 200 and ok["images"] == 1 and ok["image_sizes"] == ["30x20"]
+    assert ok["completion_tokens"] > 0 and ok["batch"] == 1 and ok["id"] == r.headers["x-request-id"]
+    assert err["status"] == 400 and err["error"] == "max_tokens must be in 1..2048, got 0"
+    assert all("base64" not in rec.getMessage() and len(rec.getMessage()) < 500 for rec in caplog.records)
+
+
+def test_hf_backend_stops_when_told():
+    model, processor = build_tiny_vlm("qwen2_5_vl", image_size=112)
+    hf = HFBackend(model, processor)
+    sample = Sample(id="1", source="t", text="Tell me a long story.", expected="comply")
+    params = GenerationParams(max_new_tokens=40, temperature=1.0, seed=0)
+    calls = {"n": 0}
+
+    def after_three() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 3
+
+    cut = hf.generate_interruptible([sample], params, after_three)[0]
+    full = hf.generate([sample], params)[0]
+    assert cut.completion_tokens <= 4 < full.completion_tokens
+    assert hf.context_length == model.config.text_config.max_position_embeddings
+    assert hf.count_prompt_tokens([sample]) == [full.prompt_tokens]
