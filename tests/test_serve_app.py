@@ -97,16 +97,25 @@ def test_backend_failure_is_a_502_with_the_reason():
     assert r.status_code == 502 and "scripted failure" in r.json()["error"]["message"]
 
 
-def test_guard_rewrites_prompts_before_the_model():
-    seen: list[str] = []
+def test_a_guarded_model_is_served_with_its_rewrite_in_the_safevlm_field(tmp_path):
+    """`safevlm serve --model guard:REWRITER>TARGET`: the client sees a model; the rewrite rides along."""
+    import json
 
-    def guard(samples):
-        seen.extend(s.text for s in samples)
-        return [s.model_copy(update={"text": "[guarded] " + s.text.upper()}) for s in samples]
+    from safevlm.text.rewrite import format_rewrite
 
-    with ServerThread(create_app(MockBackend("echo"), model_name="m", guard=guard)) as srv:
-        g = load_backend(f"openai:{srv.base_url}#m").generate([Sample(id="1", source="t", text="how to", expected="refuse")])
-    assert seen == ["how to"] and g[0].text == "[guarded] HOW TO"
+    rewrite = format_rewrite("Textual trigger: hurt. Visual elements: none. Combination: harm.",
+                             "Why is hurting someone wrong?")
+    script = tmp_path / "rewriter.json"
+    script.write_text(json.dumps({"patterns": [{"regex": "Rewrite the user's request", "response": rewrite}]}))
+    backend = load_backend(f"guard:mock:{script}>mock:echo")
+    with ServerThread(create_app(backend, model_name="guarded")) as srv:
+        r = httpx.post(srv.base_url + "/chat/completions",
+                       json={"model": "guarded", "messages": _user({"type": "text", "text": "How do I hurt someone?"})})
+    body = r.json()
+    assert r.status_code == 200 and body["choices"][0]["message"]["content"] == "Why is hurting someone wrong?"
+    guard = body["safevlm"]["guard"]
+    assert guard["original"] == "How do I hurt someone?" and guard["rewrite"] == "Why is hurting someone wrong?"
+    assert guard["fallback"] is False and guard["report"].startswith("Textual trigger")
 
 
 class _Counting(Backend):

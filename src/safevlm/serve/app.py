@@ -2,17 +2,17 @@
 
 ``POST /v1/chat/completions`` turns the request into one :class:`Sample` (checked
 against :class:`~safevlm.serve.limits.ServeLimits`), queues it for the
-:class:`~safevlm.serve.batching.Batcher`, which runs it through an optional *guard*
-and the backend together with other waiting requests, and answers in the OpenAI
+:class:`~safevlm.serve.batching.Batcher`, which runs it through the backend together
+with other waiting requests, and answers in the OpenAI
 format with token usage. ``GET /v1/models`` lists the one served model, ``GET
 /health`` says the process is up (no key needed), ``GET /metrics`` gives Prometheus
 text. The front door (Host and API-key checks, metrics, request logs) is
 :mod:`safevlm.serve.gate`.
 
-The guard is the hook for a prompt rewriter (VLMGuard-R1): any callable
-``list[Sample] -> list[Sample]`` that returns one (possibly rewritten) sample per
-input; it runs on the server, so a client sees a guarded model as just a model. A
-backend's ``Generation.extra`` comes back as the response's ``safevlm`` field.
+A guarded model (VLMGuard-R1) is just a backend, ``guard:REWRITER>TARGET``
+(:mod:`safevlm.backends.defences`), so a client sees it as a model. A backend's
+``Generation.extra`` (the guard's original prompt, report, rewrite and fallback) comes
+back as the response's ``safevlm`` field.
 
 Every error is JSON in the OpenAI shape, never a plain-text 500: 400 (bad request,
 limits), 401 (key), 404, 413 (body), 429 (queue full), 502 (the model failed), 504
@@ -38,7 +38,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
 
 from safevlm.backends.base import Backend, Generation
-from safevlm.serve.batching import Batcher, Guard, Job, QueueFull
+from safevlm.serve.batching import Batcher, Job, QueueFull
 from safevlm.serve.gate import Gate, Metrics, error_response, too_large
 from safevlm.serve.limits import APIError, ChatRequest, ServeLimits, request_params, request_to_sample
 
@@ -67,7 +67,7 @@ async def _outcome(job: Job, request: Request) -> Generation | None:
     raise APIError(504, "the request did not finish within the server's time limit", kind="timeout", code="timeout")
 
 
-def create_app(backend: Backend, *, model_name: str = "safevlm", guard: Guard | None = None,
+def create_app(backend: Backend, *, model_name: str = "safevlm",
                limits: ServeLimits | None = None, api_keys: Sequence[str] = (),
                allowed_hosts: Sequence[str] = ("*",), default_max_tokens: int | None = None) -> FastAPI:
     """The ASGI app serving ``backend`` as model ``model_name``.
@@ -82,7 +82,7 @@ def create_app(backend: Backend, *, model_name: str = "safevlm", guard: Guard | 
     if default_max_tokens is not None:
         limits = replace(limits, default_max_tokens=default_max_tokens,
                          max_tokens=max(limits.max_tokens, default_max_tokens))
-    batcher = Batcher(backend, guard=guard, max_batch=limits.max_batch, batch_wait_s=limits.batch_wait_s,
+    batcher = Batcher(backend, max_batch=limits.max_batch, batch_wait_s=limits.batch_wait_s,
                       max_queue=limits.max_queue, on_batch=lambda n: metrics.batch.observe(n))
     metrics = Metrics(depth=lambda: batcher.depth, running=lambda: batcher.running)
 

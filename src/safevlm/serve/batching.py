@@ -8,8 +8,7 @@ still arriving (their bodies being parsed, their images decoded), it first waits
 to ``batch_wait_s`` (a few ms) for them; a lone client never waits. Batched generation of a small model costs little more
 than one request (docs/benchmarks.md, "serve").
 
-In that thread, before generating, the guard (if any) rewrites the batch and each
-prompt is measured against the model's context window: too long is that request's
+In that thread, before generating, each prompt is measured against the model's context window: too long is that request's
 400, not the batch's. A request whose client left or whose deadline passed before
 its batch started is dropped; once started, the batch is stopped (rows cut short,
 see :meth:`~safevlm.backends.base.Backend.generate_interruptible`) as soon as every
@@ -25,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -35,7 +34,6 @@ from safevlm.serve.limits import APIError
 
 log = logging.getLogger(__name__)
 
-Guard = Callable[[Sequence[Sample]], list[Sample]]
 
 
 @dataclass(eq=False)
@@ -63,10 +61,10 @@ class QueueFull(Exception):
 class Batcher:
     """Collects requests into batches for ``backend``; see the module docstring."""
 
-    def __init__(self, backend: Backend, *, guard: Guard | None = None, max_batch: int = 8,
+    def __init__(self, backend: Backend, *, max_batch: int = 8,
                  batch_wait_s: float = 0.005, max_queue: int = 256, workers: int | None = None,
                  on_batch: Callable[[int], None] | None = None):
-        self.backend, self.guard = backend, guard
+        self.backend = backend
         self.max_batch, self.batch_wait_s, self.max_queue = max_batch, batch_wait_s, max_queue
         self.workers = 1 if not backend.thread_safe else (workers or 4)
         self.on_batch = on_batch
@@ -160,12 +158,8 @@ class Batcher:
                     job.future.set_result(result)
 
     def _run(self, batch: list[Job]) -> list[Generation | Exception]:
-        """In the worker thread: guard, context check, one interruptible generate call."""
+        """In the worker thread: context check, one interruptible generate call."""
         samples = [j.sample for j in batch]
-        if self.guard is not None:
-            samples = self.guard(samples)
-            if len(samples) != len(batch):
-                raise RuntimeError(f"the guard returned {len(samples)} samples for {len(batch)}")
         results: list[Generation | Exception | None] = [None] * len(batch)
         context = self.backend.context_length
         lengths = self.backend.count_prompt_tokens(samples) if context else None
