@@ -46,7 +46,7 @@ def select_cmd(
     max_pool: Annotated[int | None, typer.Option("--max-pool", min=1, help="Score a seeded subset of N pool "
                                                   "prompts.")] = None,
     temperature: Annotated[float, typer.Option("--temperature", min=0.0)] = 1.0,
-    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1)] = 96,
+    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1)] = 128,
     prompt_wrapper: Annotated[str | None, typer.Option("--prompt-wrapper", help="Default: the model's own "
                                                        "(from its safevlm_training.json).")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,

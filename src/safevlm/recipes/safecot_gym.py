@@ -23,8 +23,9 @@ from safevlm.progress import console
 
 BENCHES = ["gym:test", "gym:test-ood"]
 JUDGES = ["oracle", "refusal"]
-#: refusals with a reason are ~50 gym tokens; 64 leaves room without truncating
-GENERATION = GenerationParams(max_new_tokens=64)
+#: a reasoned refusal in the think/answer format is up to ~105 gym tokens (SafeCoT v1's longest
+#: training target); 128 never cuts one (at 64, a third of the reasoning-form refusals were cut)
+GENERATION = GenerationParams(max_new_tokens=128)
 
 
 @dataclass

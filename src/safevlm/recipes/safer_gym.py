@@ -62,7 +62,7 @@ def select_prompts(start: Path, out: Path, cfg: GymSaFeRConfig) -> dict[str, Any
         card = select(sc, out, progress=lambda n: bar.advance(task, n))
     c, zv = card["counts"], card["zero_variance_share"]
     console.print(f"  selection: kept {c['kept']} of {c['pool']} prompts; zero-variance groups pool "
-                  f"{zv['pool']:.2f} -> selected {zv['selected'] or 0:.2f} ({card['seconds']:.0f} s) -> {out}")
+                  f"{zv['pool'] or 0:.2f} -> selected {zv['selected'] or 0:.2f} ({card['seconds']:.0f} s) -> {out}")
     return card
 
 

@@ -50,7 +50,7 @@ class SelectConfig:
     max_prompts: int | None = None
     max_pool: int | None = None
     temperature: float = 1.0
-    max_new_tokens: int = 96
+    max_new_tokens: int = 128
     prompt_wrapper: str | None = None  # None: the starting model's own (its safevlm_training.json)
     seed: int = 0
     batch_size: int | None = None

@@ -11,7 +11,8 @@ Presets (``auto`` picks ``gpu`` when CUDA is visible):
   (``steps_per_generation`` 128), vLLM generation in colocate mode when vLLM is installed.
 - **cpu**: the gym model on a CPU, from a measured TRL run on the gym (docs/benchmarks.md,
   "SaFeR-VLM on the gym"): lr 3e-4 constant, G = 8, 64 completions per step, KL 0.04,
-  96-token responses (reasoned refusals are cut at 48), fp32, no checkpointing.
+  128-token responses (a reasoned refusal in the think/answer format reaches ~105 gym
+  tokens; the measured run lost them at 48), fp32, no checkpointing.
 
 Reward and rollout knobs are settings too: ``reward.weights.task=0.4``,
 ``reward.gate=0.5``, ``reflection.accept=0.8`` (dotted keys change one entry).
@@ -99,7 +100,7 @@ class GRPOSettings:
 PRESETS: dict[str, dict[str, Any]] = {
     "gpu": {},  # the dataclass defaults are the sibling EasyR1 recipe
     "cpu": {"learning_rate": 3e-4, "num_generations": 8, "per_device_train_batch_size": 64,
-            "gradient_accumulation_steps": 1, "steps_per_generation": None, "max_completion_length": 96,
+            "gradient_accumulation_steps": 1, "steps_per_generation": None, "max_completion_length": 128,
             "beta": 0.04, "bf16": False, "gradient_checkpointing": False, "use_vllm": False, "max_pixels": None,
             "num_train_epochs": 1.0, "save_steps": 50},
 }
