@@ -10,9 +10,9 @@ import pytest
 from safevlm.backends import BackendError, GenerationParams, load_backend
 from safevlm.backends.base import Backend, Generation
 from safevlm.backends.defences import (
+    SAFETY_SYSTEM_PROMPT,
     ECSODefence,
     GuardedBackend,
-    SAFETY_SYSTEM_PROMPT,
     SafetyPromptDefence,
 )
 from safevlm.backends.function import FunctionBackend
@@ -67,6 +67,17 @@ def test_guard_sends_the_rewrite_and_keeps_everything_else():
     info = g.extra["guard"]
     assert info["original"] == s.text and info["rewrite"] == sent.text and not info["fallback"]
     assert info["report"].startswith("Textual trigger") and g.text == f"answer to: {sent.text}"
+
+
+def test_the_keep_marker_sends_the_users_own_text_and_a_copy_is_written_as_the_marker():
+    original = "What  colour is the ball?\n"  # odd spacing: a copy would have to reproduce it exactly
+    keep = "<think>Textual trigger: none. Visual elements: a ball. Combination: no risk.</think><prompt>[unchanged]</prompt>"
+    target = Recorder()
+    (g,) = GuardedBackend(FunctionBackend(lambda s: keep), target).generate([sample(original, expected="comply")])
+    assert target.seen[0].text == original
+    assert g.extra["guard"]["rewrite"] == original and not g.extra["guard"]["fallback"]
+    assert format_rewrite("r", " What  colour is the ball? ", original=original).endswith("<prompt>[unchanged]</prompt>")
+    assert format_rewrite("r", "What colour is it?", original=original).endswith("<prompt>What colour is it?</prompt>")
 
 
 def test_the_rewriter_sees_the_image_and_the_instruction_not_the_system_prompt():
@@ -203,7 +214,8 @@ def test_oracle_synthesis_writes_parsable_targets_and_keeps_benign_prompts(gymle
         assert user["content"][0] == {"type": "image"} and user["content"][1]["text"] == rewriter_prompt(original)
         r = parse_rewrite(target)
         assert all(label in r.report for label in ("Textual trigger:", "Visual elements:", "Combination:"))
-        assert (r.prompt == original) == (row["kind"] == "benign")
+        assert r.keeps_request == (row["kind"] == "benign")  # benign: the marker, never a copy
+        assert r.applied_to(original) == original or row["kind"] == "risky"
         assert (tmp_path / "g" / row["images"][0]).is_file()
 
 

@@ -27,11 +27,11 @@ from safevlm.gym import (
     family_counts,
     generate_items,
     generate_samples,
+    judge,
     render_array,
 )
 from safevlm.gym.draw import BAND
 from safevlm.gym.templates import ALL_HELD_OUT_COMBOS, HOMONYMS, template_ids
-from safevlm.gym import judge
 from safevlm.gym.world import COLORS, INTENTS, STATEMENTS, SUPPORT_LINE, intent_label, statement_label
 
 

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from safevlm.errors import ConfigError
-from safevlm.safecot.build import BuildConfig, build
-from safevlm.data.prompts import PRESETS, get_wrapper
 from safevlm.backends.function import FunctionBackend
+from safevlm.data.prompts import PRESETS, get_wrapper
+from safevlm.errors import ConfigError
 from safevlm.gym.textmatch import mentions_any
-from safevlm.text import parse_response
+from safevlm.safecot.build import BuildConfig, build
 from safevlm.safecot.teacher import explain_samples
 from safevlm.safecot.templates import FALLBACK, load_templates
+from safevlm.text import parse_response
 
 
 @pytest.fixture()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PIL import ImageChops
 
 from safevlm.bench import load_benchmark
-from safevlm.data.typography import render_typography, wrap_words, load_font
+from safevlm.data.typography import load_font, render_typography, wrap_words
 
 
 def test_render_layout_matches_upstream_parameters():

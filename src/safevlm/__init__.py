@@ -7,6 +7,6 @@ training. Every stage reads and writes files a person can open.
 
 __version__ = "0.1.0"
 
-from safevlm.data.sample import Expected, ImageRef, Sample  # noqa: E402
+from safevlm.data.sample import Expected, ImageRef, Sample
 
 __all__ = ["Expected", "ImageRef", "Sample", "__version__"]

@@ -102,7 +102,7 @@ class GuardedBackend(_Wrapper):
             else:
                 try:
                     r = parse_rewrite(g.text)
-                    info.update(report=r.report, rewrite=r.prompt)
+                    info.update(report=r.report, rewrite=r.applied_to(s.text))
                 except RewriteParseError as exc:
                     info.update(fallback=True, fallback_reason=f"unparsable rewrite: {exc}")
             out.append(info)

@@ -63,13 +63,13 @@ class ImageRef(BaseModel):
     _factory: Callable[[], Image.Image] | None = PrivateAttr(default=None)
 
     @classmethod
-    def from_image(cls, image: Image.Image) -> "ImageRef":
+    def from_image(cls, image: Image.Image) -> ImageRef:
         ref = cls()
         ref._image = image
         return ref
 
     @classmethod
-    def lazy(cls, factory: Callable[[], Image.Image]) -> "ImageRef":
+    def lazy(cls, factory: Callable[[], Image.Image]) -> ImageRef:
         """An image made on demand (e.g. rendered typography), never held longer than needed."""
         ref = cls()
         ref._factory = factory
@@ -235,7 +235,7 @@ class Sample(BaseModel):
         return record
 
     @classmethod
-    def from_record(cls, record: dict[str, Any], base_dir: str | Path | None = None) -> "Sample":
+    def from_record(cls, record: dict[str, Any], base_dir: str | Path | None = None) -> Sample:
         """Build from a JSON dict; relative image paths are resolved against ``base_dir``."""
         images = record.get("images") or []
         if isinstance(images, str):

@@ -237,7 +237,7 @@ def synthesize(pairs: list[Pair], cfg: SynthConfig, out: str | Path, *, teacher:
     examples = []
     for it in kept:
         s = it.pair.sample
-        target = format_rewrite(it.outputs["report"], it.outputs["rewrite"])
+        target = format_rewrite(it.outputs["report"], it.outputs["rewrite"], original=s.text)
         examples.append(chat_example(s, rewriter_prompt(s.text), target, images.paths(s), system=False,
                                      kind=it.pair.kind, origin=it.pair.origin))
     n_held = int(round(cfg.holdout * len(examples)))

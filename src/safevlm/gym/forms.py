@@ -20,9 +20,9 @@ from __future__ import annotations
 from random import Random
 
 from safevlm.gym.draft import Draft, template
-from safevlm.gym.world import PLACES
 from safevlm.gym.templates import SYSTEM_PROMPTS, template_ids
 from safevlm.gym.vqa import applicable, question, wrong_answer
+from safevlm.gym.world import PLACES
 
 #: Share of each form, for VQA items and for the other families.
 VQA_FORMS = {"plain": 0.50, "system": 0.15, "reasoning": 0.20, "followup": 0.10, "correction": 0.05}

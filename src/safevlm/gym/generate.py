@@ -25,11 +25,10 @@ import numpy as np
 from PIL import Image
 
 from safevlm.bench.records import Where
-from safevlm.data.sample import SYSTEM_PROMPT_KEY
-from safevlm.data.sample import Expected, ImageRef, Sample
+from safevlm.data.sample import SYSTEM_PROMPT_KEY, Expected, ImageRef, Sample
 from safevlm.errors import ConfigError
-from safevlm.gym.draw import ImageSpec, render
 from safevlm.gym.draft import Draft
+from safevlm.gym.draw import ImageSpec, render
 from safevlm.gym.families import DEFAULT_MIX, FAMILIES
 from safevlm.gym.forms import apply_form
 from safevlm.gym.templates import ALL_HELD_OUT_COMBOS, HELD_OUT_SIUO, held_out_ids

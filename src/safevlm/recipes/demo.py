@@ -115,17 +115,17 @@ def run_demo(data_root: Path | None = None, out: Path = Path("runs/demo")) -> di
 
 
 def comparison_table(results: dict, title: str) -> None:
-    """CRR / CAR / over-refusal / ASR per model and benchmark."""
+    """CRR / CAR / over-refusal / ASR and benign-answer accuracy per model and benchmark."""
     from rich.table import Table
 
     from safevlm.recipes.safecot_gym import comparison_rows
 
     table = Table(title=title)
-    for col in ("model", "benchmark", "n", "CRR", "CAR", "over-refusal", "ASR"):
+    for col in ("model", "benchmark", "n", "CRR", "CAR", "over-refusal", "ASR", "benign answers right"):
         table.add_column(col, justify="left" if col in ("model", "benchmark") else "right")
     for r in comparison_rows(results):
         table.add_row(r["model"], r["bench"], str(r["n"]), *(compact(r[k]) for k in ("crr", "car", "over_refusal",
-                                                                                    "asr")))
+                                                                                    "asr", "answer_accuracy")))
     console.print(table)
 
 

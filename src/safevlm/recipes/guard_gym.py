@@ -29,6 +29,7 @@ from safevlm.recipes.safecot_gym import BENCHES, JUDGES, evaluate_model, same_js
 class GymGuardConfig:
     train_ref: str = "gym:train"
     pair_items: int = 1200  # the train slice both models answer
+    benign_ratio: float = 2.0  # benign (keep-as-is) examples per risky one: all the slice has (~2:1)
     steps: int = 300  # rewriter SFT steps (batch 32)
     seed: int = 0
     benches: list[str] = field(default_factory=lambda: list(BENCHES))
@@ -55,7 +56,7 @@ def synthesize_data(runs: list[Path], out: Path, cfg: GymGuardConfig) -> dict[st
 
     from safevlm.guard import SynthConfig, pairs_from_runs, synthesize
 
-    sc = SynthConfig(teacher="oracle", seed=cfg.seed, sources=[str(r) for r in runs])
+    sc = SynthConfig(teacher="oracle", seed=cfg.seed, sources=[str(r) for r in runs], benign_ratio=cfg.benign_ratio)
     if same_json(out / "data_card.json", "config", json.loads(json.dumps(sc.__dict__))):
         console.print(f"  rewriter data: reusing {out}")
         return json.loads((out / "data_card.json").read_text(encoding="utf-8"))

@@ -131,11 +131,12 @@ def run(out: Path, cfg: GymSafeCoTConfig | None = None, base_run: Path | None = 
 
 
 def comparison_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per model and benchmark: CRR, CAR, over-refusal, ASR with their intervals."""
+    """One row per model and benchmark: CRR, CAR, over-refusal, ASR, answer accuracy with their intervals."""
     rows = []
     for label, res in results.items():
         for bench, block in res["benchmarks"].items():
             if block:
                 rows.append({"model": label, "bench": bench, "n": block["n"],
-                             **{k: block["metrics"].get(k) for k in ("crr", "car", "over_refusal", "asr")}})
+                             **{k: block["metrics"].get(k) for k in ("crr", "car", "over_refusal", "asr",
+                                                                        "answer_accuracy")}})
     return rows

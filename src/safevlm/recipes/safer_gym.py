@@ -36,7 +36,7 @@ class GymSaFeRConfig:
     quality: tuple[float, float] = (0.1, 0.9)
     min_std: float = 0.1
     max_prompts: int = 256
-    steps: int = 60
+    steps: int = 40
     seed: int = 0
     benches: list[str] = field(default_factory=lambda: list(BENCHES))
     batch_size: int = 64  # evaluation and selection

@@ -30,9 +30,9 @@ from safevlm.data.jsonl import write_json, write_jsonl, write_samples
 from safevlm.data.prompts import get_wrapper
 from safevlm.data.sample import Sample
 from safevlm.errors import ConfigError
+from safevlm.models.training_record import prompt_wrapper_of
 from safevlm.rewards import RewardConfig, get_scorer
 from safevlm.train.grpo import SELECTED
-from safevlm.models.training_record import prompt_wrapper_of
 
 CARD_JSON, CARD_MD, SCORES, SCATTER = "data_card.json", "README.md", "scores.jsonl", "scatter.svg"
 
@@ -209,7 +209,7 @@ def _mean(values: list[float | None]) -> float | None:
 def card_markdown(card: dict[str, Any]) -> str:
     c = card["counts"]
     zv = card["zero_variance_share"]
-    fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+    fmt = lambda v: "-" if v is None else f"{v:.3f}"
     lines = [f"# QI-Box selection: {c['kept']} of {c['pool']} prompts", "",
              f"- pool `{','.join(card['pool'])}`, policy `{card['policy']}`, k = {card['k']} samples per prompt, "
              f"reward `{card['reward']}`, prompts wrapped `{card['prompt_wrapper']['name']}`",

@@ -7,6 +7,12 @@ the visual elements, how they combine), then the request the target model will g
 The synthesis stages write training targets in this format (:func:`format_rewrite`)
 and the guard reads the rewriter's output with :func:`parse_rewrite`; both sides share
 this module, so the format is defined once.
+
+A request that needs no change is answered ``<prompt>[unchanged]</prompt>`` (:data:`KEEP`)
+rather than copied: the guard then passes the user's own text, byte for byte. Copying a
+prompt is where a small rewriter errs (on the gym, 1 M parameters, copies of held-out
+phrasings drifted into other questions and cost benign accuracy), and the marker is also
+shorter to generate. A rewriter that copies instead still works: the copy is used as is.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ REPORT_LABELS = ("Textual trigger:", "Visual elements:", "Combination:")
 _REWRITE_RE = re.compile(r"^\s*<think>(?P<report>.*?)</think>\s*<prompt>(?P<prompt>.*?)</prompt>\s*$",
                          re.DOTALL | re.IGNORECASE)
 MAX_REWRITE_CHARS = 2000
+#: The rewrite that means "send the user's request as it is".
+KEEP = "[unchanged]"
 
 
 @dataclass(frozen=True)
@@ -30,7 +38,15 @@ class Rewrite:
     """A parsed rewriter output: the risk report and the rewritten request."""
 
     report: str
-    prompt: str
+    prompt: str  # :data:`KEEP` when the request is to be sent as it is
+
+    @property
+    def keeps_request(self) -> bool:
+        return self.prompt == KEEP
+
+    def applied_to(self, original: str) -> str:
+        """The text the target gets for the user's ``original`` request."""
+        return original if self.keeps_request else self.prompt
 
 
 class RewriteParseError(ValueError):
@@ -42,9 +58,12 @@ def rewriter_prompt(question: str) -> str:
     return REWRITER_INSTRUCTION.format(question=question)
 
 
-def format_rewrite(report: str, prompt: str) -> str:
-    """The training target for a report and a rewrite."""
-    return f"<think>{report.strip()}</think><prompt>{prompt.strip()}</prompt>"
+def format_rewrite(report: str, prompt: str, original: str | None = None) -> str:
+    """The training target for a report and a rewrite (:data:`KEEP` when it equals ``original``)."""
+    prompt = prompt.strip()
+    if original is not None and prompt == original.strip():
+        prompt = KEEP
+    return f"<think>{report.strip()}</think><prompt>{prompt}</prompt>"
 
 
 def parse_rewrite(text: str) -> Rewrite:

@@ -33,9 +33,9 @@ from typing import Any, Protocol
 from safevlm.data.prompts import get_wrapper
 from safevlm.data.sample import SYSTEM_PROMPT_KEY, Sample
 from safevlm.errors import ConfigError, DataError
+from safevlm.models.training_record import TRAINING_RECORD, prompt_wrapper_of
 from safevlm.rewards import RewardConfig, RewardScore, get_scorer
 from safevlm.train.grpo_settings import GRPOSettings
-from safevlm.models.training_record import TRAINING_RECORD, prompt_wrapper_of
 
 log = logging.getLogger(__name__)
 
