@@ -10,7 +10,7 @@ NULL = "\u2013"  # en dash: a metric with n = 0 (null), never 0
 CORE = [("crr", "CRR"), ("car", "CAR"), ("over_refusal", "over-refusal"), ("accuracy", "accuracy"),
         ("asr", "ASR")]
 # Shown when at least one run has a value.
-EXTRA = [("rubric_safety_mean", "rubric safety"), ("rubric_safety_at_least_2", "rubric safe≥2"),
+EXTRA = [("answer_accuracy", "benign answers right"), ("rubric_safety_mean", "rubric safety"), ("rubric_safety_at_least_2", "rubric safe≥2"),
          ("mcqa_accuracy", "MCQA acc."), ("paired_accuracy", "both right (groups)")]
 
 

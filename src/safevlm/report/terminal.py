@@ -15,9 +15,9 @@ from rich.table import Table
 
 from safevlm.report.fmt import defence_lines, selection_text
 
-HEADLINE = ("crr", "car", "over_refusal", "accuracy", "asr", "mcqa_accuracy", "paired_accuracy")
+HEADLINE = ("crr", "car", "over_refusal", "accuracy", "asr", "answer_accuracy", "mcqa_accuracy", "paired_accuracy")
 ALWAYS = ("crr", "car", "accuracy")
-TITLES = {"over_refusal": "over-refusal", "mcqa_accuracy": "MCQA acc.", "paired_accuracy": "both right"}
+TITLES = {"over_refusal": "over-refusal", "answer_accuracy": "benign right", "mcqa_accuracy": "MCQA acc.", "paired_accuracy": "both right"}
 
 
 def _cell(m: dict[str, Any] | None) -> str:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -299,15 +298,9 @@ def run_grpo(model: str, data: str | Path, out: str | Path, settings: GRPOSettin
     plugin = rollout(prompts, reward_fn, settings) if rollout is not None else None
     trainer = build_trainer(m, processor, prompt_dataset(prompts), reward_fn, settings, out, rollout=plugin,
                             callbacks=callbacks)
-    if callbacks:  # the caller reports progress; transformers would also print every log dict
-        from transformers import PrinterCallback
+    from safevlm.train.sft import train_and_save
 
-        trainer.remove_callback(PrinterCallback)
-    t0 = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=resume or None)
-    wall = time.perf_counter() - t0
-    trainer.save_model(str(out))
-    processor.save_pretrained(str(out))
+    result, wall = train_and_save(trainer, processor, out, resume=resume, quiet=bool(callbacks))
     history = _history(trainer)
     rewards = [h["reward"] for h in history if "reward" in h]
     record = {

@@ -76,6 +76,25 @@ def sft_config(settings: SFTSettings, out: str | Path, *, has_eval: bool = False
         remove_unused_columns=False, disable_tqdm=True, deepspeed=settings.deepspeed)
 
 
+def train_and_save(trainer: Any, processor: Any, out: Path, *, resume: bool | str | None, quiet: bool
+                   ) -> tuple[Any, float]:
+    """Train (from a checkpoint when ``resume``), save the model and processor to ``out``; SFT and GRPO share it.
+
+    ``quiet``: the caller reports progress itself, so transformers' printer (every log dict) is removed.
+    Returns TRL's train output and the wall seconds of training.
+    """
+    if quiet:
+        from transformers import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
+    t0 = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=resume or None)
+    wall = time.perf_counter() - t0
+    trainer.save_model(str(out))
+    processor.save_pretrained(str(out))
+    return result, wall
+
+
 def lora_config(settings: SFTSettings, family: Family):
     """LoRA on the family's language-model projections (or ``lora_target_modules``), never in the
     vision tower or the projector unless ``lora_scope=all`` (docs/models.md, "Families")."""
@@ -170,15 +189,7 @@ def run_sft(model: str, data: str | Path | SFTData, out: str | Path, settings: S
     m, processor = load_for_training(model, settings)
     n_params = sum(p.numel() for p in m.parameters())
     trainer = build_trainer(m, processor, train_ds, settings, out, eval_dataset=eval_ds, callbacks=callbacks)
-    if callbacks:  # the caller reports progress; transformers would also print every log dict
-        from transformers import PrinterCallback
-
-        trainer.remove_callback(PrinterCallback)
-    t0 = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=resume or None)
-    wall = time.perf_counter() - t0
-    trainer.save_model(str(out))
-    processor.save_pretrained(str(out))
+    result, wall = train_and_save(trainer, processor, out, resume=resume, quiet=bool(callbacks))
     history = [h for h in trainer.state.log_history if "loss" in h]
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     data_summary = _data_summary(path.parent)
