@@ -74,7 +74,7 @@ def _parse_mix(text: str) -> dict[str, float]:
 @friendly_errors
 def pretrain_cmd(
     out: Annotated[Path | None, typer.Option("--out", help="Checkpoint folder (default: the bundled gym model).")] = None,
-    steps: Annotated[int, typer.Option(help="Optimiser steps (batch 32).")] = 8000,
+    steps: Annotated[int, typer.Option(help="Optimiser steps (batch 32).")] = 10000,
     seed: Annotated[int, typer.Option(help="Seed for data, weights and batches.")] = 0,
     train_size: Annotated[int, typer.Option("--train-size", help="Gym train items (distinct images).")] = 20000,
     batch_size: Annotated[int, typer.Option("--batch-size")] = 32,

@@ -52,7 +52,7 @@ class PretrainConfig:
 
     seed: int = 0
     train_size: int = 20000
-    steps: int = 8000
+    steps: int = 10000
     batch_size: int = 32
     lr: float = 2e-3
     min_lr_ratio: float = 0.05
@@ -65,7 +65,7 @@ class PretrainConfig:
     vocab_size: int = 1024
     model: dict[str, Any] = field(default_factory=lambda: dict(
         text_hidden=128, text_layers=2, text_heads=4, text_kv_heads=2, text_intermediate=512,
-        vision_hidden=64, vision_layers=2, vision_heads=4, vision_intermediate=128, fullatt_block_indexes=[1]))
+        vision_hidden=96, vision_layers=3, vision_heads=4, vision_intermediate=192, fullatt_block_indexes=[2]))
     log_every: int = 100
     eval_every: int = 2000
     eval_size: int = 200
