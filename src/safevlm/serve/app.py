@@ -38,7 +38,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
 
 from safevlm.backends.base import Backend, Generation
-from safevlm.serve.batching import Batcher, Job, QueueFull
+from safevlm.serve.batching import Batcher, Job, QueueFull, timeout_error
 from safevlm.serve.gate import Gate, Metrics, error_response, too_large
 from safevlm.serve.limits import APIError, ChatRequest, ServeLimits, request_params, request_to_sample
 
@@ -64,7 +64,7 @@ async def _outcome(job: Job, request: Request) -> Generation | None:
     job.gone = True
     if gone.done() and not gone.cancelled():
         return None
-    raise APIError(504, "the request did not finish within the server's time limit", kind="timeout", code="timeout")
+    raise timeout_error()
 
 
 def create_app(backend: Backend, *, model_name: str = "safevlm",

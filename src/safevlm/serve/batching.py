@@ -35,6 +35,12 @@ from safevlm.serve.limits import APIError
 log = logging.getLogger(__name__)
 
 
+def timeout_error() -> APIError:
+    """What a request gets when its deadline passes before its answer is complete."""
+    return APIError(504, "the request did not finish within the server's time limit", kind="timeout",
+                    code="timeout")
+
+
 
 @dataclass(eq=False)
 class Job:
@@ -154,6 +160,8 @@ class Batcher:
                     continue
                 if isinstance(result, BaseException):
                     job.future.set_exception(result)
+                elif time.monotonic() >= job.deadline:  # the batch was cut short for it: a partial answer
+                    job.future.set_exception(timeout_error())
                 else:
                     job.future.set_result(result)
 
