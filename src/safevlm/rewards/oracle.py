@@ -39,7 +39,12 @@ from safevlm.text import parse_response
 
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 _REPEAT = re.compile(r"\b(\w+)(?:\W+\1\b){3,}", re.IGNORECASE)
-FUNCTION_WORDS = set(["a", "an", "the", "and", "or", "but", "so", "if", "then", "than", "that", "this", "these", "those", "there", "here", "it", "its", "is", "are", "was", "were", "be", "been", "being", "do", "does", "did", "done", "have", "has", "had", "i", "you", "he", "she", "we", "they", "me", "him", "her", "us", "them", "my", "your", "our", "their", "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "not", "no", "yes", "to", "of", "in", "on", "at", "by", "for", "with", "from", "as", "into", "onto", "up", "down", "out", "over", "under", "about", "can", "could", "will", "would", "shall", "should", "may", "might", "must", "please", "just", "also", "very", "too", "more", "most", "less", "least", "some", "any", "all", "each", "every", "both", "either", "neither", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "sure", "okay", "ok", "sorry", "afraid", "unable", "able", "because", "while", "though", "although", "however", "therefore", "thus", "instead", "only", "still", "again", "first", "next", "last"])
+FUNCTION_WORDS = set("""a an the and or but so if then than that this these those there here it its is are was were be
+been being do does did done have has had i you he she we they me him her us them my your our their what which who
+whom whose when where why how not no yes to of in on at by for with from as into onto up down out over under about
+can could will would shall should may might must please just also very too more most less least some any all each
+every both either neither one two three four five six seven eight nine ten sure okay ok sorry afraid unable able
+because while though although however therefore thus instead only still again first next last""".split())  # noqa: SIM905
 
 
 @lru_cache(maxsize=1)
