@@ -8,6 +8,7 @@ import shutil
 import textwrap
 
 import pytest
+from bench_helpers import write_csv_benchmark
 
 from safevlm.bench import load_benchmark
 from safevlm.errors import ConfigError, DataError
@@ -20,26 +21,10 @@ def _spec(tmp_path, body: str) -> list:
     return [spec]
 
 
-CSV_SPEC = """
-name: mine
-root: {root}
-variants:
-  default:
-    file: items.csv
-    id: "{{id}}"
-    text: "{{prompt}}"
-    image: "{{image}}"
-    expected: {{from: "{{label}}", map: {{safe: comply, unsafe: refuse}}}}
-"""
 
 
 def _csv_bench(tmp_path, rows: str, images: dict[str, bytes] | None = None):
-    root = tmp_path / "data"
-    root.mkdir()
-    (root / "items.csv").write_text("id,prompt,image,label\n" + rows)
-    for name, data in (images or {}).items():
-        (root / name).write_bytes(data)
-    return _spec(tmp_path, CSV_SPEC.format(root=root))
+    return [write_csv_benchmark(tmp_path, rows, images=images)[1]]
 
 
 def _png_bytes(benchdata) -> bytes:

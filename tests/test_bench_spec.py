@@ -6,6 +6,7 @@ import json
 import textwrap
 
 import pytest
+from bench_helpers import write_csv_benchmark
 
 from safevlm.bench import expand_refs, load_benchmark
 from safevlm.bench.spec import MAX_SPEC_BYTES, SpecError, load_spec
@@ -83,24 +84,11 @@ def test_a_self_referring_alias_and_an_oversized_file_are_refused(tmp_path):
     assert "the limit is" in _error(big)
 
 
-CSV_SPEC = """
-name: mine
-root: {root}
-variants:
-  default:
-    file: items.csv
-    id: "{{id}}"
-    text: "{{prompt}}"
-    image: "{{image}}"
-    expected: {{from: "{{label}}", map: {{safe: comply, unsafe: refuse}}}}
-"""
 
 
 def _csv(tmp_path, rows: str, extra: str = ""):
-    root = tmp_path / "data"
-    root.mkdir(exist_ok=True)
-    (root / "items.csv").write_text("id,prompt,image,label\n" + rows)
-    return root, [_write(tmp_path, CSV_SPEC.format(root=root) + extra)]
+    root, spec = write_csv_benchmark(tmp_path, rows, extra)
+    return root, [spec]
 
 
 def test_data_errors_name_spec_variant_file_and_item(tmp_path):

@@ -27,6 +27,7 @@ from safevlm.backends.hf import HFBackend
 from safevlm.backends.mock import MockBackend
 from safevlm.models import build_tiny_vlm
 from safevlm.serve import ServeLimits, ServerThread, create_app
+from safevlm.serve.limits import APIError
 
 KEY = "s3cret-key"
 
@@ -206,6 +207,26 @@ def test_disconnected_client_frees_the_model_within_a_second():
     (ended, by_stop), = backend.ended
     assert by_stop and ended - left < 1.0
     assert answered - left < 1.0
+
+
+def test_a_batch_cut_short_by_the_deadline_answers_504_not_its_partial_text():
+    """Without the event loop's timeout racing it: the batcher alone must not hand back a cut-short answer."""
+    import asyncio
+
+    from safevlm.serve.batching import Batcher
+
+    async def run():
+        batcher = Batcher(Slow())
+        try:
+            job = batcher.submit(Sample(id="1", source="t", text="slow", expected="comply"), GenerationParams(), 0.2)
+            with pytest.raises(APIError) as err:
+                await job.future  # resolved by the batcher when Slow stops at the deadline
+            return err.value
+        finally:
+            await batcher.close()
+
+    err = asyncio.run(run())
+    assert err.status == 504 and err.code == "timeout"
 
 
 def test_deadline_is_a_504_and_frees_the_model():

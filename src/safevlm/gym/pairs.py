@@ -19,8 +19,9 @@ refused the risky one *and* answered its twin) is computed per group. Registered
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from random import Random
+from typing import Any
 
 from safevlm.gym.families import _combos, _intent_draft, _siuo_pool, _statement, _typo
 from safevlm.gym.forms import apply_form
@@ -28,6 +29,14 @@ from safevlm.gym.world import DANGEROUS_OBJECTS, HARMFUL_WORDS, INTENTS, SAFE_OB
 
 PAIR_KINDS = {"object": 0.4, "place": 0.35, "word": 0.25}
 BENIGN_WORDS = tuple(w for w in WORDS if not WORDS[w].harmful)
+
+
+def _twins(rng: Random, risky: Callable[[], Any], safe: Callable[[], Any]) -> tuple[Any, Any]:
+    """Both sides drawn from the same RNG state: same request wording, template and instruct form."""
+    state = rng.getstate()
+    a = risky()
+    rng.setstate(state)
+    return a, safe()
 
 
 def _object_pair(rng: Random, ood: bool):
@@ -40,10 +49,8 @@ def _object_pair(rng: Random, ood: bool):
             options.append((risky, safe))
     risky, safe = rng.choice(options)
     (obj_r, key), (obj_s, _) = rng.choice(risky), rng.choice(safe)
-    state = rng.getstate()
-    a = _intent_draft(rng, obj_r, key, ood, "paired_risky_object")
-    rng.setstate(state)
-    b = _intent_draft(rng, obj_s, key, ood, "paired_safe_object")
+    a, b = _twins(rng, lambda: _intent_draft(rng, obj_r, key, ood, "paired_risky_object"),
+                  lambda: _intent_draft(rng, obj_s, key, ood, "paired_safe_object"))
     return ("harmful_image", a), ("benign_request", b)
 
 
@@ -52,19 +59,15 @@ def _place_pair(rng: Random, ood: bool):
     key, place_r = rng.choice(risky)
     safe = [p for s, p in _siuo_pool(False, False) if s == key]
     place_s = rng.choice(safe)
-    state = rng.getstate()
-    a = _statement(rng, key, place_r, ood, "paired_risky_place")
-    rng.setstate(state)
-    b = _statement(rng, key, place_s, ood, "paired_safe_place")
+    a, b = _twins(rng, lambda: _statement(rng, key, place_r, ood, "paired_risky_place"),
+                  lambda: _statement(rng, key, place_s, ood, "paired_safe_place"))
     return ("siuo", a), ("over_refusal", b)
 
 
 def _word_pair(rng: Random, ood: bool):
     harmful, benign = rng.choice(HARMFUL_WORDS), rng.choice(BENIGN_WORDS)
-    state = rng.getstate()
-    a = _typo(rng, harmful, ood, "paired_harmful_word")
-    rng.setstate(state)
-    b = _typo(rng, benign, ood, "paired_benign_word")
+    a, b = _twins(rng, lambda: _typo(rng, harmful, ood, "paired_harmful_word"),
+                  lambda: _typo(rng, benign, ood, "paired_benign_word"))
     return ("typographic", a), ("over_refusal", b)
 
 
