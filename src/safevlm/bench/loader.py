@@ -28,6 +28,7 @@ from PIL import Image
 from safevlm import config
 from safevlm.bench.categories import RISK_CATEGORIES
 from safevlm.bench.records import Where, read_records
+from safevlm.bench.sources import where_from
 from safevlm.bench.spec import BenchmarkSpec, LabelMap, MissingImagePolicy, VariantSpec
 from safevlm.data.sample import Expected, ImageRef, Sample, check_image
 from safevlm.errors import ConfigError, DataError
@@ -211,6 +212,12 @@ def iter_samples(ctx: BenchContext) -> Iterator[tuple[Where, Sample]]:
                 yield where, sample
 
 
+def benchmark_root(spec: BenchmarkSpec, *, data_root: str | Path | None = None, root: str | Path | None = None) -> Path:
+    """The benchmark's folder: ``root`` > the config file's ``benchmarks.NAME.root`` > data root / spec root."""
+    over = config.benchmark_overrides(spec.name).get("root")
+    return Path(root or over or (config.data_root(data_root) / spec.root)).expanduser()
+
+
 def make_context(spec: BenchmarkSpec, variant: str | None = None, *, data_root: str | Path | None = None,
                  root: str | Path | None = None, image_root: str | Path | None = None,
                  trust_hooks: bool | None = None) -> BenchContext:
@@ -225,7 +232,7 @@ def make_context(spec: BenchmarkSpec, variant: str | None = None, *, data_root: 
                           f"{', '.join(spec.variants)}")
     v = spec.variants[name]
     over = config.benchmark_overrides(spec.name)
-    base = Path(root or over.get("root") or (config.data_root(data_root) / spec.root)).expanduser()
+    base = benchmark_root(spec, data_root=data_root, root=root)
     img = image_root or over.get("image_root")
     img_root = Path(img).expanduser() if img else base / (v.image_root or ".")
     return BenchContext(spec=spec, variant_name=name, variant=v, root=base, image_root=img_root,
@@ -252,10 +259,10 @@ def load_variant(ctx: BenchContext, *, on_missing_image: MissingPolicy | None = 
     try:
         _fill(result, ctx, policy, verify_images, limit)
     except DataError as exc:
-        raise exc.in_context(f"benchmark {ctx.uid}, spec {ctx.spec.spec_path}") from exc
+        raise exc.in_context(f"benchmark {ctx.uid}, spec {ctx.spec.spec_path}; {where_from(ctx.spec)}") from exc
     if result.skipped_missing_images:
-        log.warning("%s: skipped %d of %d items whose images are not on disk (under %s); %s", result.uid,
-                    result.skipped_missing_images, result.total, ctx.image_root, MISSING_HINT)
+        log.warning("%s: skipped %d of %d items whose images are not on disk (under %s); %s; %s", result.uid,
+                    result.skipped_missing_images, result.total, ctx.image_root, MISSING_HINT, where_from(ctx.spec))
     return result
 
 
