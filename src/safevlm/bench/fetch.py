@@ -53,7 +53,6 @@ STAGING = ".safevlm-fetch"
 MARKER = ".safevlm-fetch.json"
 DEFAULT_GIT_ENDPOINT = "https://github.com"
 RETRIES = 3
-CHUNK = 1 << 16
 
 
 class FetchError(DataError):
@@ -117,7 +116,7 @@ def download(client: httpx.Client, url: str, part: Path, *, label: str, bar: Any
                 total = _total(resp, have if resume else 0)
                 bar.update(task, total=total or expected_size, completed=have if resume else 0)
                 with part.open("ab" if resume else "wb") as fh:
-                    for chunk in resp.iter_bytes(CHUNK):
+                    for chunk in resp.iter_bytes():  # as it arrives: a cut keeps every byte received
                         fh.write(chunk)
                         bar.advance(task, len(chunk))
                 if total is not None and part.stat().st_size < total:
