@@ -75,6 +75,7 @@ class LoadResult:
     on_missing_image: str = "skip"
     image_root: str = ""
     spec_path: Path | None = None
+    origin: str = ""  # where the data comes from (sources.where_from), for error messages
 
     @property
     def uid(self) -> str:
@@ -85,7 +86,7 @@ class LoadResult:
         try:
             check_images(samples)
         except DataError as exc:
-            raise exc.in_context(f"benchmark {self.uid}, spec {self.spec_path}") from exc
+            raise exc.in_context(f"benchmark {self.uid}, spec {self.spec_path}; {self.origin}") from exc
 
     def account(self) -> dict[str, Any]:
         """Where every item went: the counts a run's summary reports."""
@@ -255,14 +256,14 @@ def load_variant(ctx: BenchContext, *, on_missing_image: MissingPolicy | None = 
     """Load and check one variant (the first ``limit`` items); see the module docstring."""
     policy = on_missing_image or ctx.variant.on_missing_image or "skip"
     result = LoadResult(name=ctx.spec.name, variant=ctx.variant_name, samples=[], on_missing_image=policy,
-                        image_root=str(ctx.image_root), spec_path=ctx.spec.spec_path)
+                        image_root=str(ctx.image_root), spec_path=ctx.spec.spec_path, origin=where_from(ctx.spec))
     try:
         _fill(result, ctx, policy, verify_images, limit)
     except DataError as exc:
-        raise exc.in_context(f"benchmark {ctx.uid}, spec {ctx.spec.spec_path}; {where_from(ctx.spec)}") from exc
+        raise exc.in_context(f"benchmark {ctx.uid}, spec {ctx.spec.spec_path}; {result.origin}") from exc
     if result.skipped_missing_images:
         log.warning("%s: skipped %d of %d items whose images are not on disk (under %s); %s; %s", result.uid,
-                    result.skipped_missing_images, result.total, ctx.image_root, MISSING_HINT, where_from(ctx.spec))
+                    result.skipped_missing_images, result.total, ctx.image_root, MISSING_HINT, result.origin)
     return result
 
 
