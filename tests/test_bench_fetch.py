@@ -124,7 +124,7 @@ def test_a_fresh_fetch_lays_out_verified_files_images_and_protocol(tmp_path, hos
         "verdict_map": {"unsafe": 1}}
     marker = json.loads((root / ".safevlm-fetch.json").read_text())
     assert marker["hub"] == {"repo": "auth/tiny-hub", "revision": "c" * 40}  # main, resolved and recorded
-    assert not (root / ".safevlm-fetch" / "archives").exists() or not any((root / ".safevlm-fetch" / "archives").iterdir())
+    assert not (root / ".safevlm-fetch").exists()  # the staging folder goes once everything is in place
     # what huggingface_hub asked the Hub for, under HF_ENDPOINT
     assert any(p.startswith("/api/datasets/auth/tiny-hub") for _, p, _ in hosts.log)
     assert hosts.gets("/datasets/auth/tiny-hub/resolve/" + "c" * 40 + "/extra.zip")
@@ -132,6 +132,11 @@ def test_a_fresh_fetch_lays_out_verified_files_images_and_protocol(tmp_path, hos
     assert verify.exit_code == 0 and "ok" in verify.output, verify.output
     again = fetch(tmp_path, spec, "tiny")  # everything in place: nothing is downloaded again
     assert again.exit_code == 0 and "fetched" not in again.output and "up to date: 4" in again.output, again.output
+    image = root / "images" / "b.png"
+    image.write_bytes(image.read_bytes()[:-1] + b"\0")  # one byte of a fetched image changes
+    verify = runner.invoke(app, ["bench", "verify", "tiny", "--spec", str(spec), "--data-root", str(tmp_path / "data")],
+                           env={"COLUMNS": "200"})
+    assert verify.exit_code == 1 and "images/b.png changed" in verify.output, verify.output
 
 
 def test_a_cut_connection_is_resumed_with_a_range_request(tmp_path, hosts):

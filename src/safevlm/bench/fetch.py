@@ -12,7 +12,9 @@ Nothing unverified is put in place. Every download goes to the staging folder
 ``os.replace`` is atomic), resumes with an HTTP Range request after a cut connection,
 and is checked against its pinned sha256 (files), its pinned tree hash or count
 (image folders) before it replaces anything; a file that fails is removed from the
-staging folder and named in the error, and the good file already in place stays.
+staging folder and named in the error, and the good file already in place stays. The
+staging folder is removed once a fetch completes; after a failure it keeps what a rerun
+resumes from.
 What was fetched, with the Hub commit a floating revision resolved to and the hash of
 every image, is recorded in ``.safevlm-fetch.json`` for ``bench verify``.
 """
@@ -472,6 +474,7 @@ def fetch(spec: BenchmarkSpec, variants: list[str] | None = None, *, data_root: 
                     f.protocol()
             finally:
                 f.finish()
+            shutil.rmtree(root / STAGING, ignore_errors=True)  # all done: no partial download to resume
     except SafeVLMError as exc:
         if isinstance(exc, DataError):
             raise FetchError(exc.path, f"{exc.problem} [{spec.name}: {src.origin_url()}; "
