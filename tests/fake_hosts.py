@@ -120,7 +120,7 @@ class FakeHosts:
                 return auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None
 
             def _info(self, rest: str) -> None:
-                repo, _, rev = rest.partition("/revision/")
+                repo = rest.partition("/revision/")[0]
                 if repo not in hosts.hub:
                     return self._error(404, {"X-Error-Code": "RepoNotFound"})
                 siblings = [{"rfilename": k, "size": len(v), "lfs": {"sha256": hashlib.sha256(v).hexdigest(),

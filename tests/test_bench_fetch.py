@@ -13,10 +13,10 @@ import json
 from pathlib import Path
 
 import pytest
+from fake_hosts import FakeHosts, zip_bytes
 from PIL import Image
 from typer.testing import CliRunner
 
-from fake_hosts import FakeHosts, zip_bytes
 from safevlm.bench import fetch as fetch_mod
 from safevlm.bench.protocol import value_sha256
 from safevlm.cli.main import app

@@ -124,7 +124,7 @@ def download(client: httpx.Client, url: str, part: Path, *, label: str, bar: Any
                 if total is not None and part.stat().st_size < total:
                     raise httpx.RemoteProtocolError("connection closed before the end of the file")
                 return part
-        except (httpx.TransportError, httpx.RemoteProtocolError) as exc:
+        except httpx.TransportError as exc:  # a cut connection, a timeout: resume
             if attempt == RETRIES:
                 raise FetchError(url, f"download of {label} failed after {RETRIES + 1} tries: {exc}; run the "
                                  f"same command again to resume from {part.stat().st_size if part.exists() else 0} "
@@ -160,7 +160,7 @@ def _hub_download(repo: str, filename: str, revision: str, staging: Path) -> Pat
     """One file of a Hub dataset through huggingface_hub (its own resume and retries); errors say what to do."""
     import huggingface_hub.constants as hub_constants
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError
+    from huggingface_hub.errors import GatedRepoError, HTTPError, LocalEntryNotFoundError
 
     if hub_constants.HF_HUB_OFFLINE:
         raise FetchError(f"hub:{repo}/{filename}", "HF_HUB_OFFLINE is set (the Makefile sets it for tests and "
@@ -176,8 +176,8 @@ def _hub_download(repo: str, filename: str, revision: str, staging: Path) -> Pat
         raise FetchError(f"hub:{repo}/{filename}", _gated_message(repo)) from exc
     except LocalEntryNotFoundError as exc:
         raise FetchError(f"hub:{repo}/{filename}", f"the Hub could not be reached ({exc})") from exc
-    except HfHubHTTPError as exc:
-        raise FetchError(f"hub:{repo}/{filename}", f"the Hub refused the download: {exc}") from exc
+    except HTTPError as exc:  # an error status, or the connection (the Hub client's HTTP library)
+        raise FetchError(f"hub:{repo}/{filename}", f"the download from the Hub failed: {exc}") from exc
 
 
 def _gated_message(repo: str, page: str | None = None) -> str:
@@ -189,14 +189,14 @@ def _gated_message(repo: str, page: str | None = None) -> str:
 def _hub_info(repo: str, revision: str | None) -> Any:
     """The dataset's info at ``revision`` (its resolved commit, gating, LFS hashes) through HfApi."""
     from huggingface_hub import HfApi
-    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
+    from huggingface_hub.errors import GatedRepoError, HTTPError, RepositoryNotFoundError
 
     try:
         return HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None).dataset_info(
             repo, revision=revision, files_metadata=True)
     except GatedRepoError as exc:
         raise FetchError(f"hub:{repo}", _gated_message(repo)) from exc
-    except (RepositoryNotFoundError, HfHubHTTPError, httpx.HTTPError) as exc:
+    except (RepositoryNotFoundError, HTTPError) as exc:
         raise FetchError(f"hub:{repo}", f"could not read the dataset's information: {exc}") from exc
 
 

@@ -222,7 +222,7 @@ def _resolve(part: Any, srcs: _Sources, item: ProtocolItem) -> Any:
     if isinstance(part, list):
         return [_resolve(p, srcs, item) for p in part]
     if not isinstance(part, dict):
-        raise ValueError(f"a part must be a pick or a mapping of picks, got {part!r}")
+        raise ValueError(f"a part must be a pick or a mapping of picks, got {part!r}")  # noqa: TRY004 (a selection error)
     if set(part) <= PICK_KEYS and set(part) & {"line", "lines", "ident", "const"}:
         if "const" in part:
             return part["const"]

@@ -25,7 +25,8 @@ from pathlib import Path
 
 from safevlm import config
 from safevlm.bench.loader import LoadResult, MissingPolicy, load_variant, make_context
-from safevlm.bench.spec import BenchmarkSpec, SpecError, closest, load_spec
+from safevlm.bench.spec import BenchmarkSpec, SpecError, load_spec
+from safevlm.bench.strict import closest
 from safevlm.errors import ConfigError
 
 log = logging.getLogger(__name__)

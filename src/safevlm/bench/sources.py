@@ -144,8 +144,8 @@ class Sources(_Strict):
     hub: HubRepo | None = Field(None, description="The Hub dataset (images, gated sets).")
     gated: str | None = Field(None, description="The page whose terms must be accepted (logged in) before the "
                               "data can be downloaded.", examples=["https://huggingface.co/datasets/ys-zong/VLGuard"])
-    size: str = Field("", description="What a full fetch downloads, in words.", examples=["1 MB text + 2.45 GB "
-                                                                                           "images"])
+    size: str = Field("", description="What a full fetch downloads, in words.",
+                      examples=["1 MB text + 2.45 GB images"])
     files: dict[str, SourceFile] = Field(default_factory=dict, description="Every file safevlm reads: local path "
                                          "(relative to the benchmark root) -> pin.")
     images: list[ImageSource] = Field(default_factory=list, description="Image folders; a benchmark without them "

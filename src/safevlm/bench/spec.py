@@ -39,7 +39,6 @@ from pydantic import Discriminator, Field, Tag, ValidationError, model_validator
 from safevlm.bench.categories import RISK_CATEGORIES
 from safevlm.bench.sources import Sources
 from safevlm.bench.strict import Strict as _Strict
-from safevlm.bench.strict import closest
 from safevlm.bench.strict import did_you_mean as _did_you_mean
 from safevlm.data.sample import Expected
 from safevlm.errors import ConfigError

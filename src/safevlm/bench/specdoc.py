@@ -20,7 +20,15 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from safevlm.bench.categories import RISK_CATEGORIES
-from safevlm.bench.sources import GitRepo, HubRepo, ImageSource, ProtocolItem, ProtocolSource, SourceFile, Sources
+from safevlm.bench.sources import (
+    GitRepo,
+    HubRepo,
+    ImageSource,
+    ProtocolItem,
+    ProtocolSource,
+    SourceFile,
+    Sources,
+)
 from safevlm.bench.spec import MAX_SPEC_BYTES, MAX_SPEC_VALUES, BenchmarkSpec, LabelMap, SideSpec, VariantSpec
 
 MODEL_NAMES = {BenchmarkSpec: "benchmark", VariantSpec: "variant", SideSpec: "side", LabelMap: "label map",
