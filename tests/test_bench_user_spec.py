@@ -148,15 +148,26 @@ def test_a_spec_shadowing_a_builtin_is_named(tmp_path, monkeypatch, caplog):
     assert "bench/specs/xstest.yaml" in caplog.text
 
 
-def test_list_without_a_data_root_lists_specs_and_says_where_it_looked(tmp_path):
+def test_list_without_data_gives_one_line_per_benchmark_with_its_fetch_command(tmp_path):
     missing = tmp_path / "nowhere"
     result = runner.invoke(app, ["bench", "list", "xstest", "figstep"],
                            env={"SAFEVLM_DATA_ROOT": str(missing), "COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert "xstest:default" in result.output and "figstep:safebench-tiny" in result.output
+    lines = [line.split() for line in result.output.splitlines()]
+    assert ["xstest", "safevlm", "bench", "fetch", "xstest"] in lines
+    assert ["figstep", "safevlm", "bench", "fetch", "figstep"] in lines
+    assert "figstep:safebench-tiny" not in result.output and "error" not in result.output.lower()
     assert f"data root: {missing}" in " ".join(result.output.split()) and "not found" in result.output
     result = runner.invoke(app, ["bench", "list", "--json", "xstest", "vlguard"],
                            env={"SAFEVLM_DATA_ROOT": str(missing)})
     rows = {r["ref"]: r for r in json.loads(result.output)}
-    assert rows["xstest:default"]["items"] is None and "benchmark file not found" in rows["xstest:default"]["error"]
-    assert len(rows) == 6 and all(r["error"] for r in rows.values())
+    assert set(rows) == {"xstest", "vlguard"}
+    assert rows["vlguard"]["fetch"] == "safevlm bench fetch vlguard" and rows["vlguard"]["error"] is None
+
+
+def test_a_missing_file_says_where_the_data_comes_from(tmp_path):
+    (tmp_path / "XSTest").mkdir()  # the folder is there, its file is not
+    result = runner.invoke(app, ["bench", "list", "--json", "xstest"], env={"SAFEVLM_DATA_ROOT": str(tmp_path)})
+    error = json.loads(result.output)[0]["error"]
+    assert "xstest_prompts.csv" in error and "benchmark file not found" in error
+    assert "github.com/paul-rottger/exaggerated-safety" in error and "safevlm bench fetch xstest" in error

@@ -23,12 +23,14 @@ from typing import Any
 from rich.console import Console
 from rich.progress import (
     BarColumn,
+    DownloadColumn,
     MofNCompleteColumn,
     Progress,
     ProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
+    TransferSpeedColumn,
 )
 from rich.text import Text
 
@@ -71,6 +73,17 @@ def progress_bar(enabled: bool = True, console: Console | None = None, *, rate: 
         yield _Silent()
         return
     with Progress(*columns(rate), console=console or Console(stderr=True), transient=transient) as bar:
+        yield bar
+
+
+@contextmanager
+def download_bar(enabled: bool = True) -> Iterator[Any]:
+    """Bytes done / total, speed and ETA on stderr (downloads: ``safevlm bench fetch``)."""
+    if not enabled:
+        yield _Silent()
+        return
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                  TextColumn("eta"), TimeRemainingColumn(), console=err_console) as bar:
         yield bar
 
 

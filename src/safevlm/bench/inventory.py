@@ -5,10 +5,15 @@ with ``on_missing_image="text_only"`` so no item is hidden. ``verify_images`` al
 checks every image file (the demo's first stage does).
 
 Listing never stops at one bad benchmark and never runs untrusted code: a variant
-that fails to load (no data under the data root, a malformed file) gets a row with
-its ``error``, a broken spec gets a row naming its file, and a variant whose hook
-comes from a user path is listed uncounted (``note``) unless hooks are trusted.
-``strict`` turns the first failure into an exception instead (the demo's check).
+that fails to load (a missing or malformed file) gets a row with its ``error``, a
+broken spec gets a row naming its file, and a variant whose hook comes from a user
+path is listed uncounted (``note``) unless hooks are trusted. A benchmark that records
+its sources but whose folder is not under the data root gets one row for the whole
+benchmark, ``fetch`` holding the command that downloads it. ``strict`` turns the first
+failure into an exception instead (the demo's check).
+
+Each spec is parsed once: variants are loaded from the scanned spec, not looked up again
+by name (a look-up rescans the search path).
 """
 
 from __future__ import annotations
@@ -18,15 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from safevlm import config
-from safevlm.bench.loader import hook_needs_trust
-from safevlm.bench.registry import load_benchmark, scan_specs
+from safevlm.bench.loader import benchmark_root, hook_needs_trust, load_variant, make_context
+from safevlm.bench.registry import scan_specs
+from safevlm.bench.sources import fetch_command
 from safevlm.errors import SafeVLMError
 
 
 def _row(name: str, variant: str | None, **fields: Any) -> dict[str, Any]:
     base = {"name": name, "variant": variant, "ref": f"{name}:{variant}" if variant else name, "items": None,
             "with_images": None, "modality": None, "behaviour": {}, "license": "", "description": "",
-            "spec": None, "error": None, "note": None}
+            "spec": None, "error": None, "note": None, "default": False, "fetch": None}
     return base | fields
 
 
@@ -39,14 +45,18 @@ def summarise(data_root: Path | None = None, specs: list[Path] | None = None, na
     ``on_variant(ref)`` is called before each variant loads (progress display).
     """
     trusted = config.trust_hooks() if trust_hooks is None else trust_hooks
-    scan = scan_specs(specs)
+    scan = scan_specs(specs, warn_broken=False)  # broken specs are rows below, said once
     rows = []
     for name, spec in sorted(scan.specs.items()):
         if (names and name not in names) or name in exclude:
             continue
+        if spec.sources is not None and not benchmark_root(spec, data_root=data_root).is_dir() and not strict:
+            rows.append(_row(name, None, modality=spec.modality, license=spec.license, description=spec.title,
+                             spec=str(spec.spec_path), fetch=fetch_command(name)))
+            continue
         for variant, v in spec.variants.items():
             row = _row(name, variant, modality=spec.modality, license=spec.license, description=v.description,
-                       spec=str(spec.spec_path))
+                       spec=str(spec.spec_path), default=variant == spec.default_variant)
             rows.append(row)
             if hook_needs_trust(v) and not trusted:
                 row["note"] = f"not counted: runs the user hook {v.hook!r} (only with --trust-hooks)"
@@ -54,8 +64,8 @@ def summarise(data_root: Path | None = None, specs: list[Path] | None = None, na
             if on_variant:
                 on_variant(row["ref"])
             try:
-                res = load_benchmark(row["ref"], data_root=data_root, verify_images=verify_images,
-                                     on_missing_image="text_only", extra_specs=specs, trust_hooks=trusted)
+                ctx = make_context(spec, variant, data_root=data_root, trust_hooks=trusted)
+                res = load_variant(ctx, verify_images=verify_images, on_missing_image="text_only")
             except SafeVLMError as exc:
                 if strict:
                     raise

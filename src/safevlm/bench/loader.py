@@ -28,6 +28,7 @@ from PIL import Image
 from safevlm import config
 from safevlm.bench.categories import RISK_CATEGORIES
 from safevlm.bench.records import Where, read_records
+from safevlm.bench.sources import where_from
 from safevlm.bench.spec import BenchmarkSpec, LabelMap, MissingImagePolicy, VariantSpec
 from safevlm.data.sample import Expected, ImageRef, Sample, check_image
 from safevlm.errors import ConfigError, DataError
@@ -74,6 +75,7 @@ class LoadResult:
     on_missing_image: str = "skip"
     image_root: str = ""
     spec_path: Path | None = None
+    origin: str = ""  # where the data comes from (sources.where_from), for error messages
 
     @property
     def uid(self) -> str:
@@ -84,7 +86,7 @@ class LoadResult:
         try:
             check_images(samples)
         except DataError as exc:
-            raise exc.in_context(f"benchmark {self.uid}, spec {self.spec_path}") from exc
+            raise exc.in_context(f"benchmark {self.uid}, spec {self.spec_path}; {self.origin}") from exc
 
     def account(self) -> dict[str, Any]:
         """Where every item went: the counts a run's summary reports."""
@@ -211,6 +213,12 @@ def iter_samples(ctx: BenchContext) -> Iterator[tuple[Where, Sample]]:
                 yield where, sample
 
 
+def benchmark_root(spec: BenchmarkSpec, *, data_root: str | Path | None = None, root: str | Path | None = None) -> Path:
+    """The benchmark's folder: ``root`` > the config file's ``benchmarks.NAME.root`` > data root / spec root."""
+    over = config.benchmark_overrides(spec.name).get("root")
+    return Path(root or over or (config.data_root(data_root) / spec.root)).expanduser()
+
+
 def make_context(spec: BenchmarkSpec, variant: str | None = None, *, data_root: str | Path | None = None,
                  root: str | Path | None = None, image_root: str | Path | None = None,
                  trust_hooks: bool | None = None) -> BenchContext:
@@ -225,7 +233,7 @@ def make_context(spec: BenchmarkSpec, variant: str | None = None, *, data_root: 
                           f"{', '.join(spec.variants)}")
     v = spec.variants[name]
     over = config.benchmark_overrides(spec.name)
-    base = Path(root or over.get("root") or (config.data_root(data_root) / spec.root)).expanduser()
+    base = benchmark_root(spec, data_root=data_root, root=root)
     img = image_root or over.get("image_root")
     img_root = Path(img).expanduser() if img else base / (v.image_root or ".")
     return BenchContext(spec=spec, variant_name=name, variant=v, root=base, image_root=img_root,
@@ -248,14 +256,14 @@ def load_variant(ctx: BenchContext, *, on_missing_image: MissingPolicy | None = 
     """Load and check one variant (the first ``limit`` items); see the module docstring."""
     policy = on_missing_image or ctx.variant.on_missing_image or "skip"
     result = LoadResult(name=ctx.spec.name, variant=ctx.variant_name, samples=[], on_missing_image=policy,
-                        image_root=str(ctx.image_root), spec_path=ctx.spec.spec_path)
+                        image_root=str(ctx.image_root), spec_path=ctx.spec.spec_path, origin=where_from(ctx.spec))
     try:
         _fill(result, ctx, policy, verify_images, limit)
     except DataError as exc:
-        raise exc.in_context(f"benchmark {ctx.uid}, spec {ctx.spec.spec_path}") from exc
+        raise exc.in_context(f"benchmark {ctx.uid}, spec {ctx.spec.spec_path}; {result.origin}") from exc
     if result.skipped_missing_images:
-        log.warning("%s: skipped %d of %d items whose images are not on disk (under %s); %s", result.uid,
-                    result.skipped_missing_images, result.total, ctx.image_root, MISSING_HINT)
+        log.warning("%s: skipped %d of %d items whose images are not on disk (under %s); %s; %s", result.uid,
+                    result.skipped_missing_images, result.total, ctx.image_root, MISSING_HINT, result.origin)
     return result
 
 

@@ -10,6 +10,11 @@ one by name gives its error.
 
 Benchmarks are addressed as ``NAME`` (its default variant), ``NAME:VARIANT`` or
 ``NAME:*`` (every variant, see :func:`expand_refs`).
+
+Each spec file is parsed once per process (:func:`_parse`, keyed by the file's path, size
+and modification time): a command that scans the search path several times (``bench
+list`` loads every variant, ``eval`` every ref) pays for one parse, and a broken spec is
+reported once, not once per scan or per variant.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from pathlib import Path
 
 from safevlm import config
 from safevlm.bench.loader import LoadResult, MissingPolicy, load_variant, make_context
-from safevlm.bench.spec import BenchmarkSpec, SpecError, closest, load_spec
+from safevlm.bench.spec import BenchmarkSpec, SpecError, load_spec
+from safevlm.bench.strict import closest
 from safevlm.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -28,6 +34,7 @@ log = logging.getLogger(__name__)
 BUILTIN_SPECS = Path(__file__).parent / "specs"
 ALL_VARIANTS = "*"
 _warned: set[str] = set()
+_parsed: dict[Path, tuple[tuple[int, int], BenchmarkSpec | SpecError]] = {}
 
 
 @dataclass
@@ -56,17 +63,42 @@ def _spec_files(extra: list[Path] | None, notes: list[str]) -> list[Path]:
     return files
 
 
-def scan_specs(extra: list[Path] | None = None) -> SpecScan:
-    """Read every spec on the search path; broken ones and shadowed names are reported, never fatal."""
+def _parse(path: Path) -> BenchmarkSpec:
+    """:func:`load_spec`, memoised per file version (a changed file is read again)."""
+    try:
+        st = path.stat()
+        key = (st.st_size, st.st_mtime_ns)
+    except OSError:
+        return load_spec(path)  # gives its own error
+    path = path.resolve()
+    hit = _parsed.get(path)
+    if hit is None or hit[0] != key:
+        try:
+            hit = (key, load_spec(path))
+        except SpecError as exc:
+            hit = (key, exc)
+        _parsed[path] = hit
+    if isinstance(hit[1], SpecError):
+        raise hit[1]
+    return hit[1]
+
+
+def scan_specs(extra: list[Path] | None = None, *, warn_broken: bool = True) -> SpecScan:
+    """Read every spec on the search path; broken ones and shadowed names are reported, never fatal.
+
+    Each note is logged once per process; ``warn_broken=False`` leaves broken specs to the
+    caller (``bench list`` shows them as rows, so a warning would say it twice).
+    """
     scan = SpecScan()
     for f in _spec_files(extra, scan.notes):
         try:
-            spec = load_spec(f)
+            spec = _parse(f)
         except SpecError as exc:
             name = exc.name or f.stem
             scan.broken[name] = exc
             scan.specs.pop(name, None)
-            scan.notes.append(f"skipped broken spec {f}: {exc}")
+            if warn_broken:
+                scan.notes.append(f"skipped broken spec {f}: {exc}")
             continue
         earlier = scan.specs.get(spec.name)
         if earlier is not None:

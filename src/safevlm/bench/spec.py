@@ -29,15 +29,17 @@ Validation errors give one line per mistake and suggest the closest allowed key.
 
 from __future__ import annotations
 
-import difflib
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
+from pydantic import Discriminator, Field, Tag, ValidationError, model_validator
 
 from safevlm.bench.categories import RISK_CATEGORIES
+from safevlm.bench.sources import Sources
+from safevlm.bench.strict import Strict as _Strict
+from safevlm.bench.strict import did_you_mean as _did_you_mean
 from safevlm.data.sample import Expected
 from safevlm.errors import ConfigError
 
@@ -52,40 +54,6 @@ class SpecError(ConfigError):
     def __init__(self, message: str, name: str | None = None):
         super().__init__(message)
         self.name = name
-
-
-def closest(word: str, allowed: list[str] | set[str] | tuple[str, ...]) -> str | None:
-    """The allowed word nearest to ``word`` (typos, case, ``-`` for ``_``), or None if none is close."""
-    norm = {a.lower().replace("-", "_"): a for a in allowed}
-    hit = difflib.get_close_matches(word.lower().replace("-", "_"), list(norm), n=1, cutoff=0.6)
-    return norm[hit[0]] if hit else None
-
-
-def _did_you_mean(word: str, allowed: list[str] | set[str] | tuple[str, ...]) -> str:
-    hint = closest(word, allowed)
-    return f" (did you mean {hint!r}?)" if hint else ""
-
-
-class _Strict(BaseModel):
-    """Unknown keys are one error each, naming the closest allowed key."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    @classmethod
-    def public_keys(cls) -> list[str]:
-        return [f.alias or n for n, f in cls.model_fields.items() if not f.exclude]
-
-    @model_validator(mode="before")
-    @classmethod
-    def _known_keys(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            allowed = cls.public_keys()
-            names = {n for n, f in cls.model_fields.items() if not f.exclude}
-            unknown = [k for k in data if k not in allowed and k not in names]
-            if unknown:
-                raise ValueError("; ".join(f"unknown key {k!r}{_did_you_mean(str(k), allowed)}" for k in unknown)
-                                 + f"; allowed: {', '.join(allowed)}")
-        return data
 
 
 # One-of-two types dispatch on the input's shape, so a wrong value gives one message, not one per branch.
@@ -259,6 +227,8 @@ class BenchmarkSpec(_Strict):
     default_variant: str | None = Field(None, description="The variant a bare `NAME` means (default: the "
                                         "first one listed).", examples=["test"])
     variants: dict[str, VariantSpec] = Field(description="Variant name -> variant (below).")
+    sources: Sources | None = Field(None, description="Where the data comes from, pinned: `safevlm bench fetch` / "
+                                    "`verify` (see Sources below and docs/data.md).")
     spec_path: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
@@ -301,6 +271,8 @@ class BenchmarkSpec(_Strict):
             missing = (["file"] if v.file is None else []) + missing
             if missing:
                 raise ValueError(f"variant {name!r}: needs {', '.join(map(repr, missing))} (or a 'hook')")
+        if self.sources and (problems := self.sources.check_variants(self.variants)):
+            raise ValueError("; ".join(problems))
         return self
 
     @property

@@ -20,9 +20,22 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from safevlm.bench.categories import RISK_CATEGORIES
+from safevlm.bench.sources import (
+    GitRepo,
+    HubRepo,
+    ImageSource,
+    ProtocolItem,
+    ProtocolSource,
+    SourceFile,
+    Sources,
+)
 from safevlm.bench.spec import MAX_SPEC_BYTES, MAX_SPEC_VALUES, BenchmarkSpec, LabelMap, SideSpec, VariantSpec
 
-MODEL_NAMES = {BenchmarkSpec: "benchmark", VariantSpec: "variant", SideSpec: "side", LabelMap: "label map"}
+MODEL_NAMES = {BenchmarkSpec: "benchmark", VariantSpec: "variant", SideSpec: "side", LabelMap: "label map",
+               Sources: "sources", GitRepo: "Git repository", HubRepo: "Hub dataset", SourceFile: "file pin",
+               ImageSource: "image folder", ProtocolSource: "protocol", ProtocolItem: "protocol item"}
+SOURCES_TABLES = {"sources": Sources, "git_repo": GitRepo, "hub_repo": HubRepo, "source_file": SourceFile,
+                  "image_source": ImageSource, "protocol_source": ProtocolSource, "protocol_item": ProtocolItem}
 COMMAND = "safevlm bench schema --out docs/benchmark-spec.md"
 
 
@@ -228,6 +241,59 @@ in `results.json`, `results.md` and `report.html`. Groups with a generation or j
 error, or with a single member left (e.g. its twin's image was missing), are not scored.
 `--limit` keeps groups whole.
 
+## Sources (`sources:`)
+
+Where the data comes from, pinned, for `safevlm bench fetch NAME[:VARIANT]` (download into the
+data root, resumable, each file checked against its sha256 before it replaces anything) and
+`safevlm bench verify [NAME]` (files, item counts, the scoring protocol; one line per benchmark,
+exit 1 naming the file that differs). The built-in specs' sources are tabulated in
+[data.md](data.md). A value that could not be established (a Hub revision, the hash of a set of
+images never seen whole) is `null`, never guessed.
+
+```yaml
+sources:
+  git: {{repo: paul-rottger/exaggerated-safety, commit: d7bb5bd738c1fcbc36edd83d5e7d1b71a3e2d84d}}
+  size: 38.7 KB text; no images
+  files:
+    xstest_prompts.csv: {{sha256: 11783fb2..., bytes: 38719}}
+  items: {{default: 450}}
+  protocol:                        # the authors' scoring literals -> eval/protocol.json
+    repo: paul-rottger/exaggerated-safety
+    commit: d7bb5bd738c1fcbc36edd83d5e7d1b71a3e2d84d
+    files: {{evaluation/classify_completions_gpt.py: 81dc9d69...}}
+    items:
+      - {{name: gpt_judge_system_prompt, kind: judge_prompt, file: evaluation/classify_completions_gpt.py,
+         lines: [26, 26], key: content, sha256: 776e8418...}}
+```
+
+{{sources}}
+
+### `git` and `hub`
+
+{{git_repo}}
+
+{{hub_repo}}
+
+### `files` entries
+
+{{source_file}}
+
+### `images` entries
+
+{{image_source}}
+
+### `protocol`
+
+The authors' scoring files are downloaded at the pinned commit, checked against their sha256,
+parsed with Python's `ast` (never run, not kept), and the literals each item selects by file
+and line become `eval/protocol.json`. Each value must equal its own `sha256` pin
+(`safevlm.bench.protocol.value_sha256`: sha256 of the value as canonical JSON), so a moved line
+or an edited upstream file stops the fetch naming the item.
+
+{{protocol_source}}
+
+{{protocol_item}}
+
 ## Limits
 
 A spec file larger than {MAX_SPEC_BYTES} bytes, or whose YAML aliases expand to more than
@@ -237,7 +303,8 @@ A spec file larger than {MAX_SPEC_BYTES} bytes, or whose YAML aliases expand to 
 
 def render_reference() -> str:
     """The whole docs/benchmark-spec.md."""
-    tables = {"benchmark": BenchmarkSpec, "variant": VariantSpec, "side": SideSpec, "label_map": LabelMap}
+    tables = {"benchmark": BenchmarkSpec, "variant": VariantSpec, "side": SideSpec, "label_map": LabelMap,
+              **SOURCES_TABLES}
     text = INTRO
     for key, model in tables.items():
         text = text.replace(f"{{{key}}}", "\n".join(field_rows(model)))

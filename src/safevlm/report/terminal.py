@@ -79,28 +79,42 @@ def results_table(results: dict[str, Any]) -> ResultsTables:
 def inventory_table(rows: list[dict[str, Any]]) -> Table:
     """The benchmark inventory: counts per expected behaviour; images short of items in yellow.
 
-    A variant that was not counted (an error, an untrusted hook) shows ``?``; the reasons
-    are printed under the table by the caller.
+    The ``benchmark:variant`` column is what a user copies into ``--bench``: it is never
+    cut (its width is the longest ref); ``*`` marks each benchmark's default variant (what
+    a bare ``NAME`` means). A variant without its images says "text only". A variant that
+    was not counted (an error, an untrusted hook) shows ``?``; the reasons are printed under
+    the table by the caller. Benchmarks not fetched (``fetch`` set) are not rows here.
     """
-    table = Table(title="Benchmarks (expected behaviour per item)")
-    table.add_column("benchmark:variant", no_wrap=True)
+    rows = [r for r in rows if not r.get("fetch")]
+    table = Table(title="Benchmarks (expected behaviour per item)", caption="* default variant (a bare NAME)")
+    width = max((len(r["ref"]) for r in rows), default=20)
+    table.add_column("benchmark:variant", no_wrap=True, min_width=width, overflow="fold")
+    table.add_column("", no_wrap=True, min_width=1)
     for col in ("items", "images", "refuse", "comply", "safe_compl."):
-        table.add_column(col, justify="right", no_wrap=True, min_width=len(col))
-    table.add_column("license", overflow="ellipsis", no_wrap=True, max_width=40)
+        table.add_column(col, justify="right", no_wrap=True, min_width=9 if col == "images" else len(col))
+    table.add_column("license", overflow="ellipsis", max_width=40)  # the one column that wraps
     for r in rows:
+        mark = "*" if r.get("default") else ""
         if r["items"] is None:
-            mark = "[red]?[/]" if r.get("error") else "[yellow]?[/]"
-            table.add_row(escape(r["ref"]), mark, mark, "", "", "", escape(r["license"] or ""))
+            unknown = "[red]?[/]" if r.get("error") else "[yellow]?[/]"
+            table.add_row(escape(r["ref"]), mark, unknown, unknown, "", "", "", _short_licence(r["license"]))
             continue
         if r["modality"] == "text" and not r["with_images"]:
             imgs = "[dim]text[/]"
+        elif not r["with_images"]:
+            imgs = "[yellow]text only[/]"
         elif r["with_images"] < r["items"]:
             imgs = f"[yellow]{r['with_images']}[/]"
         else:
             imgs = str(r["with_images"])
         mix = [str(r["behaviour"].get(k, "")) for k in ("refuse", "comply", "safe_complete")]
-        table.add_row(f"{r['name']}:{r['variant']}", str(r["items"]), imgs, *mix, r["license"])
+        table.add_row(escape(r["ref"]), mark, str(r["items"]), imgs, *mix, _short_licence(r["license"]))
     return table
+
+
+def _short_licence(text: str | None) -> str:
+    """The licence's name without its qualifications ("CC BY-NC 4.0 (research only)" -> "CC BY-NC 4.0")."""
+    return escape((text or "").split(";")[0].split(" (")[0].strip())
 
 
 def scorecard_table(title: str, card: Any) -> Table:
