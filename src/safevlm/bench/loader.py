@@ -27,6 +27,7 @@ from PIL import Image
 
 from safevlm import config
 from safevlm.bench.categories import RISK_CATEGORIES
+from safevlm.bench.protocol import Protocol, load_protocol, task_text
 from safevlm.bench.records import Where, read_records
 from safevlm.bench.spec import BenchmarkSpec, LabelMap, MissingImagePolicy, VariantSpec
 from safevlm.data.sample import Expected, ImageRef, Sample, check_image
@@ -57,6 +58,13 @@ class BenchContext:
 
     def path(self, rel: str) -> Path:
         return self.root / rel
+
+    def protocol(self) -> Protocol | None:
+        """The variant's official protocol file, verified against its pinned sha256 (None: it has none)."""
+        official = self.spec.official_for(self.variant_name)
+        if official is None:
+            return None
+        return load_protocol(self.path(official.protocol), official.sha256, origin=self.spec.homepage, bench=self.uid)
 
 
 @dataclass
@@ -185,7 +193,29 @@ def _hook(ctx: BenchContext) -> Any:
 
 
 def iter_samples(ctx: BenchContext) -> Iterator[tuple[Where, Sample]]:
-    """All samples of a variant, images unchecked, in file order (a record's sides in spec order)."""
+    """All samples of a variant, images unchecked, in file order (a record's sides in spec order).
+
+    A variant's ``task_prompt`` builds each text from its protocol file's task prompt;
+    ``repeat: N`` yields every sample N times (ids ``ID#1``..``ID#N``, ``metadata.repeat_of``).
+    """
+    v = ctx.variant
+    protocol = ctx.protocol() if v.task_prompt is not None else None
+    for where, sample in _built_samples(ctx):
+        if protocol is not None and v.task_prompt is not None:
+            text = task_text(v.task_prompt.builder, v.task_prompt.items, protocol, sample.text, sample.choices)
+            meta = dict(sample.metadata)
+            if sample.choices and v.task_prompt.builder == "siuo_mcqa":
+                meta["options_in_text"] = True  # the evaluation does not list them again
+            sample = sample.model_copy(update={"text": text, "metadata": meta})
+        if v.repeat == 1:
+            yield where, sample
+            continue
+        for k in range(1, v.repeat + 1):
+            yield where, sample.model_copy(update={"id": f"{sample.id}#{k}", "metadata": {
+                **sample.metadata, "repeat_of": sample.id, "repeat": k}})
+
+
+def _built_samples(ctx: BenchContext) -> Iterator[tuple[Where, Sample]]:
     v = ctx.variant
     if v.hook:
         produced = _hook(ctx)(ctx)

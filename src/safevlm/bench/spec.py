@@ -38,6 +38,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
 from safevlm.bench.categories import RISK_CATEGORIES
+from safevlm.bench.official import OfficialSpec, TaskPrompt
 from safevlm.data.sample import Expected
 from safevlm.errors import ConfigError
 
@@ -204,6 +205,15 @@ class VariantSpec(_Strict):
                                          "pair), sharing the record's `group`; see the side fields below.",
                                          examples=[[{"name": "unsafe", "text": "{unsafe}", "expected": "refuse"},
                                                     {"name": "safe", "text": "{safe}", "expected": "comply"}]])
+    repeat: int = Field(1, ge=1, le=16, description="Ask every item this many times (ids `ID#1`..`ID#N`, "
+                        "`metadata.repeat_of`): protocols that score several sampled responses per item "
+                        "(SIUO: the majority of 3).", examples=[3])
+    task_prompt: TaskPrompt | None = Field(None, description="Build the text sent to the model from a task "
+                                           "prompt of the benchmark's protocol file, as its authors sent it "
+                                           "(`null` in an extending variant: the plain text).",
+                                           examples=[{"builder": "prefix", "items": {"prompt": "prompt_chat_if"}}])
+    official: OfficialSpec | None = Field(None, description="This variant's official protocol (default: the "
+                                          "benchmark's); see [Official protocol](#official-protocol-official).")
 
     @model_validator(mode="after")
     def _labels_known(self) -> VariantSpec:
@@ -259,6 +269,8 @@ class BenchmarkSpec(_Strict):
     default_variant: str | None = Field(None, description="The variant a bare `NAME` means (default: the "
                                         "first one listed).", examples=["test"])
     variants: dict[str, VariantSpec] = Field(description="Variant name -> variant (below).")
+    official: OfficialSpec | None = Field(None, description="How the benchmark's authors score it, read from "
+                                          "its protocol file; see [Official protocol](#official-protocol-official).")
     spec_path: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
@@ -294,6 +306,9 @@ class BenchmarkSpec(_Strict):
             raise ValueError(f"default_variant {self.default_variant!r} is not among the variants "
                              f"({', '.join(self.variants)})")
         for name, v in self.variants.items():
+            if v.task_prompt is not None and self.official_for(name) is None:
+                raise ValueError(f"variant {name!r}: a task_prompt is read from the protocol file, which needs an "
+                                 "'official' block (protocol and sha256)")
             if v.hook is not None:
                 continue
             sides = v.items or [SideSpec(name="")]
@@ -302,6 +317,11 @@ class BenchmarkSpec(_Strict):
             if missing:
                 raise ValueError(f"variant {name!r}: needs {', '.join(map(repr, missing))} (or a 'hook')")
         return self
+
+    def official_for(self, variant: str) -> OfficialSpec | None:
+        """The official protocol of ``variant``: its own block, else the benchmark's."""
+        v = self.variants[variant]
+        return v.official if v.official is not None else self.official
 
     @property
     def base_dir(self) -> Path:
