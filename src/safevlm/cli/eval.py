@@ -16,6 +16,7 @@ import typer
 from safevlm.cli.common import DataRootOpt, SpecOpt, TrustHooksOpt, console, err_console, friendly_errors
 from safevlm.config import parse_assignments
 from safevlm.errors import ConfigError
+from safevlm.report.official import official_table
 from safevlm.report.terminal import results_table, selection_lines
 
 
@@ -124,6 +125,9 @@ def eval_cmd(out: Annotated[Path, typer.Option("--out", "-o", help="Run director
         typer.echo(json.dumps(results, indent=2))
         return
     console.print(results_table(results))
+    official = official_table(results)
+    if official is not None:
+        console.print(official)
     for line in selection_lines(results):
         console.print(line, highlight=False, soft_wrap=True)
     run = results["run"]

@@ -269,6 +269,7 @@ def _metric(name: str, m: OfficialMetric, b: _Bench, judge_model: str | None, op
     if m.majority:
         entry["samples_per_item"] = round(sum(len(u) for u in units.values()) / max(1, len(units)), 3)
     if m.by:
+        entry["by_field"] = m.by
         entry["by"] = {g: _estimate(v, opts) for g, v in sorted(groups.items())}
     if errors:
         entry["judge_errors"] = sum(errors.values())
