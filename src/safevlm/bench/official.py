@@ -153,9 +153,9 @@ class TaskPrompt(_Strict):
     """The evaluated model's text built from a task prompt of the protocol (as the authors sent it)."""
 
     builder: Literal["prefix", "replace", "siuo_mcqa"] = Field(
-        description="`prefix`: the item's text directly before the item's text (MSSBench); `replace`: the item's "
-        "text instead of it (FigStep's attack prompt); `siuo_mcqa`: the question and its option lines filled "
-        "into the template.", examples=["prefix"])
+        description="`prefix`: the protocol prompt directly before the benchmark's text (MSSBench); `replace`: "
+        "the protocol prompt instead of it (FigStep's attack prompt); `siuo_mcqa`: the question and its option "
+        "lines filled into the protocol's template.", examples=["prefix"])
     items: dict[str, str] = Field(description="Role -> protocol item: `prompt`, and for `siuo_mcqa` "
                                   "`option_line`.", examples=[{"prompt": "prompt_chat_if"}])
 

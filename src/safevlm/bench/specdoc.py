@@ -20,9 +20,12 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from safevlm.bench.categories import RISK_CATEGORIES
+from safevlm.bench.official import OfficialJudge, OfficialMetric, OfficialSpec, TaskPrompt
 from safevlm.bench.spec import MAX_SPEC_BYTES, MAX_SPEC_VALUES, BenchmarkSpec, LabelMap, SideSpec, VariantSpec
 
-MODEL_NAMES = {BenchmarkSpec: "benchmark", VariantSpec: "variant", SideSpec: "side", LabelMap: "label map"}
+MODEL_NAMES = {BenchmarkSpec: "benchmark", VariantSpec: "variant", SideSpec: "side", LabelMap: "label map",
+               OfficialSpec: "official block", OfficialJudge: "official judge", OfficialMetric: "official metric",
+               TaskPrompt: "task prompt"}
 COMMAND = "safevlm bench schema --out docs/benchmark-spec.md"
 
 
@@ -228,6 +231,42 @@ in `results.json`, `results.md` and `report.html`. Groups with a generation or j
 error, or with a single member left (e.g. its twin's image was missing), are not scored.
 `--limit` keeps groups whole.
 
+## Official protocol (`official:`)
+
+How the benchmark's authors score it, beside safevlm's uniform view: which items of the
+benchmark's protocol file (`eval/protocol.json` under its root: the authors' judge prompts,
+phrase lists, verdict regexes and settings, extracted as data) feed which judge, the file's
+sha256 (a missing or changed file is an error naming it and where it comes from), the verdict
+parser (`kind`, one of safevlm's) and the aggregation. No prompt text is written in a spec:
+only item names. Set on the benchmark (every variant) or on a variant (replacing it). Each
+metric appears in `results.json` under the benchmark's `official` block; an LLM-judge metric is
+computed only with `--judge-model` (docs/benchmark-protocols.md).
+
+```yaml
+official:
+  sha256: 44c5...                  # of eval/protocol.json
+  offline_judge: strmatch          # what --judge protocol:NAME applies
+  judges:
+    strmatch: {{kind: prefix_match, items: {{prefixes: [ITEM_A, ITEM_B], labels: ITEM_C}}}}
+  metrics:
+    refusal_safe: {{judge: strmatch, share_of: [2_full_refusal], where: {{expected: comply}}, by: category}}
+```
+
+{{official}}
+
+Judges:
+
+{{official_judge}}
+
+Metrics:
+
+{{official_metric}}
+
+A variant's `task_prompt` builds the text sent to the model from a task prompt of the same
+file (MSSBench's context prompt, FigStep's attack prompt, SIUO's multiple-choice prompt):
+
+{{task_prompt}}
+
 ## Limits
 
 A spec file larger than {MAX_SPEC_BYTES} bytes, or whose YAML aliases expand to more than
@@ -237,7 +276,9 @@ A spec file larger than {MAX_SPEC_BYTES} bytes, or whose YAML aliases expand to 
 
 def render_reference() -> str:
     """The whole docs/benchmark-spec.md."""
-    tables = {"benchmark": BenchmarkSpec, "variant": VariantSpec, "side": SideSpec, "label_map": LabelMap}
+    tables = {"benchmark": BenchmarkSpec, "variant": VariantSpec, "side": SideSpec, "label_map": LabelMap,
+              "official": OfficialSpec, "official_judge": OfficialJudge, "official_metric": OfficialMetric,
+              "task_prompt": TaskPrompt}
     text = INTRO
     for key, model in tables.items():
         text = text.replace(f"{{{key}}}", "\n".join(field_rows(model)))
