@@ -151,6 +151,7 @@ def load_items(cfg: EvalConfig, model: str, *, verify_images: bool = True, trust
     -> every variant) and de-duplicated; ``cfg.benches`` is updated to the resolved refs.
     """
     from safevlm.bench import expand_refs, load_benchmark
+    from safevlm.bench.registry import check_protocol
     from safevlm.data.prompts import get_wrapper
 
     wrapper = get_wrapper(cfg.prompt_wrapper) if cfg.prompt_wrapper else None
@@ -161,6 +162,7 @@ def load_items(cfg: EvalConfig, model: str, *, verify_images: bool = True, trust
     for ref in expand_refs(cfg.benches, specs):
         res = load_benchmark(ref, data_root=cfg.data_root, on_missing_image=cfg.on_missing_image,  # type: ignore[arg-type]
                              verify_images=False, extra_specs=specs, trust_hooks=trust_hooks)
+        check_protocol(ref, data_root=cfg.data_root, extra_specs=specs)  # before a single response is generated
         if not res.samples:
             raise _no_items(res)
         same = identical_pairs(res.samples)
