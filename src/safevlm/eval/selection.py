@@ -55,16 +55,26 @@ class Item:
 QUESTION_KEY = "benchmark_text"
 
 
+#: ``Sample.metadata`` key set on a multiple-choice item sent with its options: it asks for a letter,
+#: which is neither a refusal nor an answer (only ``mcqa_accuracy`` reads it; :mod:`.results`)
+LETTER_KEY = "asks_for_letter"
+
+
 def prepare(sample: Sample, mcqa_prompt: bool, wrapper: PromptWrapper | None = None) -> Sample:
     """The sample as it is sent: with a multiple-choice item's options in its text (unless its
     task prompt already lists them), then wrapped the way the model was fine-tuned (``wrapper``)."""
-    listed = sample.metadata.get("options_in_text")
+    listed = bool(sample.metadata.get("options_in_text"))
     text = render_prompt(sample) if mcqa_prompt and sample.choices and not listed else sample.text
     if wrapper is not None:
         text = wrapper.apply(text)
-    if text == sample.text:
+    meta = dict(sample.metadata)
+    if sample.choices and (listed or mcqa_prompt):
+        meta[LETTER_KEY] = True
+    if text != sample.text:
+        meta[QUESTION_KEY] = sample.text
+    if text == sample.text and meta == sample.metadata:
         return sample
-    return sample.model_copy(update={"text": text, "metadata": {**sample.metadata, QUESTION_KEY: sample.text}})
+    return sample.model_copy(update={"text": text, "metadata": meta})
 
 
 def _stratum(sample: Sample) -> str:
