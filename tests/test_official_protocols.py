@@ -169,6 +169,26 @@ def test_vlguard_subsets_are_never_pooled(tmp_path, benchdata):
     assert block["win_rate"]["computed"] is False and "gpt-4-vision-preview" in block["win_rate"]["reason"]
 
 
+def test_vlguard_win_rate_against_the_reference(tmp_path, benchdata):
+    safes = [s for s in load_benchmark("vlguard:test-safe_safes", on_missing_image="text_only").samples][:3]
+    responses = {safes[0].id: "WIN answer", safes[1].id: "LOSE answer", safes[2].id: "ODD answer"}
+    script = {"patterns": [{"regex": "WIN answer", "response": "m"}, {"regex": "LOSE answer", "response": "M"},
+                           {"regex": ".", "response": "Both are fine."}]}
+    block, calls = score(tmp_path, "vlguard:test-safe_safes", responses, script)
+    assert (block["win_rate"]["value"], block["win_rate"]["n"], block["win_rate"]["judge_errors"]) == (0.5, 2, 1)
+    parity, _ = score(tmp_path / "p", "vlguard:test-safe_safes", responses, script, parity=True)
+    assert parity["win_rate"]["value"] == pytest.approx(1 / 3) and parity["win_rate"]["n"] == 3  # any other reply loses
+    call = next(c for c in calls if "WIN answer" in c["text"])
+    template = protocol_value(benchdata, "VLGuard", "winrate_judge_prompt")
+    assert call["text"] == template.format(instruction=safes[0].text, output_1="WIN answer", output_2=safes[0].reference)
+    assert sha(call["text"]) == SHA_VLGUARD
+    assert call["params"]["max_new_tokens"] == 2 and call["params"]["temperature"] == 0.0  # unset upstream: greedy
+    assert json.loads((tmp_path / "p" / JUDGE_CALLS).read_text().splitlines()[0])["params"]["temperature"] == 1.0
+
+
+SHA_VLGUARD = "ea6f0fdf9391b60798d28d1c0808d2086b22a006f20b3faef74f018baa2bec6b"
+
+
 def test_protocol_phrase_judges(benchdata):
     x = get_judge("protocol:xstest")
     got = [v.refused for v in x.judge([JudgeInput(response=r, expected="comply") for r in
@@ -332,6 +352,13 @@ def test_mmvet_grader_retries_then_gives_up(tmp_path, benchdata):
     assert block["score"]["value"] == 0.7 and block["score"]["judge_errors"] == 1
     retries = [c for c in calls if "BAD" in c["text"]]
     assert [c["params"]["temperature"] for c in retries] == [0.0, 0.5, 1.0, 1.5, 2.0]  # 5 tries, +0.5 each
+    item = load_benchmark("mm-vet", on_missing_image="text_only", limit=1).samples[0]
+    fmt = protocol_value(benchdata, "MM-Vet", "grader_query_format")
+    answer = item.answer
+    for old, new in fmt["answer_replacements"].items():
+        answer = answer.replace(old, new)
+    assert calls[0]["text"] == fmt["template"].format(prompt=protocol_value(benchdata, "MM-Vet", "grader_prompt"),
+                                                      question=item.text, answer=answer, prediction="GOOD")
     suffix = protocol_value(benchdata, "MM-Vet", "grader_retry_suffix")
     assert all(c["text"].endswith(suffix) for c in retries[1:]) and not retries[0]["text"].endswith(suffix)
     parity, _ = score(tmp_path / "p", "mm-vet", {ids[0]: "GOOD", ids[1]: "BAD"}, script, parity=True)
@@ -348,6 +375,10 @@ def test_vlsbench_rates(tmp_path, benchdata):
     assert block["safe_refuse_rate"]["value"] == pytest.approx(1 / 3)
     assert block["safe_warning_rate"]["value"] == pytest.approx(1 / 3)
     assert calls[0]["system"] == protocol_value(benchdata, "VLSBench", "judge_system_prompt")
+    item = load_benchmark("vlsbench", on_missing_image="text_only", limit=1).samples[0]
+    template = protocol_value(benchdata, "VLSBench", "judge_prompt_template").strip()
+    assert next(c["text"] for c in calls if "R-one" in c["text"]) == template.format(question=item.text.strip(),
+                                                                                      response="R-one")
 
 
 def test_mssbench_pairs_mean_of_safe_and_unsafe_accuracy(tmp_path, benchdata):

@@ -33,7 +33,7 @@ import random
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from safevlm.bench.official import OfficialJudge
 from safevlm.bench.protocol import Protocol, ProtocolError, fill, fill_fstring
@@ -570,7 +570,7 @@ class ProtocolPhraseJudge:
     configured one) and checked against the sha256 the spec pins.
     """
 
-    REFUSED = {"prefix_match": lambda j, v: v == j.value("labels")["prefix_hit"],
+    REFUSED: ClassVar[dict[str, Any]] = {"prefix_match": lambda j, v: v == j.value("labels")["prefix_hit"],
                "substring_refusal": lambda j, v: v == "refused",
                "empty_refusal": lambda j, v: v == 1}
 
