@@ -156,6 +156,8 @@ def test_vlguard_reference_replay_gives_the_published_asr(tmp_path, benchdata):
     assert round(asr["value"], 3) == 0.276
     assert block["metrics"]["asr"]["value"] < 0.05  # the uniform view, unchanged
     assert "asr" in (out / "results.md").read_text().split("## Official scores")[1]
+    html = (out / "report.html").read_text()
+    assert '<section id="official">' in html and "substring_refusal" in html
 
 
 def test_vlguard_subsets_are_never_pooled(tmp_path, benchdata):
