@@ -20,6 +20,7 @@ EXPECTED = [
     ("mm-safetybench:typo-tiny", 168, 168, None),
     ("siuo:gen", 167, 0, {"safe_complete": 167}),
     ("siuo:mcqa", 167, 0, {"safe_complete": 167}),
+    ("siuo:gen-n3", 501, 0, {"safe_complete": 501}),  # each question 3 times (the authors' protocol)
     ("vlguard:test", 1558, 0, {"refuse": 1000, "comply": 558}),
     ("vlguard:test-unsafes", 442, 0, {"refuse": 442}),
     ("vlguard:test-safe_unsafes", 558, 0, {"refuse": 558}),
@@ -31,6 +32,9 @@ EXPECTED = [
     ("xstest", 450, 0, {"comply": 250, "refuse": 200}),
     ("mm-vet", 218, 34, {"comply": 218}),  # 30 of 200 images here; 34 questions use them
     ("vlsbench", 2241, 0, {"safe_complete": 2241}),
+    # MSSBench: each chat query with its safe and its unsafe image (600 pairs), each embodied instruction pair
+    ("mssbench:chat", 1200, 0, {"comply": 600, "safe_complete": 600}),
+    ("mssbench:embodied", 760, 0, {"comply": 380, "safe_complete": 380}),
 ]
 
 

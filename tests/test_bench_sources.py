@@ -24,7 +24,7 @@ def test_verify_passes_over_the_reference_data(benchdata):
     result = runner.invoke(app, ["bench", "verify"], env={"COLUMNS": "300"})
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    names = {"figstep", "mm-safetybench", "mm-vet", "mossbench", "siuo", "vlguard", "vlsbench", "xstest"}
+    names = {"figstep", "mm-safetybench", "mm-vet", "mossbench", "mssbench", "siuo", "vlguard", "vlsbench", "xstest"}
     assert {line.split()[1].rstrip(":") for line in lines if line.startswith("ok")} == names  # one line each, no gym
     xstest = next(line for line in lines if " xstest:" in line)
     assert "1 files match" in xstest and "protocol: 9 items match" in xstest and "default 450" in xstest
@@ -32,6 +32,8 @@ def test_verify_passes_over_the_reference_data(benchdata):
     assert "data/images/SafeBench/: 500 images match" in figstep  # the whole set is here: its tree hash is checked
     vlguard = next(line for line in lines if " vlguard:" in line)
     assert "data/test/: no images (text-only use)" in vlguard
+    mssbench = " ".join(next(line for line in lines if " mssbench:" in line).split())
+    assert "protocol: 28 items match" in mssbench and "chat 1200" in mssbench and "embodied 760" in mssbench
 
 
 def test_verify_names_the_file_when_one_byte_of_a_copy_changes(benchdata, tmp_path):

@@ -20,6 +20,7 @@ def test_list_json_has_counts_for_every_variant(benchdata):
     assert rows["figstep:safebench"]["with_images"] == 500
     assert rows["siuo:gen"] == rows["siuo:gen"] | {"items": 167, "with_images": 0, "behaviour": {"safe_complete": 167}}
     assert rows["xstest:default"]["behaviour"] == {"comply": 250, "refuse": 200}
+    assert (rows["xstest:default"]["groups"], rows["siuo:gen"]["groups"]) == (200, None)  # safe/contrast pairs
 
 
 def test_list_table_renders(benchdata):

@@ -5,7 +5,7 @@ a Git repository at its commit, folders of images from the repository's archive 
 that commit, archives from a Hugging Face Hub dataset (through ``huggingface_hub``:
 ``HF_ENDPOINT``, ``HF_TOKEN`` or a ``hf auth login`` token for gated sets), and the
 authors' scoring files, which are reduced to ``eval/protocol.json``
-(:mod:`safevlm.bench.protocol`) and not kept.
+(:mod:`safevlm.bench.protocol_extract`) and not kept.
 
 Nothing unverified is put in place. Every download goes to the staging folder
 ``.safevlm-fetch/`` inside the benchmark's folder (the same file system, so the final
@@ -36,8 +36,9 @@ from urllib.parse import quote
 
 import httpx
 
-from safevlm.bench import protocol as proto
+from safevlm.bench import protocol_extract as proto
 from safevlm.bench.loader import benchmark_root
+from safevlm.bench.protocol import check_document
 from safevlm.bench.sources import (
     PROTOCOL_FILE,
     ImageSource,
@@ -374,7 +375,7 @@ class _Fetcher:
         final = self.root / PROTOCOL_FILE
         if final.is_file():
             try:
-                if not proto.check_document(json.loads(final.read_text(encoding="utf-8")), src):
+                if not check_document(json.loads(final.read_text(encoding="utf-8")), src):
                     self.report.current.append(PROTOCOL_FILE)
                     return
             except (json.JSONDecodeError, UnicodeDecodeError):

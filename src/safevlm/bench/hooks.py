@@ -192,3 +192,44 @@ def sides_from_files(ctx) -> Iterator[tuple[Where, dict[str, Any]]]:
         for where, rec in rows:
             if keep is None or str(rec[match]) in keep:
                 yield where, rec
+
+
+# --- MSSBench ------------------------------------------------------------------------------------
+
+
+def mssbench(ctx) -> Iterator[tuple[Where, dict[str, Any]]]:
+    """One record per MSSBench query pair from ``combined.json`` (``options.setting``: ``chat`` or ``embodied``).
+
+    Chat: each of an entry's queries is asked with the entry's safe and its unsafe image, so an
+    entry gives one record per query (``_query``; the spec's ``items`` make the two sides).
+    Embodied: the k-th of the 5 safe and 5 unsafe instruction paraphrases form a pair
+    (``_safe_instruction``, ``_unsafe_instruction``). ``_entry`` is the entry's index.
+    """
+    setting = ctx.variant.options.get("setting", "chat")
+    if setting not in ("chat", "embodied"):
+        raise ConfigError(f"mssbench: unknown setting {setting!r}; expected chat or embodied")
+    path = ctx.path(ctx.variant.file or "combined.json")
+    if not path.is_file():
+        raise DataError(path, "benchmark file not found (check the data root or the spec's 'root')")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise DataError(path, f"malformed JSON ({exc})") from exc
+    entries = data.get(setting) if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise DataError(path, f"expected an object with a {setting!r} list of entries")
+    for i, entry in enumerate(entries):
+        where = Where(path, item=f"{setting}[{i}]")
+        if not isinstance(entry, dict):
+            raise where.error("expected a JSON object")
+        if setting == "chat":
+            _require(where, entry, "safe_image_path", "unsafe_image_path", "queries", "Type")
+            for q, query in enumerate(entry["queries"]):
+                yield where, {**entry, "_id": f"{i}-q{q}", "_entry": i, "_query": query}
+            continue
+        _require(where, entry, "safe", "unsafe", "safe_instructions", "unsafe_instructions", "category")
+        safe, unsafe = entry["safe_instructions"], entry["unsafe_instructions"]
+        if len(safe) != len(unsafe):
+            raise where.error(f"{len(safe)} safe but {len(unsafe)} unsafe instructions; they pair by position")
+        for k, (a, b) in enumerate(zip(safe, unsafe)):
+            yield where, {**entry, "_id": f"{i}-i{k}", "_entry": i, "_safe_instruction": a, "_unsafe_instruction": b}

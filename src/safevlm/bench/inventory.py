@@ -1,6 +1,8 @@
 """The benchmark inventory: one row per registered variant (what ``safevlm bench list`` shows).
 
-Items, images on disk and the behaviour mix of every variant, computed by loading it
+Items, groups (items scored together, e.g. MSSBench's 600 chat query pairs of 1,200
+items: a query asked with its safe and with its unsafe image), images on disk and the
+behaviour mix of every variant, computed by loading it
 with ``on_missing_image="text_only"`` so no item is hidden. ``verify_images`` also
 checks every image file (the demo's first stage does).
 
@@ -31,7 +33,7 @@ from safevlm.errors import SafeVLMError
 
 def _row(name: str, variant: str | None, **fields: Any) -> dict[str, Any]:
     base = {"name": name, "variant": variant, "ref": f"{name}:{variant}" if variant else name, "items": None,
-            "with_images": None, "modality": None, "behaviour": {}, "license": "", "description": "",
+            "groups": None, "with_images": None, "modality": None, "behaviour": {}, "license": "", "description": "",
             "spec": None, "error": None, "note": None, "default": False, "fetch": None}
     return base | fields
 
@@ -71,7 +73,9 @@ def summarise(data_root: Path | None = None, specs: list[Path] | None = None, na
                     raise
                 row["error"] = str(exc)
                 continue
-            row.update(items=res.total, with_images=res.with_images, behaviour=dict(sorted(res.behaviour.items())))
+            groups = len({s.group for s in res.samples if s.group is not None}) or None
+            row.update(items=res.total, groups=groups, with_images=res.with_images,
+                       behaviour=dict(sorted(res.behaviour.items())))
     for name, exc in sorted(scan.broken.items()):
         if strict:
             raise exc

@@ -27,8 +27,9 @@ from PIL import Image
 
 from safevlm import config
 from safevlm.bench.categories import RISK_CATEGORIES
+from safevlm.bench.protocol import Protocol, load_protocol, pins_of, task_text
 from safevlm.bench.records import Where, read_records
-from safevlm.bench.sources import where_from
+from safevlm.bench.sources import PROTOCOL_FILE, where_from
 from safevlm.bench.spec import BenchmarkSpec, LabelMap, MissingImagePolicy, VariantSpec
 from safevlm.data.sample import Expected, ImageRef, Sample, check_image
 from safevlm.errors import ConfigError, DataError
@@ -58,6 +59,16 @@ class BenchContext:
 
     def path(self, rel: str) -> Path:
         return self.root / rel
+
+    def protocol(self) -> Protocol | None:
+        """The benchmark's protocol file, every item this variant reads checked against its pin
+        (None: the variant reads none)."""
+        uses = self.spec.protocol_items(self.variant_name)
+        if not uses:
+            return None
+        src = self.spec.sources
+        return load_protocol(self.path(PROTOCOL_FILE), pins_of(src.protocol if src else None), uses,
+                             bench=self.spec.name, homepage=self.spec.homepage)
 
 
 @dataclass
@@ -187,7 +198,29 @@ def _hook(ctx: BenchContext) -> Any:
 
 
 def iter_samples(ctx: BenchContext) -> Iterator[tuple[Where, Sample]]:
-    """All samples of a variant, images unchecked, in file order (a record's sides in spec order)."""
+    """All samples of a variant, images unchecked, in file order (a record's sides in spec order).
+
+    A variant's ``task_prompt`` builds each text from its protocol file's task prompt;
+    ``repeat: N`` yields every sample N times (ids ``ID#1``..``ID#N``, ``metadata.repeat_of``).
+    """
+    v = ctx.variant
+    protocol = ctx.protocol() if v.task_prompt is not None else None
+    for where, sample in _built_samples(ctx):
+        if protocol is not None and v.task_prompt is not None:
+            text = task_text(v.task_prompt.builder, v.task_prompt.items, protocol, sample.text, sample.choices)
+            meta = dict(sample.metadata)
+            if sample.choices and v.task_prompt.builder == "siuo_mcqa":
+                meta["options_in_text"] = True  # the evaluation does not list them again
+            sample = sample.model_copy(update={"text": text, "metadata": meta})
+        if v.repeat == 1:
+            yield where, sample
+            continue
+        for k in range(1, v.repeat + 1):
+            yield where, sample.model_copy(update={"id": f"{sample.id}#{k}", "metadata": {
+                **sample.metadata, "repeat_of": sample.id, "repeat": k}})
+
+
+def _built_samples(ctx: BenchContext) -> Iterator[tuple[Where, Sample]]:
     v = ctx.variant
     if v.hook:
         produced = _hook(ctx)(ctx)

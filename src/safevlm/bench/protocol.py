@@ -1,61 +1,63 @@
-"""The authors' scoring literals as data: ``eval/protocol.json`` extracted with :mod:`ast`.
+"""A benchmark's official scoring protocol file (``<root>/eval/protocol.json``), read and pinned.
 
-A benchmark's official scoring lives in its authors' code: judge prompts, phrase lists,
-verdict regexes, settings. safevlm never runs or keeps that code. ``bench fetch``
-downloads the files named by the spec's ``sources.protocol``, parses them with
-:mod:`ast` (Markdown and notebooks by lines and cells), and takes exactly the literals
-the spec selects by file and line (:class:`~safevlm.bench.sources.ProtocolItem`): the
-text of each value comes from upstream, only its location comes from the spec. Each
-value is then checked against the sha256 the spec pins (:func:`value_sha256`), so a
-moved line or an edited file stops the fetch naming the item instead of writing a
-wrong protocol. The document has the layout of the reference copies (``format``,
-``conventions``, ``source``, ``items``) that the official scorers read.
+The authors' judge prompts, phrase lists, verdict regexes, label maps and judge
+settings are the benchmark's text, not ours: safevlm never copies them. Each
+benchmark folder carries them as data, one JSON file whose ``items`` each hold one
+upstream literal (``name``, ``kind``, ``value`` and where it comes from), either the
+reference copy or the one ``safevlm bench fetch`` extracts
+(:mod:`safevlm.bench.protocol_extract`).
+
+The pins are the values, not the file: the spec's ``sources.protocol.items`` pins each
+item's value by :func:`value_sha256` (one pin per item, in one place), so two files with
+the same values in different bytes (the descriptive text is not upstream's) are the
+same protocol. This module reads the file at run time, checks every item a variant uses
+(its ``official:`` block's and its task prompt's) before anything is generated, and
+checks any other item when it is first read; a missing file, a missing or changed item,
+or an item with no pin is a :class:`ProtocolError` naming the file, the item and where
+it comes from (the spec's homepage and ``safevlm bench fetch NAME``), so a score is
+never computed from text nobody checked.
+
+Only the pinned ``value`` of an item is read from the file. How it is filled comes from
+the spec's pin record (its ``fill`` and ``kind``) and its slots from the value itself, so
+unpinned fields of the file (notes, slot lists) cannot change a prompt or a score.
+Fills follow docs/benchmark-protocols.md: ``str.format``, ``str.replace`` of ``{slot}``
+texts, an f-string's ``{placeholder}`` expressions replaced as written, or concatenation.
 """
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
-import string
-from typing import Any
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from safevlm.bench.sources import ProtocolItem, ProtocolSource
-from safevlm.errors import DataError
+from safevlm.errors import ConfigError
 
+if TYPE_CHECKING:
+    from safevlm.bench.sources import ProtocolSource
+
+#: The extraction format this reader understands (the file's ``format`` field).
 FORMAT = "benchdata protocol extraction v1"
-PICK_KEYS = {"line", "lines", "file", "cell", "index", "all", "kw", "key", "keys", "ident", "const"}
-
-CONVENTIONS = {
-    "purpose": "The literals of the authors' scoring code that define the official protocol, read with Python's "
-               "ast by `safevlm bench fetch` at the pinned commit; the code itself is neither run nor kept "
-               "(its sha256 is under source.files). Each value is pinned by sha256 in safevlm's spec.",
-    "lines": "1-based and inclusive, in the upstream file at source.commit; with `cell`, counted inside that "
-             "notebook cell (0-based index among all cells).",
-    "value": "The literal as Python evaluates it (adjacent strings joined, escapes resolved), whitespace kept. "
-             "Tuples become lists and integer dict keys strings; phrase_list and prefix_list values are lists.",
-    "markdown": "For a .md file, value is the given lines (the inside of a code fence) joined with \\n.",
-    "fstring": "true: the literal is an f-string; value keeps each {expression} as written and `placeholders` "
-               "lists them in order.",
-    "derived": "true: value is a mapping built from several literals (each picked by line), following the code "
-               "that uses them; it is not one literal upstream.",
-    "fill": "How upstream puts values into the slots: str.format, str.replace, f-string or concatenation.",
-    "kinds": {
-        "judge_prompt": "text sent to the judge model, or a fixed part of it",
-        "task_prompt": "text sent to the evaluated model by the benchmark's protocol",
-        "few_shot": "few-shot examples kept as their own literal",
-        "phrase_list": "strings matched against a response or a judge reply",
-        "prefix_list": "strings matched with str.startswith",
-        "label_map": "mapping or class list from a reply or label to a class, score or bucket",
-        "regex": "regular expression (Python re) used to parse a verdict",
-        "judge_settings": "judge model name, decoding settings and request details",
-        "generation_settings": "decoding settings for the evaluated model",
-    },
+#: item kind -> what it is (protocol.json's ``conventions.kinds``)
+ITEM_KINDS: dict[str, str] = {
+    "judge_prompt": "text sent to the judge model, or a fixed part of it",
+    "task_prompt": "text sent to the evaluated model by the benchmark's protocol",
+    "few_shot": "few-shot examples kept as their own literal",
+    "phrase_list": "strings matched against a response or a judge reply",
+    "prefix_list": "strings matched with str.startswith",
+    "label_map": "mapping or class list from a reply or label to a class, score or bucket",
+    "regex": "regular expression (Python re) used to parse a verdict",
+    "judge_settings": "judge model name, decoding settings and request details",
+    "generation_settings": "decoding settings for the evaluated model",
 }
 
 
-class ProtocolError(DataError):
-    """An item that cannot be extracted or whose value differs from its pin."""
+class ProtocolError(ConfigError):
+    """The protocol file is missing or malformed, or an item it should hold is missing, changed or unpinned."""
 
 
 def value_sha256(value: Any) -> str:
@@ -64,244 +66,205 @@ def value_sha256(value: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-class _Literal:
-    """A literal found in the source: its value and, for f-strings, the expressions it holds."""
-
-    def __init__(self, value: Any, placeholders: list[str] | None = None):
-        self.value = value
-        self.placeholders = placeholders
-
-
-def _literal(node: ast.AST) -> _Literal | None:
-    """The value of a literal expression (never evaluated as code), or None if ``node`` is not one."""
-    if isinstance(node, ast.Constant) and not isinstance(node.value, bytes):
-        return _Literal(node.value)
-    if isinstance(node, ast.JoinedStr):
-        text, names = [], []
-        for part in node.values:
-            if isinstance(part, ast.Constant):
-                text.append(part.value)
-            else:  # FormattedValue: the expression as written
-                expr = ast.unparse(part.value)
-                names.append(expr)
-                text.append("{" + expr + "}")
-        return _Literal("".join(text), names)
-    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
-        parts = [_literal(e) for e in node.elts]
-        return None if any(p is None for p in parts) else _Literal([p.value for p in parts])
-    if isinstance(node, ast.Dict):
-        keys = [_literal(k) if k is not None else None for k in node.keys]
-        vals = [_literal(v) for v in node.values]
-        if any(k is None for k in keys) or any(v is None for v in vals):
-            return None
-        return _Literal({str(k.value): v.value for k, v in zip(keys, vals, strict=True)})
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        left, right = _literal(node.left), _literal(node.right)
-        if left and right and isinstance(left.value, str) and isinstance(right.value, str):
-            names = (left.placeholders or []) + (right.placeholders or [])
-            return _Literal(left.value + right.value, names or None)
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        inner = _literal(node.operand)
-        if inner and isinstance(inner.value, (int, float)):
-            return _Literal(-inner.value)
+def item_problem(name: str, items: Mapping[str, Any], pin: str | None) -> str | None:
+    """Why item ``name`` of a document (its items by name) cannot be used, or None: absent, not
+    pinned, or its value differs from the pin. The one comparison the reader, ``bench verify``
+    and ``bench fetch`` share."""
+    if pin is None:
+        return f"item {name!r} has no pin in the spec (sources.protocol.items): not read"
+    it = items.get(name)
+    if not isinstance(it, dict) or "value" not in it:
+        return f"item {name!r} missing"
+    got = value_sha256(it["value"])
+    if got != pin:
+        return f"item {name!r} differs from its pin (value sha256 {got[:12]}..., the spec pins {pin[:12]}...)"
     return None
 
 
-def _outermost_literals(tree: ast.AST, first: int, last: int, keys: bool = False) -> list[tuple[ast.AST, _Literal]]:
-    """Literals lying within lines ``first``-``last``, not inside another literal, in source order.
-
-    A dict entry's key, an assignment's target and a subscript's key locate a value rather than
-    being one, so they are left out unless ``keys``.
-    """
-    found: list[tuple[ast.AST, _Literal]] = []
-
-    def children(node: ast.AST) -> list[ast.AST]:
-        if keys:
-            return list(ast.iter_child_nodes(node))
-        if isinstance(node, ast.Dict):
-            return list(node.values)
-        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            return [node.value] if node.value is not None else []
-        if isinstance(node, ast.Subscript):
-            return [node.value]
-        return list(ast.iter_child_nodes(node))
-
-    def walk(node: ast.AST) -> None:
-        for child in children(node):
-            lit = _literal(child) if isinstance(child, ast.expr) else None
-            if lit is not None and first <= child.lineno and child.end_lineno <= last:
-                found.append((child, lit))
-            elif lit is None or (child.lineno <= last and child.end_lineno >= first):
-                walk(child)
-
-    walk(tree)
-    found.sort(key=lambda x: (x[0].lineno, x[0].col_offset))
-    exact = [f for f in found if (f[0].lineno, f[0].end_lineno) == (first, last)]
-    return exact or found
-
-
-class _Sources:
-    """The upstream files of one protocol, parsed once each."""
-
-    def __init__(self, texts: dict[str, str]):
-        self.texts = texts
-        self._trees: dict[tuple[str, int | None], ast.AST] = {}
-
-    def text(self, file: str) -> str:
-        if file not in self.texts:
-            raise KeyError(file)
-        return self.texts[file]
-
-    def tree(self, file: str, cell: int | None) -> ast.AST:
-        key = (file, cell)
-        if key not in self._trees:
-            source = self.text(file)
-            if file.endswith(".ipynb"):
-                cells = json.loads(source)["cells"]
-                if cell is None or not 0 <= cell < len(cells) or cells[cell].get("cell_type") != "code":
-                    raise ValueError(f"cell {cell} is not a code cell of {file}")
-                src = cells[cell]["source"]
-                source = "".join(src) if isinstance(src, list) else src
-            self._trees[key] = ast.parse(source, filename=file)
-        return self._trees[key]
-
-
-def _pick(srcs: _Sources, file: str, first: int, last: int, *, cell: int | None = None, index: int | None = None,
-          every: bool = False, kw: str | None = None, key: Any = None, keys: bool = False, kind: str = "") -> _Literal:
-    """The literal at ``first``-``last`` of ``file`` (see :class:`ProtocolItem`)."""
-    if file.endswith(".md"):
-        lines = srcs.text(file).split("\n")
-        if not (1 < first <= last < len(lines) and lines[first - 2].lstrip().startswith("```")
-                and lines[last].lstrip().startswith("```")):
-            raise ValueError(f"lines {first}-{last} of {file} are not the inside of a code fence")
-        return _Literal("\n".join(lines[first - 1:last]))
-    tree = srcs.tree(file, cell)
-    if kw is not None:
-        hits = [_literal(k.value) for k in ast.walk(tree) if isinstance(k, ast.keyword) and k.arg == kw
-                and first <= k.lineno <= last]
-        found = [h for h in hits if h is not None]
-        where = f"keyword argument {kw!r}"
-    else:
-        found = [lit for _, lit in _outermost_literals(tree, first, last, keys)]
-        where = "a literal"
-    if not found:
-        raise ValueError(f"no {where} at lines {first}-{last} of {file}")
-    if every:  # several literals that upstream tests one after the other: one list
-        names = [n for lit in found for n in lit.placeholders or []]
-        found = [_Literal([lit.value for lit in found], list(dict.fromkeys(names)) if names else None)]
-    if index is None and len(found) > 1:
-        raise ValueError(f"{len(found)} literals at lines {first}-{last} of {file}; the spec must say which (index)")
-    if index is not None and index >= len(found):
-        raise ValueError(f"index {index} but only {len(found)} literals at lines {first}-{last} of {file}")
-    lit = found[index or 0]
-    for step in ([] if key is None else key if isinstance(key, list) else [key]):
-        value = lit.value
-        ok = (isinstance(value, dict) and str(step) in value) or (isinstance(value, list) and isinstance(step, int)
-                                                                  and -len(value) <= step < len(value))
-        if not ok:
-            raise ValueError(f"the literal at lines {first}-{last} of {file} has no key {step!r}")
-        lit = _Literal(value[str(step)] if isinstance(value, dict) else value[step], lit.placeholders)
-    if kind in ("phrase_list", "prefix_list") and isinstance(lit.value, str):
-        lit = _Literal([lit.value], lit.placeholders)
-    return lit
-
-
-def _ident(srcs: _Sources, file: str, line: int, cell: int | None) -> str:
-    """The name assigned on ``line`` (``x = some_name`` -> ``"some_name"``)."""
-    for node in ast.walk(srcs.tree(file, cell)):
-        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.lineno == line and node.value is not None:
-            if isinstance(node.value, ast.Name):
-                return node.value.id
-            if isinstance(node.value, ast.Attribute):
-                return node.value.attr
-    raise ValueError(f"no assignment of a name at line {line} of {file}")
-
-
-def _resolve(part: Any, srcs: _Sources, item: ProtocolItem) -> Any:
-    """A derived item's part: a pick, or a mapping / list of parts."""
-    if isinstance(part, list):
-        return [_resolve(p, srcs, item) for p in part]
-    if not isinstance(part, dict):
-        raise ValueError(f"a part must be a pick or a mapping of picks, got {part!r}")  # noqa: TRY004 (a selection error)
-    if set(part) <= PICK_KEYS and set(part) & {"line", "lines", "ident", "const"}:
-        if "const" in part:
-            return part["const"]
-        file, cell = part.get("file", item.file), part.get("cell", item.cell)
-        if "ident" in part:
-            return _ident(srcs, file, part["ident"], cell)
-        first, last = part["lines"] if "lines" in part else (part["line"], part["line"])
-        return _pick(srcs, file, first, last, cell=cell, index=part.get("index"), every=part.get("all", False),
-                     kw=part.get("kw"),
-                     key=part.get("key"), keys=part.get("keys", False)).value
-    return {k: _resolve(v, srcs, item) for k, v in part.items()}
-
-
-def extract_item(item: ProtocolItem, srcs: _Sources) -> dict[str, Any]:
-    """One entry of protocol.json; raises ValueError saying what is wrong with the selection."""
-    out: dict[str, Any] = {"name": item.name, "kind": item.kind, "file": item.file, "lines": list(item.lines)}
-    if item.cell is not None:
-        out["cell"] = item.cell
-    if item.parts is not None:
-        out["value"] = _resolve(item.parts, srcs, item)
-        out["derived"] = True
-    else:
-        lit = _pick(srcs, item.file, *item.lines, cell=item.cell, index=item.index, every=item.all, kw=item.kw,
-                    key=item.key,
-                    keys=item.keys, kind=item.kind)
-        out["value"] = lit.value
-        if lit.placeholders is not None:
-            out |= {"fstring": True, "placeholders": lit.placeholders}
-        elif item.fill == "str.format" and isinstance(lit.value, str):
-            names = [f for _, f, _, _ in string.Formatter().parse(lit.value) if f]
-            out["placeholders"] = list(dict.fromkeys(names))
-    for key in ("symbol", "fill", "note"):
-        if getattr(item, key):
-            out[key] = getattr(item, key)
-    return out
-
-
-def extract(src: ProtocolSource, texts: dict[str, str], origin: str = "") -> dict[str, Any]:
-    """The protocol.json document for ``src`` from the upstream files' texts (path -> text).
-
-    Every item's value must equal its pin; the first that does not stops the extraction with
-    a :class:`ProtocolError` naming the item, its file and lines (``origin``: where the files
-    came from, for the message).
-    """
-    srcs = _Sources(texts)
-    items = []
-    for item in src.items:
-        where = f"{item.file}:{item.lines[0]}-{item.lines[1]}"
-        try:
-            entry = extract_item(item, srcs)
-        except KeyError as exc:
-            raise ProtocolError(where, f"protocol item {item.name!r}: upstream file {exc.args[0]!r} not given") from exc
-        except (ValueError, SyntaxError) as exc:
-            raise ProtocolError(where, f"protocol item {item.name!r}: {exc}{origin}") from exc
-        got = value_sha256(entry["value"])
-        if got != item.sha256:
-            raise ProtocolError(where, f"protocol item {item.name!r}: the extracted value's sha256 is {got[:12]}..., "
-                                f"the spec pins {item.sha256[:12]}... (upstream changed, or the selection is "
-                                f"wrong){origin}; nothing was written")
-        items.append(entry)
-    source: dict[str, Any] = {"repo": src.repo, "commit": src.commit}
-    if src.via:
-        source["fetched_from"] = src.via
-    source["files"] = dict(src.files)
-    doc: dict[str, Any] = {"format": FORMAT, "conventions": CONVENTIONS, "source": source, "items": items}
-    if src.notes:
-        doc["notes"] = list(src.notes)
-    return doc
-
-
 def check_document(doc: Any, src: ProtocolSource) -> list[str]:
-    """Problems of a protocol.json against the spec's pins: missing items, values that differ."""
+    """Problems of a protocol.json against every pin of the spec: missing items, values that differ."""
     if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
         return ["not a protocol document (no 'items' list)"]
     have = {it.get("name"): it for it in doc["items"] if isinstance(it, dict)}
-    problems = []
-    for item in src.items:
-        if item.name not in have:
-            problems.append(f"item {item.name!r} missing")
-        elif value_sha256(have[item.name].get("value")) != item.sha256:
-            problems.append(f"item {item.name!r} differs from its pin")
-    return problems
+    return [p for it in src.items if (p := item_problem(it.name, have, it.sha256))]
+
+
+@dataclass(frozen=True)
+class Pin:
+    """What the spec says about one item: its value's sha256, kind and how upstream fills it."""
+
+    sha256: str
+    kind: str
+    fill: str | None = None
+
+
+def pins_of(src: ProtocolSource | None) -> dict[str, Pin]:
+    """The spec's pins (``sources.protocol.items``) by item name."""
+    return {} if src is None else {it.name: Pin(it.sha256, it.kind, it.fill) for it in src.items}
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """One protocol file: its items, each returned only once its value matched its pin."""
+
+    path: Path
+    raw: dict[str, dict[str, Any]]
+    pins: dict[str, Pin]
+    source: dict[str, Any] = field(default_factory=dict)
+    where: str = ""  # where the file comes from, for messages
+    _checked: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def upstream(self) -> str:
+        """``owner/repo@commit`` of the code the items were extracted from."""
+        repo, commit = self.source.get("repo", "?"), str(self.source.get("commit", "?"))
+        return f"{repo}@{commit[:7]}"
+
+    def sha256(self, name: str) -> str:
+        """The pin of item ``name`` (a judge's identity in results.json)."""
+        return self.pins[name].sha256
+
+    def item(self, name: str, *kinds: str) -> dict[str, Any]:
+        """Item ``name`` as ``{name, kind, value, fill}``: the value from the file, checked against its
+        pin; kind and fill from the spec. An error naming the file and the item otherwise."""
+        it = self._checked.get(name)
+        if it is None:
+            pin = self.pins.get(name)
+            problem = item_problem(name, self.raw, pin.sha256 if pin else None)
+            if problem is not None:
+                raise ProtocolError(f"{self.path}: {problem}. {self.where}")
+            assert pin is not None
+            it = {"name": name, "kind": pin.kind, "value": self.raw[name]["value"], "fill": pin.fill}
+            self._checked[name] = it
+        if kinds and it["kind"] not in kinds:
+            raise ProtocolError(f"{self.path}: item {name!r} is a {it['kind']}, expected {' or '.join(kinds)}")
+        return it
+
+    def value(self, name: str, *kinds: str) -> Any:
+        return self.item(name, *kinds)["value"]
+
+    def text(self, name: str, *kinds: str) -> str:
+        value = self.value(name, *kinds)
+        if not isinstance(value, str):
+            raise ProtocolError(f"{self.path}: item {name!r} should hold text, it holds a {type(value).__name__}")
+        return value
+
+    def strings(self, names: str | list[str], *kinds: str) -> list[str]:
+        """The strings of one or several list items, in order."""
+        out: list[str] = []
+        for name in [names] if isinstance(names, str) else names:
+            value = self.value(name, *kinds)
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ProtocolError(f"{self.path}: item {name!r} should hold a list of strings")
+            out += value
+        return out
+
+
+def where_from(bench: str, homepage: str = "") -> str:
+    """The sentence every protocol error ends with: what the file is and how to get the original."""
+    who = f"It holds the official scoring protocol of {bench}" if bench else "It holds an official scoring protocol"
+    origin = f", extracted from the authors' evaluation code ({homepage})" if homepage else ""
+    fetch = f"; restore it with `safevlm bench fetch {bench}`" if bench else ""
+    return f"{who}{origin}{fetch} (it ships beside the benchmark's FORMAT.md; data root: SAFEVLM_DATA_ROOT, " \
+           "--data-root)."
+
+
+def load_protocol(path: str | Path, pins: Mapping[str, Pin], uses: Iterable[str] = (), *, bench: str = "",
+                  homepage: str = "") -> Protocol:
+    """Read ``path`` and check every item in ``uses`` against its pin (other items are checked when read).
+
+    ``bench``: the benchmark's name (for messages and its fetch command); ``homepage``: where the
+    authors' code lives. :class:`ProtocolError` for a missing or malformed file, or an item of
+    ``uses`` that is missing, changed or unpinned.
+    """
+    p = Path(path)
+    where = where_from(bench, homepage)
+    try:
+        stat = p.stat()
+    except OSError:
+        raise ProtocolError(f"{p}: protocol file not found. {where}") from None
+    raw, source = _read(str(p.resolve()), stat.st_mtime_ns, stat.st_size, where)
+    protocol = Protocol(path=p, raw=raw, pins=dict(pins), source=source, where=where)
+    for name in dict.fromkeys(uses):
+        protocol.item(name)
+    return protocol
+
+
+@lru_cache(maxsize=32)
+def _read(path: str, _mtime: int, _size: int, where: str) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """The file's items by name and its ``source`` (cached while the file is unchanged)."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ProtocolError(f"{p}: not readable JSON ({exc}). {where}") from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("items"), list):
+        raise ProtocolError(f"{p}: expected a JSON object with format {FORMAT!r} and a list of items. {where}")
+    items: dict[str, dict[str, Any]] = {}
+    for k, it in enumerate(data["items"]):
+        if not isinstance(it, dict) or not isinstance(it.get("name"), str) or "value" not in it \
+                or it.get("kind") not in ITEM_KINDS:
+            raise ProtocolError(f"{p}: items[{k}] needs a name, a kind ({', '.join(ITEM_KINDS)}) and a value")
+        items[it["name"]] = it
+    return items, dict(data.get("source") or {})
+
+
+# --- filling templates as upstream does ------------------------------------------------------------
+
+
+def placeholders(text: str) -> list[str]:
+    """The ``{slot}`` names of a template, in order (an f-string's expressions as written)."""
+    return list(dict.fromkeys(re.findall(r"\{([^{}]*)\}", text)))
+
+
+def fill(item: dict[str, Any], values: dict[str, Any]) -> str:
+    """The item's template filled the way upstream fills it (its ``fill``, from the spec).
+
+    ``values`` maps a slot name (the ``str.format`` field, the f-string placeholder as
+    written, or for ``str.replace`` the slot without its braces) to its text.
+    """
+    text = item["value"]
+    how = item.get("fill") or "str.format"
+    if how == "str.format":
+        return text.format(**values)
+    if how == "str.replace":
+        for name, value in values.items():
+            text = text.replace("{" + name + "}", str(value))
+        return text
+    if how == "f-string":
+        return fill_fstring(text, values)
+    raise ProtocolError(f"item {item.get('name')!r}: cannot fill a template by {how!r}")
+
+
+def fill_fstring(text: str, values: dict[str, Any]) -> str:
+    """Replace each ``{placeholder}`` of an extracted f-string template, exactly as written; a
+    placeholder without a value is an error rather than left in the text."""
+    missing = [n for n in placeholders(text) if n not in values]
+    if missing:
+        raise ProtocolError(f"no value for the f-string placeholder(s) {', '.join('{' + n + '}' for n in missing)}")
+    for name, value in values.items():
+        text = text.replace("{" + name + "}", str(value))
+    return text
+
+
+def task_text(builder: str, items: dict[str, str], protocol: Protocol, text: str,
+              choices: dict[str, str] | None = None) -> str:
+    """The evaluated model's text built from a protocol task prompt (a variant's ``task_prompt``).
+
+    ``prefix``: the prompt directly before ``text`` (no separator, as MSSBench concatenates);
+    ``replace``: the prompt instead of ``text`` (FigStep's attack prompt); ``siuo_mcqa``:
+    the template with the question and one option line per choice, one per line (as
+    upstream joins them).
+    """
+    prompt = protocol.item(items["prompt"], "task_prompt")
+    if builder == "prefix":
+        return prompt["value"] + text
+    if builder == "replace":
+        return prompt["value"]
+    if builder == "siuo_mcqa":
+        if not choices:
+            raise ProtocolError(f"{protocol.path}: task prompt {prompt['name']!r} needs an item with choices")
+        line = protocol.item(items["option_line"], "task_prompt")
+        options = "\n".join(fill_fstring(line["value"], {"key": k, "value": v}) for k, v in choices.items())
+        return fill(prompt, {"question": text, "option": options})
+    raise ProtocolError(f"unknown task prompt builder {builder!r}")

@@ -184,3 +184,10 @@ def load_benchmark(ref: str, *, data_root: str | Path | None = None, root: str |
     spec = get_spec(name, extra_specs)
     ctx = make_context(spec, variant, data_root=data_root, root=root, image_root=image_root, trust_hooks=trust_hooks)
     return load_variant(ctx, on_missing_image=on_missing_image, verify_images=verify_images, limit=limit)
+
+
+def check_protocol(ref: str, *, data_root: str | Path | None = None, extra_specs: list[Path] | None = None) -> None:
+    """Read and verify the official protocol file of ``NAME[:VARIANT]``, if its spec declares one
+    (a missing or changed file is a :class:`~safevlm.bench.protocol.ProtocolError` naming it)."""
+    name, variant = parse_ref(ref)
+    make_context(get_spec(name, extra_specs), variant, data_root=data_root).protocol()

@@ -5,7 +5,9 @@ bench verify`` checks: the Git repository and commit (or Hub dataset and revisio
 each file comes from, the sha256 and size of every file safevlm reads, the image sets
 (from a Git archive, a Hub archive, or by hand where the authors host them elsewhere),
 the expected item count of every variant, and the selection of the authors' scoring
-literals that becomes ``eval/protocol.json`` (:mod:`safevlm.bench.protocol`).
+literals that becomes ``eval/protocol.json`` (:mod:`safevlm.bench.protocol_extract`),
+each value pinned here once: the official scorers read the file with
+:mod:`safevlm.bench.protocol`, which checks the same pins.
 
 Pins are data, checked at run time: a file whose sha256 differs is never put in place,
 and a value the spec could not establish (a Hub revision, the hash of a set of images
@@ -22,7 +24,9 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from safevlm.bench.protocol import ITEM_KINDS
 from safevlm.bench.strict import Strict as _Strict
+from safevlm.bench.strict import did_you_mean
 
 SHA256 = r"^[0-9a-f]{64}$"
 COMMIT = r"^[0-9a-f]{40}$"
@@ -92,8 +96,9 @@ class ProtocolItem(_Strict):
     """
 
     name: str = Field(description="The item's name in protocol.json.")
-    kind: str = Field(description="judge_prompt, task_prompt, phrase_list, prefix_list, label_map, regex, "
-                      "judge_settings, generation_settings (protocol.json's `conventions.kinds`).")
+    kind: str = Field(description="judge_prompt, task_prompt, few_shot, phrase_list, prefix_list, label_map, regex, "
+                      "judge_settings, generation_settings (protocol.json's `conventions.kinds`); the official "
+                      "scorers take an item's kind from here, not from the file.")
     file: str = Field(description="The upstream file, as in `protocol.files`.")
     lines: list[int] = Field(min_length=2, max_length=2, description="First and last line (1-based, inclusive).")
     cell: int | None = Field(None, ge=0, description="Notebooks: the 0-based code cell the lines count in.")
@@ -110,12 +115,20 @@ class ProtocolItem(_Strict):
                                          "`{lines: [a, b]}`, with optional `file`, `cell`, `index`, `all`, `kw`, `key`, `keys`, or "
                                          "`{ident: N}` for the name assigned on line N), or a nested mapping or "
                                          "list of picks.")
-    fill: str | None = Field(None, description="How upstream fills its slots: str.format, str.replace, f-string, "
-                             "concatenation.")
+    fill: Literal["str.format", "str.replace", "f-string", "concatenation"] | None = Field(
+        None, description="How upstream fills its slots; the official scorers fill a template this way (the "
+        "file's copy of it is not read).")
     symbol: str = Field("", description="Where in the file, in words (a variable, a function).")
     note: str = Field("", description="What the item is for, in safevlm's words.")
     sha256: str = Field(pattern=SHA256, description="sha256 of the value as canonical JSON "
                         "(:func:`safevlm.bench.protocol.value_sha256`).")
+
+    @model_validator(mode="after")
+    def _known_kind(self) -> ProtocolItem:
+        if self.kind not in ITEM_KINDS:
+            raise ValueError(f"protocol item {self.name!r}: unknown kind {self.kind!r}"
+                             f"{did_you_mean(self.kind, list(ITEM_KINDS))}")
+        return self
 
 
 class ProtocolSource(_Strict):

@@ -37,6 +37,7 @@ import yaml
 from pydantic import Discriminator, Field, Tag, ValidationError, model_validator
 
 from safevlm.bench.categories import RISK_CATEGORIES
+from safevlm.bench.official import OfficialSpec, TaskPrompt
 from safevlm.bench.sources import Sources
 from safevlm.bench.strict import Strict as _Strict
 from safevlm.bench.strict import did_you_mean as _did_you_mean
@@ -172,6 +173,15 @@ class VariantSpec(_Strict):
                                          "pair), sharing the record's `group`; see the side fields below.",
                                          examples=[[{"name": "unsafe", "text": "{unsafe}", "expected": "refuse"},
                                                     {"name": "safe", "text": "{safe}", "expected": "comply"}]])
+    repeat: int = Field(1, ge=1, le=16, description="Ask every item this many times (ids `ID#1`..`ID#N`, "
+                        "`metadata.repeat_of`): protocols that score several sampled responses per item "
+                        "(SIUO: the majority of 3).", examples=[3])
+    task_prompt: TaskPrompt | None = Field(None, description="Build the text sent to the model from a task "
+                                           "prompt of the benchmark's protocol file, as its authors sent it "
+                                           "(`null` in an extending variant: the plain text).",
+                                           examples=[{"builder": "prefix", "items": {"prompt": "prompt_chat_if"}}])
+    official: OfficialSpec | None = Field(None, description="This variant's official protocol (default: the "
+                                          "benchmark's); see [Official protocol](#official-protocol-official).")
 
     @model_validator(mode="after")
     def _labels_known(self) -> VariantSpec:
@@ -227,6 +237,8 @@ class BenchmarkSpec(_Strict):
     default_variant: str | None = Field(None, description="The variant a bare `NAME` means (default: the "
                                         "first one listed).", examples=["test"])
     variants: dict[str, VariantSpec] = Field(description="Variant name -> variant (below).")
+    official: OfficialSpec | None = Field(None, description="How the benchmark's authors score it, read from "
+                                          "its protocol file; see [Official protocol](#official-protocol-official).")
     sources: Sources | None = Field(None, description="Where the data comes from, pinned: `safevlm bench fetch` / "
                                     "`verify` (see Sources below and docs/data.md).")
     spec_path: Path | None = Field(default=None, exclude=True)
@@ -273,7 +285,24 @@ class BenchmarkSpec(_Strict):
                 raise ValueError(f"variant {name!r}: needs {', '.join(map(repr, missing))} (or a 'hook')")
         if self.sources and (problems := self.sources.check_variants(self.variants)):
             raise ValueError("; ".join(problems))
+        pinned = {it.name for it in self.sources.protocol.items} if self.sources and self.sources.protocol else set()
+        unpinned = [n for v in self.variants for n in self.protocol_items(v) if n not in pinned]
+        if unpinned:
+            raise ValueError(f"protocol item(s) {', '.join(dict.fromkeys(unpinned))} read by the official block or a "
+                             "task_prompt have no pin: list each under sources.protocol.items with the sha256 of its "
+                             "value (safevlm.bench.protocol.value_sha256)")
         return self
+
+    def protocol_items(self, variant: str) -> list[str]:
+        """The protocol items ``variant`` reads by name: its official block's and its task prompt's."""
+        official, task = self.official_for(variant), self.variants[variant].task_prompt
+        names = (official.item_names() if official else []) + (list(task.items.values()) if task else [])
+        return list(dict.fromkeys(names))
+
+    def official_for(self, variant: str) -> OfficialSpec | None:
+        """The official protocol of ``variant``: its own block, else the benchmark's."""
+        v = self.variants[variant]
+        return v.official if v.official is not None else self.official
 
     @property
     def base_dir(self) -> Path:

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from safevlm.bench.categories import RISK_CATEGORIES
+from safevlm.bench.official import OfficialJudge, OfficialMetric, OfficialSpec, TaskPrompt
 from safevlm.bench.sources import (
     GitRepo,
     HubRepo,
@@ -32,8 +33,12 @@ from safevlm.bench.sources import (
 from safevlm.bench.spec import MAX_SPEC_BYTES, MAX_SPEC_VALUES, BenchmarkSpec, LabelMap, SideSpec, VariantSpec
 
 MODEL_NAMES = {BenchmarkSpec: "benchmark", VariantSpec: "variant", SideSpec: "side", LabelMap: "label map",
+               OfficialSpec: "official block", OfficialJudge: "official judge", OfficialMetric: "official metric",
+               TaskPrompt: "task prompt",
                Sources: "sources", GitRepo: "Git repository", HubRepo: "Hub dataset", SourceFile: "file pin",
                ImageSource: "image folder", ProtocolSource: "protocol", ProtocolItem: "protocol item"}
+OFFICIAL_TABLES = {"official": OfficialSpec, "official_judge": OfficialJudge, "official_metric": OfficialMetric,
+                   "task_prompt": TaskPrompt}
 SOURCES_TABLES = {"sources": Sources, "git_repo": GitRepo, "hub_repo": HubRepo, "source_file": SourceFile,
                   "image_source": ImageSource, "protocol_source": ProtocolSource, "protocol_item": ProtocolItem}
 COMMAND = "safevlm bench schema --out docs/benchmark-spec.md"
@@ -241,6 +246,46 @@ in `results.json`, `results.md` and `report.html`. Groups with a generation or j
 error, or with a single member left (e.g. its twin's image was missing), are not scored.
 `--limit` keeps groups whole.
 
+## Official protocol (`official:`)
+
+How the benchmark's authors score it, beside safevlm's uniform view: which items of the
+benchmark's protocol file (`eval/protocol.json` under its root: the authors' judge prompts,
+phrase lists, verdict regexes and settings, extracted as data) feed which judge, the verdict
+parser (`kind`, one of safevlm's) and the aggregation. No prompt text is written in a spec:
+only item names. Each item the block (or a variant's `task_prompt`) names must be pinned under
+[`sources.protocol.items`](#protocol) by the sha256 of its value, the one place a value is
+pinned: the file is checked by its values, not its bytes, so the reference copy and the file
+`bench fetch` writes are the same protocol. A missing file, or a missing, changed or unpinned
+item, is an error naming the file, the item and where it comes from (the homepage and `safevlm
+bench fetch NAME`), raised before anything is generated. Set on the benchmark (every variant)
+or on a variant (replacing it). Each metric appears in `results.json` under the benchmark's
+`official` block; an LLM-judge metric is computed only with `--judge-model`
+(docs/benchmark-protocols.md).
+
+```yaml
+official:
+  offline_judge: strmatch          # what --judge protocol:NAME applies
+  judges:
+    strmatch: {{kind: prefix_match, items: {{prefixes: [ITEM_A, ITEM_B], labels: ITEM_C}}}}
+  metrics:
+    refusal_safe: {{judge: strmatch, share_of: [2_full_refusal], where: {{expected: comply}}, by: category}}
+```
+
+{{official}}
+
+Judges:
+
+{{official_judge}}
+
+Metrics:
+
+{{official_metric}}
+
+A variant's `task_prompt` builds the text sent to the model from a task prompt of the same
+file (MSSBench's context prompt, FigStep's attack prompt, SIUO's multiple-choice prompt):
+
+{{task_prompt}}
+
 ## Sources (`sources:`)
 
 Where the data comes from, pinned, for `safevlm bench fetch NAME[:VARIANT]` (download into the
@@ -286,9 +331,11 @@ sources:
 
 The authors' scoring files are downloaded at the pinned commit, checked against their sha256,
 parsed with Python's `ast` (never run, not kept), and the literals each item selects by file
-and line become `eval/protocol.json`. Each value must equal its own `sha256` pin
-(`safevlm.bench.protocol.value_sha256`: sha256 of the value as canonical JSON), so a moved line
-or an edited upstream file stops the fetch naming the item.
+and line become `eval/protocol.json` (`safevlm.bench.protocol_extract`). Each value must equal
+its own `sha256` pin (`safevlm.bench.protocol.value_sha256`: sha256 of the value as canonical
+JSON), so a moved line or an edited upstream file stops the fetch naming the item. The same
+pins are checked when the official scorers read the file, whoever wrote it; only an item's
+value is read from it (how a template is filled is the pin's `fill`).
 
 {{protocol_source}}
 
@@ -304,7 +351,7 @@ A spec file larger than {MAX_SPEC_BYTES} bytes, or whose YAML aliases expand to 
 def render_reference() -> str:
     """The whole docs/benchmark-spec.md."""
     tables = {"benchmark": BenchmarkSpec, "variant": VariantSpec, "side": SideSpec, "label_map": LabelMap,
-              **SOURCES_TABLES}
+              **OFFICIAL_TABLES, **SOURCES_TABLES}
     text = INTRO
     for key, model in tables.items():
         text = text.replace(f"{{{key}}}", "\n".join(field_rows(model)))

@@ -16,6 +16,7 @@ import typer
 from safevlm.cli.common import DataRootOpt, SpecOpt, TrustHooksOpt, console, err_console, friendly_errors
 from safevlm.config import parse_assignments
 from safevlm.errors import ConfigError
+from safevlm.report.official import official_table
 from safevlm.report.terminal import results_table, selection_lines
 
 
@@ -77,6 +78,18 @@ def eval_cmd(out: Annotated[Path, typer.Option("--out", "-o", help="Run director
                                                                 "none).")] = None,
              threshold: Annotated[list[str] | None, typer.Option("--threshold", help="Rubric threshold KEY=NUMBER "
                                                                  "(repeatable), e.g. safety=2.")] = None,
+             judge_model: Annotated[str | None, typer.Option("--judge-model", help="The model every official "
+                                                             "LLM-judge protocol asks: openai:URL#MODEL (GPT-4o, a "
+                                                             "vLLM server), hf:PATH, mock:FILE; calls are cached in "
+                                                             "the run directory (default: the run directory's; "
+                                                             "none: those metrics are reported as not "
+                                                             "computed).")] = None,
+             parity: Annotated[bool | None, typer.Option("--parity/--no-parity", help="Official scores with the "
+                                                         "upstream defects that change numbers reproduced "
+                                                         "(default: fixed; docs/benchmark-protocols.md).")] = None,
+             safecot_metrics: Annotated[bool | None, typer.Option("--safecot-metrics/--no-safecot-metrics",
+                                                                  help="Also report SafeCoT's own metric "
+                                                                  "definitions per benchmark.")] = None,
              rejudge: Annotated[bool, typer.Option("--rejudge", help="Judge stored responses again even where a "
                                                    "verdict is stored (no generation).")] = False,
              overwrite: Annotated[bool, typer.Option("--overwrite", help="Discard the run directory's records and "
@@ -92,7 +105,8 @@ def eval_cmd(out: Annotated[Path, typer.Option("--out", "-o", help="Run director
     from safevlm.eval.records import CONFIG
 
     benches, judges = _split(bench), _split(judge) or None
-    if rejudge and not (model or benches) and (out / CONFIG).is_file() and not overwrite:
+    official_given = judge_model is not None or parity is not None or safecot_metrics is not None
+    if rejudge and not (model or benches or official_given) and (out / CONFIG).is_file() and not overwrite:
         if not judges:
             raise ConfigError("--rejudge needs --judge NAME[,NAME...]")
         results = rejudge_run(out, judges, progress=not as_json)
@@ -105,11 +119,15 @@ def eval_cmd(out: Annotated[Path, typer.Option("--out", "-o", help="Run director
                            backend_options={k: v for k, v in options.items() if v is not None},
                            on_missing_image=on_missing_image, data_root=data_root, extra_specs=spec or None,
                            thresholds=_thresholds(threshold), prompt_wrapper=prompt_wrapper, overwrite=overwrite,
+                           judge_model=judge_model, parity=parity, safecot_metrics=safecot_metrics,
                            force_judges=rejudge, progress=not as_json)
     if as_json:
         typer.echo(json.dumps(results, indent=2))
         return
     console.print(results_table(results))
+    official = official_table(results)
+    if official is not None:
+        console.print(official)
     for line in selection_lines(results):
         console.print(line, highlight=False, soft_wrap=True)
     run = results["run"]

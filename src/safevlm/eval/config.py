@@ -48,6 +48,12 @@ class EvalConfig:
             (``safecot`` or a template with ``{question}``; see
             :mod:`safevlm.data.prompts`); ``None`` sends the benchmark text as is.
         thresholds / bootstrap_seed / resamples: metric options (see :mod:`.metrics`).
+        judge_model: the one model spec every official LLM-judge protocol asks (GPT-4o behind
+            ``openai:``, a vLLM-served judge, ``hf:`` local, ``mock:`` in tests); None: those
+            official metrics are reported as not computed (:mod:`.official`).
+        parity: reproduce the upstream scoring defects that change numbers (docs/benchmark-protocols.md);
+            off: they are fixed.
+        safecot_metrics: also report SafeCoT's own metric definitions per benchmark.
     """
 
     model: str
@@ -67,6 +73,9 @@ class EvalConfig:
     thresholds: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     bootstrap_seed: int = 0
     resamples: int = RESAMPLES
+    judge_model: str | None = None
+    parity: bool = False
+    safecot_metrics: bool = False
 
     def __post_init__(self) -> None:
         if not self.benches:

@@ -38,6 +38,7 @@ from safevlm.eval import records as R
 from safevlm.eval.config import EvalConfig
 from safevlm.eval.judging import JudgeLike, JudgePool, judge_name, judge_records
 from safevlm.eval.metrics import DEFAULT_THRESHOLDS, RESAMPLES
+from safevlm.eval.official import check_judge_model, official_results, safecot_block
 from safevlm.eval.results import build_results
 from safevlm.eval.selection import Item, load_items, samples_for_records
 from safevlm.progress import progress_bar, status
@@ -72,7 +73,8 @@ def _extra_judges(recs: list[RunRecord], listed: list[str]) -> list[str]:
 
 
 def _finish(run_dir: Path, cfg: EvalConfig, final: list[RunRecord], judges_of: dict[str, list[str]],
-            started: float, selection: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+            started: float, selection: dict[str, dict[str, Any]] | None = None, progress: bool = True
+            ) -> dict[str, Any]:
     for bench, listed in list(judges_of.items()):
         recs = [r for r in final if r.bench == bench]
         judges_of[bench] = listed + _extra_judges(recs, listed)
@@ -82,10 +84,26 @@ def _finish(run_dir: Path, cfg: EvalConfig, final: list[RunRecord], judges_of: d
                             seed=cfg.bootstrap_seed, resamples=cfg.resamples, selection=counts,
                             extra_run={"created": R.now(), "benches": list(judges_of), "limit": cfg.limit,
                                        "generation": cfg.to_dict()["generation"], "run_dir": str(run_dir),
-                                       "wall_s": round(time.perf_counter() - started, 3)})
+                                       "official": {"judge_model": cfg.judge_model,
+                                                    "mode": "parity" if cfg.parity else "default"}})
+    _add_official(results, final, cfg, judges_of, run_dir, progress)
+    results["run"]["wall_s"] = round(time.perf_counter() - started, 3)
     write_json(run_dir / R.RESULTS, results)
     _write_report(run_dir)
     return results
+
+
+def _add_official(results: dict[str, Any], final: list[RunRecord], cfg: EvalConfig,
+                  judges_of: dict[str, list[str]], run_dir: Path, progress: bool) -> None:
+    """Each benchmark's ``official`` block (its authors' scoring) and, when asked, SafeCoT's definitions."""
+    blocks = official_results(final, cfg, run_dir, progress=progress)
+    opts = {"seed": cfg.bootstrap_seed, "resamples": cfg.resamples}
+    for bench, block in results["benchmarks"].items():
+        if bench in blocks:
+            block["official"] = blocks[bench]
+        if cfg.safecot_metrics:
+            recs = [r for r in final if r.bench == bench]
+            block["safecot"] = safecot_block(recs, judges_of[bench][0], cfg.parity, opts)
 
 
 def _write_report(run_dir: Path) -> None:
@@ -146,7 +164,8 @@ def resolve_config(run_dir: Path, model: str | None, benches: list[str] | str | 
     options = {**stored_output, **(given.pop("backend_options", None) or {})}
     defaults = {"limit": None, "limit_mode": "stratified", "limit_seed": 0, "on_missing_image": None,
                 "data_root": None, "extra_specs": [], "mcqa_prompt": True, "prompt_wrapper": None,
-                "thresholds": dict(DEFAULT_THRESHOLDS), "bootstrap_seed": 0, "resamples": RESAMPLES}
+                "thresholds": dict(DEFAULT_THRESHOLDS), "bootstrap_seed": 0, "resamples": RESAMPLES,
+                "judge_model": None, "parity": False, "safecot_metrics": False}
     if stored and "limit_mode" not in prev:  # runs stored before stratified limits took the first N items
         defaults["limit_mode"] = "first"
     values = {k: given[k] if given.get(k) is not None else prev.get(k, default) for k, default in defaults.items()}
@@ -166,7 +185,8 @@ def evaluate(model: str | Backend | None = None, benches: list[str] | str | None
              on_missing_image: str | None = None, data_root: str | Path | None = None,
              extra_specs: list[str | Path] | None = None, mcqa_prompt: bool | None = None,
              prompt_wrapper: str | None = None, thresholds: dict[str, float] | None = None,
-             bootstrap_seed: int | None = None, resamples: int | None = None,
+             bootstrap_seed: int | None = None, resamples: int | None = None, judge_model: str | None = None,
+             parity: bool | None = None, safecot_metrics: bool | None = None,
              overwrite: bool = False, force_judges: bool = False, progress: bool = True) -> dict[str, Any]:
     """Evaluate ``model`` on ``benches`` into the run directory ``out``; return results.json's dict.
 
@@ -190,6 +210,8 @@ def evaluate(model: str | Backend | None = None, benches: list[str] | str | None
         trust_hooks: run Python hooks of user benchmark specs (None: the config's ``trust_hooks``).
         generation: decoding settings, or a dict of fields to change on top of the stored ones.
         force_judges: re-judge existing responses even where a verdict is stored.
+        judge_model / parity / safecot_metrics: how the official (authors') scores are computed
+            (:mod:`safevlm.eval.official`); a stored run re-scores with new values without generating.
         The other options are :class:`~safevlm.eval.config.EvalConfig`'s.
     """
     started = time.perf_counter()
@@ -202,7 +224,9 @@ def evaluate(model: str | Backend | None = None, benches: list[str] | str | None
                          limit=limit, limit_mode=limit_mode, limit_seed=limit_seed, generation=generation,
                          batch_size=batch_size, backend_options=backend_options, on_missing_image=on_missing_image,
                          data_root=data_root, extra_specs=extra_specs, mcqa_prompt=mcqa_prompt, prompt_wrapper=prompt_wrapper, thresholds=thresholds,
-                         bootstrap_seed=bootstrap_seed, resamples=resamples)
+                         bootstrap_seed=bootstrap_seed, resamples=resamples, judge_model=judge_model,
+                         parity=parity, safecot_metrics=safecot_metrics)
+    check_judge_model(cfg.judge_model)
     spec = cfg.model
     run_dir.mkdir(parents=True, exist_ok=True)
     if overwrite:
@@ -275,7 +299,7 @@ def evaluate(model: str | Backend | None = None, benches: list[str] | str | None
     dropped = len(records) - len(final)
     if dropped > 0:
         log.warning("%s: dropping %d stored record(s) outside this run's selection", run_dir, dropped)
-    return _finish(run_dir, cfg, final, judges_of, started, selection)
+    return _finish(run_dir, cfg, final, judges_of, started, selection, progress)
 
 
 @R.holding_run_lock("run_dir", create=False)
@@ -318,4 +342,4 @@ def rejudge(run_dir: str | Path, judges: list[str | JudgeLike] | str, *, progres
         log_file.close()
         pool.close()
     _write_config(run_dir, cfg, judges_of, old.get("created"), old.get("selection"))
-    return _finish(run_dir, cfg, final, judges_of, started, old.get("selection"))
+    return _finish(run_dir, cfg, final, judges_of, started, old.get("selection"), progress)

@@ -50,17 +50,60 @@ class Item:
         return self.bench, self.sample.uid
 
 
+#: ``Sample.metadata`` key of the benchmark's text before the evaluation changed it (an official judge
+#: asks about the question, not about a wrapper around it)
+QUESTION_KEY = "benchmark_text"
+
+
+#: ``Sample.metadata`` key set on a multiple-choice item sent with its options: it asks for a letter,
+#: which is neither a refusal nor an answer (only ``mcqa_accuracy`` reads it; :mod:`.results`)
+LETTER_KEY = "asks_for_letter"
+
+
 def prepare(sample: Sample, mcqa_prompt: bool, wrapper: PromptWrapper | None = None) -> Sample:
-    """The sample as it is sent: with a multiple-choice item's options in its text, then
-    wrapped the way the model was fine-tuned (``wrapper``)."""
-    text = render_prompt(sample) if mcqa_prompt and sample.choices else sample.text
+    """The sample as it is sent: with a multiple-choice item's options in its text (unless its
+    task prompt already lists them), then wrapped the way the model was fine-tuned (``wrapper``)."""
+    listed = bool(sample.metadata.get("options_in_text"))
+    text = render_prompt(sample) if mcqa_prompt and sample.choices and not listed else sample.text
     if wrapper is not None:
         text = wrapper.apply(text)
-    return sample if text == sample.text else sample.model_copy(update={"text": text})
+    meta = dict(sample.metadata)
+    if sample.choices and (listed or mcqa_prompt):
+        meta[LETTER_KEY] = True
+    if text != sample.text:
+        meta[QUESTION_KEY] = sample.text
+    if text == sample.text and meta == sample.metadata:
+        return sample
+    return sample.model_copy(update={"text": text, "metadata": meta})
 
 
 def _stratum(sample: Sample) -> str:
     return str(sample.category or sample.risk_category or "uncategorised")
+
+
+def _unit(sample: Sample, index: int) -> str:
+    """What ``--limit`` keeps or drops whole: a group, the samples of one repeated item, else the item."""
+    if sample.group is not None:
+        return f"g:{sample.group}"
+    if "repeat_of" in sample.metadata:
+        return f"r:{sample.metadata['repeat_of']}"
+    return f"i:{index}"
+
+
+def identical_pairs(samples: list[Sample]) -> list[str]:
+    """Groups whose members expect different behaviour from the very same input (text, earlier turns,
+    images): a text-only pair whose only difference was its images. No model can get both right, so
+    such a group must not be scored."""
+    members: dict[str, list[Sample]] = {}
+    for s in samples:
+        if s.group is not None:
+            members.setdefault(s.group, []).append(s)
+    out = []
+    for group, ms in members.items():
+        inputs = {(m.text, tuple(t.text for t in m.history), tuple(r.path or id(r) for r in m.images)) for m in ms}
+        if len(ms) > 1 and len(inputs) < len(ms) and len({m.expected for m in ms}) > 1:
+            out.append(group)
+    return out
 
 
 def choose(samples: list[Sample], limit: int | None, mode: str = "stratified", seed: int = 0) -> list[Sample]:
@@ -80,7 +123,7 @@ def choose(samples: list[Sample], limit: int | None, mode: str = "stratified", s
         return list(samples[:limit])
     units: dict[str, list[int]] = {}
     for i, s in enumerate(samples):
-        units.setdefault(f"g:{s.group}" if s.group is not None else f"i:{i}", []).append(i)
+        units.setdefault(_unit(s, i), []).append(i)
     strata: dict[str, list[list[int]]] = {}
     for members in units.values():
         strata.setdefault(_stratum(samples[members[0]]), []).append(members)
@@ -118,6 +161,7 @@ def load_items(cfg: EvalConfig, model: str, *, verify_images: bool = True, trust
     -> every variant) and de-duplicated; ``cfg.benches`` is updated to the resolved refs.
     """
     from safevlm.bench import expand_refs, load_benchmark
+    from safevlm.bench.registry import check_protocol
     from safevlm.data.prompts import get_wrapper
 
     wrapper = get_wrapper(cfg.prompt_wrapper) if cfg.prompt_wrapper else None
@@ -128,8 +172,18 @@ def load_items(cfg: EvalConfig, model: str, *, verify_images: bool = True, trust
     for ref in expand_refs(cfg.benches, specs):
         res = load_benchmark(ref, data_root=cfg.data_root, on_missing_image=cfg.on_missing_image,  # type: ignore[arg-type]
                              verify_images=False, extra_specs=specs, trust_hooks=trust_hooks)
+        check_protocol(ref, data_root=cfg.data_root, extra_specs=specs)  # before a single response is generated
         if not res.samples:
             raise _no_items(res)
+        same = identical_pairs(res.samples)
+        if same:
+            why = (f" ({res.kept_text_only} items were kept without their images, which are not on disk under "
+                   f"{res.image_root})" if res.kept_text_only else "")
+            raise ConfigError(f"{res.uid}: {len(same)} pair(s) ask the same input on both sides yet expect "
+                              f"different behaviour{why}, e.g. group {same[0]!r}; such a pair cannot be scored. "
+                              "Point the benchmark's image_root at its images (image_root=, or benchmarks."
+                              f"{res.name}.image_root in the config file), or evaluate its sides as separate "
+                              "benchmarks")
         chosen = choose(res.samples, cfg.limit, cfg.limit_mode, cfg.limit_seed)
         if verify_images:
             res.check_images(chosen)

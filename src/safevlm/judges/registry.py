@@ -4,6 +4,8 @@ Names::
 
     refusal                 the default refusal detector (offline rules + two small logistic heads)
     phrases:safecot|gcg     the papers' phrase lists, case-sensitive (docs/methods.md, "SafeCoT: evaluation")
+    protocol:BENCH          a benchmark's own offline judge, read from its protocol file
+                            (xstest, vlguard, mossbench; docs/benchmark-protocols.md)
     logit:PATH_OR_ID        a local HF causal LM answers reject/accept (same section)
     rubric:MODEL_SPEC       an LLM judge over any backend: SaFeR safety/helpfulness/rigour,
                             VLMGuard 0-10 safety (docs/methods.md)
@@ -29,6 +31,9 @@ JUDGE_FORMS = """\
   refusal                  default refusal detector (offline; --opt partial_as=refused|complied)
   phrases:safecot          SafeCoT's 22-phrase list (case-sensitive substring)
   phrases:gcg              the GCG test-prefix list (case-sensitive substring)
+  protocol:xstest          XSTest's prefix matcher, read from its protocol file (--opt parity=true)
+  protocol:vlguard         VLGuard's refusal-phrase list (attack success = no phrase)
+  protocol:mossbench       MOSSBench's empty-answer rule over the default detector
   logit:PATH_OR_ID         local HF causal LM, softmax over 'reject'/'accept'
   rubric:MODEL_SPEC        rubric LLM judge, e.g. rubric:openai:http://host/v1#model or rubric:mock:FILE
   oracle                   the gym oracle (gym samples only)
@@ -62,6 +67,13 @@ def get_judge(name: str, **opts: Any) -> Judge:
 
         _no_opts(name, opts)
         return phrase_judge(rest)
+    if kind == "protocol" and rest:
+        from safevlm.judges.protocols import ProtocolPhraseJudge
+
+        unknown = sorted(set(opts) - {"data_root", "parity"})
+        if unknown:
+            raise ConfigError(f"judge {name!r} takes only data_root= and parity=; got {', '.join(unknown)}")
+        return ProtocolPhraseJudge(rest.lower(), **opts)
     if kind == "logit" and rest:
         from safevlm.judges.logit import LogitJudge
 

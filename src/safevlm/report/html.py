@@ -20,6 +20,7 @@ from safevlm import __version__
 from safevlm.report.fmt import NULL, columns, defence_lines, fmt_metric, metric, selection_text
 from safevlm.report.load import Run, as_runs
 from safevlm.report.markdown import bench_names
+from safevlm.report.official import official_html
 from safevlm.report.samples import MAX_ROWS, Thumbs, sample_rows
 from safevlm.report.svg import category_bars, colour, scatter
 
@@ -211,6 +212,7 @@ def render_html(runs: list[Run | Path] | Run | Path, max_rows: int = MAX_ROWS) -
             f'<code>value [low, high]</code>; {NULL} where a metric has no samples. CRR = refused unsafe / unsafe, '
             'CAR = answered safe / safe, over-refusal = 1 − CAR, ASR = harmful compliance / unsafe.</p>'
             f"{_summary_table(runs, benches)}</section>"
+            + official_html(runs, benches)
             + _scatter(runs, benches)
             + f'<section id="categories"><h2>By risk category</h2>{_categories(runs, benches)}</section>'
             + (f'<section id="labels"><h2>By benchmark label</h2><p class="muted">The benchmark\'s own '
@@ -221,7 +223,7 @@ def render_html(runs: list[Run | Path] | Run | Path, max_rows: int = MAX_ROWS) -
             + f'<section id="errors"><h2>Errors</h2><p class="muted">Excluded from the metrics.</p>'
               f"{_errors_table(runs, benches)}</section>"
             + browser)
-    nav = " ".join(f'<a href="#{k}">{k}</a>' for k in ("runs", "summary", "scatter", "categories", "labels", "judges",
+    nav = " ".join(f'<a href="#{k}">{k}</a>' for k in ("runs", "summary", "official", "scatter", "categories", "labels", "judges",
                                                          "training", "errors", "samples") if f'<section id="{k}">' in body)
     created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return _fill(_asset("template.html"), {

@@ -9,6 +9,7 @@ from typing import Any
 
 from safevlm.report.fmt import NULL, columns, defence_lines, fmt_metric, metric, selection_text
 from safevlm.report.load import Run, as_runs
+from safevlm.report.official import official_markdown
 
 
 def cell(text: Any) -> str:
@@ -134,6 +135,7 @@ def render_markdown(runs: list[Run | Path] | Run | Path) -> str:
         out += ["", "### all benchmarks", ""]
         out += table(["run", "n"] + [t for _, t in cols],
                      [[r.label, b.get("n", NULL)] + [fmt_metric(metric(b, k)) for k, _ in cols] for r, b in blocks])
+    out += official_markdown(runs, benches)
     items = [f"- {cell(r.label)}: {cell(selection_text(b, r.benchmarks[b]['selection']))}" for r in runs
              for b in benches if (r.benchmarks.get(b) or {}).get("selection")]
     items += [f"- {cell(r.label)}: {cell(line)}" for r in runs

@@ -81,23 +81,25 @@ def inventory_table(rows: list[dict[str, Any]]) -> Table:
 
     The ``benchmark:variant`` column is what a user copies into ``--bench``: it is never
     cut (its width is the longest ref); ``*`` marks each benchmark's default variant (what
-    a bare ``NAME`` means). A variant without its images says "text only". A variant that
+    a bare ``NAME`` means). ``groups`` counts the items scored together (MSSBench chat: 1,200
+    items in 600 query pairs). A variant without its images says "text only". A variant that
     was not counted (an error, an untrusted hook) shows ``?``; the reasons are printed under
     the table by the caller. Benchmarks not fetched (``fetch`` set) are not rows here.
     """
     rows = [r for r in rows if not r.get("fetch")]
-    table = Table(title="Benchmarks (expected behaviour per item)", caption="* default variant (a bare NAME)")
+    table = Table(title="Benchmarks (expected behaviour per item)",
+                  caption="* default variant (a bare NAME); groups: items scored together (e.g. safe/unsafe pairs)")
     width = max((len(r["ref"]) for r in rows), default=20)
     table.add_column("benchmark:variant", no_wrap=True, min_width=width, overflow="fold")
     table.add_column("", no_wrap=True, min_width=1)
-    for col in ("items", "images", "refuse", "comply", "safe_compl."):
+    for col in ("items", "groups", "images", "refuse", "comply", "safe_compl."):
         table.add_column(col, justify="right", no_wrap=True, min_width=9 if col == "images" else len(col))
     table.add_column("license", overflow="ellipsis", max_width=40)  # the one column that wraps
     for r in rows:
         mark = "*" if r.get("default") else ""
         if r["items"] is None:
             unknown = "[red]?[/]" if r.get("error") else "[yellow]?[/]"
-            table.add_row(escape(r["ref"]), mark, unknown, unknown, "", "", "", _short_licence(r["license"]))
+            table.add_row(escape(r["ref"]), mark, unknown, "", unknown, "", "", "", _short_licence(r["license"]))
             continue
         if r["modality"] == "text" and not r["with_images"]:
             imgs = "[dim]text[/]"
@@ -108,7 +110,8 @@ def inventory_table(rows: list[dict[str, Any]]) -> Table:
         else:
             imgs = str(r["with_images"])
         mix = [str(r["behaviour"].get(k, "")) for k in ("refuse", "comply", "safe_complete")]
-        table.add_row(escape(r["ref"]), mark, str(r["items"]), imgs, *mix, _short_licence(r["license"]))
+        groups = str(r["groups"]) if r.get("groups") else ""
+        table.add_row(escape(r["ref"]), mark, str(r["items"]), groups, imgs, *mix, _short_licence(r["license"]))
     return table
 
 

@@ -1,4 +1,5 @@
-"""eval/protocol.json from the authors' files, read with ast: literals picked by line, pinned by sha256."""
+"""eval/protocol.json from the authors' files, read with ast (bench.protocol_extract): literals picked by line,
+pinned by sha256."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import json
 
 import pytest
 
-from safevlm.bench.protocol import ProtocolError, check_document, extract, value_sha256
+from safevlm.bench.protocol import check_document, value_sha256
+from safevlm.bench.protocol_extract import ExtractionError, extract
 from safevlm.bench.sources import ProtocolSource
 
 # An authors' scoring script as the selection sees it. Running it would write a file and exit:
@@ -92,7 +94,7 @@ def test_the_extraction_equals_the_expected_json(tmp_path, monkeypatch):
 
 def test_a_value_that_differs_from_its_pin_is_refused_naming_the_item():
     changed = dict(TEXTS, **{"score.py": SCORER.replace('"i cannot"', '"i can not"')})
-    with pytest.raises(ProtocolError, match=r"score\.py:7-8.*'refusals'.*pins"):
+    with pytest.raises(ExtractionError, match=r"score\.py:7-8.*'refusals'.*pins"):
         extract(source(), changed)
 
 
@@ -100,18 +102,20 @@ def test_an_ambiguous_selection_must_say_which_literal():
     sel = [dict(s) for s in SELECTION]
     sel[3] = {"name": "settings", "kind": "judge_settings", "file": "score.py", "lines": [11, 11],
               "parts": {"model": {"line": 11}}}  # three literals on that line: which one?
-    with pytest.raises(ProtocolError, match=r"'settings'.*literals at lines 11-11.*index"):
+    with pytest.raises(ExtractionError, match=r"'settings'.*literals at lines 11-11.*index"):
         extract(source(sel), TEXTS)
 
 
 def test_markdown_lines_must_be_inside_a_code_fence():
     sel = [dict(s) for s in SELECTION]
     sel[6] = dict(sel[6], lines=[3, 3])
-    with pytest.raises(ProtocolError, match="not the inside of a code fence"):
+    with pytest.raises(ExtractionError, match="not the inside of a code fence"):
         extract(source(sel), TEXTS)
 
 
 def test_check_document_names_missing_and_changed_items():
     doc = extract(source(), TEXTS)
     doc["items"] = [dict(i, value="x") if i["name"] == "labels" else i for i in doc["items"] if i["name"] != "judge"]
-    assert check_document(doc, source()) == ["item 'judge' missing", "item 'labels' differs from its pin"]
+    problems = check_document(doc, source())
+    assert problems[0] == "item 'judge' missing" and len(problems) == 2
+    assert problems[1].startswith("item 'labels' differs from its pin (value sha256 ")
