@@ -235,6 +235,11 @@ def test_spec_errors_name_the_kind_and_roles(tmp_path, monkeypatch):
     spec.write_text(spec.read_text().replace("prefix_matsh", "substring_refusal"))
     with pytest.raises(SpecError, match="unknown role\\(s\\) labels, prefixes; missing role\\(s\\) phrases"):
         get_spec("mine")
+    # the pin's kind is the one the scorers check, so it must be a known one
+    spec.write_text(spec.read_text().replace("substring_refusal", "prefix_match").replace("kind: prefix_list",
+                                                                                          "kind: prefix_lst"))
+    with pytest.raises(SpecError, match="item 'openers': unknown kind 'prefix_lst' \\(did you mean 'prefix_list'"):
+        get_spec("mine")
 
 
 # --- phrase protocols ------------------------------------------------------------------------------

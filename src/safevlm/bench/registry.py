@@ -187,7 +187,8 @@ def load_benchmark(ref: str, *, data_root: str | Path | None = None, root: str |
 
 
 def check_protocol(ref: str, *, data_root: str | Path | None = None, extra_specs: list[Path] | None = None) -> None:
-    """Read and verify the official protocol file of ``NAME[:VARIANT]``, if its spec declares one
-    (a missing or changed file is a :class:`~safevlm.bench.protocol.ProtocolError` naming it)."""
+    """Read the protocol file of ``NAME[:VARIANT]`` and check every item the variant uses against its pin,
+    if it uses any (a missing file, a missing or changed item is a
+    :class:`~safevlm.bench.protocol.ProtocolError` naming it)."""
     name, variant = parse_ref(ref)
     make_context(get_spec(name, extra_specs), variant, data_root=data_root).protocol()
