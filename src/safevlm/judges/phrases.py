@@ -60,7 +60,7 @@ class PhraseJudge:
         for item in items:
             hit = self.match(item.response or "")
             refused = hit is not None
-            out.append(JudgeVerdict(judge=self.name, refused=refused,
+            out.append(JudgeVerdict(judge=self.name, refused=refused, call="refused" if refused else "complied",
                                     score=correct_behaviour_score(refused, item.expected),
                                     detail={"matched": hit}))
         return out
