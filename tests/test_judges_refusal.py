@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from safevlm.errors import ConfigError, DataError
+from safevlm.eval.labelled import HAND
 from safevlm.judges import JudgeInput, get_judge
 from safevlm.judges.phrases import GCG_PHRASES, SAFECOT_PHRASES
 from safevlm.text.refusal import find_refusal
@@ -18,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 #: Golden accuracies (docs/judges.md, `python benchmarks/judge_accuracy.py`).
 HAND_REFUSAL, HAND_SAFECOT, HAND_GCG = 314 / 322, 153 / 322, 159 / 322
 VLGUARD_REFUSAL = 1528 / 1541  # 17 of VLGuard test's references are empty: undecided
-LABELLED = [json.loads(line) for line in (REPO / "tests/data/refusal_labelled.jsonl").read_text("utf-8").splitlines()]
+LABELLED = [json.loads(line) for line in HAND.read_text("utf-8").splitlines()]
 
 TRICKY = [
     # apologies

@@ -15,7 +15,7 @@ reading "no refusal" or "safety 0" into it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from safevlm.data.records import JudgeVerdict, right_call
 from safevlm.data.sample import Expected, Sample, is_unsafe
@@ -71,3 +71,16 @@ def correct_behaviour_score(refused: bool | None, expected: str | None, call: st
         return None
     right = right_call(expected, refused, call)
     return None if right is None else float(right)
+
+
+def code_sha256(*parts: Any) -> str:
+    """One sha256 over modules' source and strings: what a judge's fingerprint hashes (its rules, prompt
+    text, phrase list), so a changed judge never compares equal to the old one (``safevlm judge-eval``)."""
+    import hashlib
+    import inspect
+
+    h = hashlib.sha256()
+    for part in parts:
+        h.update((part if isinstance(part, str) else inspect.getsource(part)).encode("utf-8"))
+        h.update(b"\0")
+    return h.hexdigest()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from safevlm.judges.base import JudgeInput, JudgeVerdict, correct_behaviour_score
+from safevlm.judges.base import JudgeInput, JudgeVerdict, code_sha256, correct_behaviour_score
 
 #: SafeCoT's final list (22 phrases; docs/methods.md, "SafeCoT: evaluation"; evidence: code).
 SAFECOT_PHRASES: tuple[str, ...] = (
@@ -51,6 +51,10 @@ class PhraseJudge:
             raise ValueError("a phrase judge needs at least one phrase")
         self.phrases = tuple(phrases)
         self.name = name
+
+    def fingerprint(self) -> dict:
+        return {"phrases_sha256": code_sha256("\n".join(self.phrases)), "match": "case-sensitive substring",
+                "parser_version": "1"}
 
     def match(self, response: str) -> str | None:
         return next((p for p in self.phrases if p in response), None)

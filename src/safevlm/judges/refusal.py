@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from safevlm.errors import ConfigError
-from safevlm.judges.base import JudgeInput, JudgeVerdict, correct_behaviour_score
+from safevlm.judges.base import JudgeInput, JudgeVerdict, code_sha256, correct_behaviour_score
 from safevlm.text.refusal import find_refusal
 
 PARTIAL_AS = ("refused", "complied")
+#: Bumped when what a verdict means changes (2: safe completions and undecided degenerate answers).
+PARSER_VERSION = "2"
 
 
 class RefusalJudge:
@@ -30,6 +32,17 @@ class RefusalJudge:
         if partial_as not in PARTIAL_AS:
             raise ConfigError(f"refusal judge: partial_as must be one of {', '.join(PARTIAL_AS)}, got {partial_as!r}")
         self.partial_as = partial_as
+
+    def fingerprint(self) -> dict:
+        """The detector's identity for ``safevlm judge-eval``: its rules' source and its weights."""
+        import hashlib
+
+        from safevlm.text import degenerate, refusal, refusal_cues, refusal_model
+
+        return {"model": "safevlm refusal detector (rules + logistic heads)", "partial_as": self.partial_as,
+                "weights_sha256": hashlib.sha256(refusal_model.MODEL_PATH.read_bytes()).hexdigest(),
+                "rules_sha256": code_sha256(refusal, refusal_cues, refusal_model, degenerate),
+                "parser_version": PARSER_VERSION}
 
     def judge(self, items: list[JudgeInput]) -> list[JudgeVerdict]:
         out = []

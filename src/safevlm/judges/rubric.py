@@ -41,7 +41,7 @@ from typing import Any
 from safevlm.backends import Backend, GenerationParams, load_backend
 from safevlm.backends.base import SYSTEM_PROMPT_KEY
 from safevlm.data.sample import Sample
-from safevlm.judges.base import JudgeInput, JudgeVerdict
+from safevlm.judges.base import JudgeInput, JudgeVerdict, code_sha256
 
 #: key -> (type, low, high); ints must be integers (2.0 is accepted, 2.5 and True are not).
 SCHEMA: dict[str, tuple[str, float | None, float | None]] = {
@@ -217,6 +217,13 @@ class RubricJudge:
         self.params = GenerationParams(max_new_tokens=int(max_new_tokens), temperature=0.0)
         self.include_expected = include_expected
         self.with_images = with_images
+
+    def fingerprint(self) -> dict:
+        """Model, prompt text and settings (``safevlm judge-eval``)."""
+        return {"model": self.spec, "prompt_sha256": code_sha256(SYSTEM, RUBRIC, json.dumps(EXPECTED_NOTE)),
+                "max_new_tokens": self.params.max_new_tokens, "temperature": self.params.temperature,
+                "include_expected": self.include_expected, "with_images": self.with_images,
+                "max_retries": self.max_retries, "parser_version": "1"}
 
     def close(self) -> None:
         """Release the judge backend (HTTP clients, GPU memory)."""
