@@ -101,6 +101,12 @@ class JudgeVerdict(BaseModel):
         return self.error is None
 
     @property
+    def decides(self) -> bool:
+        """Whether the verdict decides anything (refusal, call or harm): False for an error or an undecided
+        response (empty, looping, gibberish), which summaries count."""
+        return self.error is None and (self.refused is not None or self.call is not None or self.harmful is not None)
+
+    @property
     def decided_call(self) -> str | None:
         """:func:`call_of` this verdict."""
         return call_of(self.refused, self.call)

@@ -87,11 +87,11 @@ def outputs_block(records: Sequence[RunRecord], judge_of: dict[str, str]) -> dic
     """``outputs``: of the generated responses (failed generations left out), how many were cut off at
     the token limit (``finish_reason`` length), how many are degenerate (empty, looping, gibberish:
     :func:`safevlm.text.degenerate.degeneracy`) and how many the benchmark's primary judge left
-    undecided (a verdict, not an error, with ``refused`` None). Counted so that a model that writes
+    undecided (a verdict, not an error, that decides nothing: ``JudgeVerdict.decides``). Counted so that a model that writes
     "oooo..." to the token limit shows as such, never as a high acceptance rate."""
     def decided(rec: RunRecord) -> bool | None:
         v = rec.verdict(judge_of[rec.bench])
-        return None if v is None else v.refused is not None
+        return None if v is None else v.decides
 
     return count_outputs((r.response, r.generation.finish_reason, decided(r))
                          for r in records if not r.generation_failed)

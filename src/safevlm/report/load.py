@@ -83,7 +83,7 @@ class Run:
 
         def decided(s: RunRecord) -> bool | None:
             v = s.verdict(primary)
-            return None if v is None else v.refused is not None
+            return None if v is None else v.decides
 
         return count_outputs((s.response, s.generation.finish_reason, decided(s)) for s in self.samples
                              if s.bench == bench and not s.generation_failed)
