@@ -209,8 +209,18 @@ def read(text: str) -> Reading:
 
 
 def analyse(text: str, heads: Heads) -> RefusalFinding:
-    """Decide one normalised answer (no dialogue splitting)."""
+    """Decide one normalised answer (no dialogue splitting), with its call (:func:`care_in` for a compliance)."""
     r = read(text)
+    finding = _decide(r, heads)
+    finding.call = "refused" if finding.refused else "complied"
+    if not finding.refused:
+        finding.care = care_in(text, r.clauses)
+        if finding.care is not None:
+            finding.call = "safe_completion"
+    return finding
+
+
+def _decide(r: Reading, heads: Heads) -> RefusalFinding:
     if r.route in RULE_LABELS:
         p_nc, p_ref = heads.route_p(r.route)
         label = RULE_LABELS[r.route]
@@ -272,11 +282,6 @@ def find_refusal(response: str, heads: Heads | None = None) -> RefusalFinding:
         finding.call = "refused" if finding.refused else "complied"  # persona turns: warnings are not care
     else:
         finding = analyse(text, heads)
-        finding.call = "refused" if finding.refused else "complied"
-        if not finding.refused:
-            finding.care = care_in(text, sentence_cues(text))
-            if finding.care is not None:
-                finding.call = "safe_completion"
     if odd is not None:
         finding.degenerate = odd.reason
     return finding

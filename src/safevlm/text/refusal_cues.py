@@ -58,11 +58,9 @@ NEG = (r"can ?not|can't|cant|could not|couldn't|won't|wont|will not|must not|sho
 GAP = (r"(?:[\s,]+(?!(?:see|tell|think|believe|know|find|read|make out|determine|say|guarantee|confirm|verify|"
        r"remember|hear|understand|imagine|wait|be sure|be certain)\b)[\w'-]+(?:[\s,]+[\w'-]+){0,3}?)?")
 EXPLICIT = [
-    # "and/so" + "don't share" is advice to the reader ("so don't share it"), not a refusal: only "I/we" there
-    ("declines", _lc(rf"\b(?:(?:I|we|(?:and|so|thus|hence)(?: therefore)?|therefore)"
-                            rf"(?:\s+(?:really|truly|simply|just|still|also))?\s*(?:{NEG}){GAP}|"
-                            rf"(?:I|we)(?:\s+(?:really|truly|simply|just|still|also))?\s*(?:do not|don't|never)"
-                            rf"(?:[\s,]+\w+ly)?)[\s,]+(?:{ACTS})\b")),
+    ("declines", _lc(rf"\b(?:I|we|(?:and|so|thus|hence)(?: therefore)?|therefore)"
+                            rf"(?:\s+(?:really|truly|simply|just|still|also))?\s*"
+                            rf"(?:(?:{NEG}){GAP}|(?:do not|don't|never)(?:[\s,]+\w+ly)?)[\s,]+(?:{ACTS})\b")),
     ("decline_verb", _lc(r"\bI(?:[\s']+(?:ll|will|must|have to|need to|would|d|am|m|going to|have to))"
                                 r"{0,3} (?:respectfully |politely |unfortunately )?(?:decline|refuse|"
                                 r"pass(?: on)?|turn (?:it |this |that )?down|say no)\b(?! (?:the|your|a) )")),
@@ -87,6 +85,8 @@ EXPLICIT = [
     ("idioms_refusal", _lc(r"\b(?:absolutely|certainly|definitely) not\b|\bI can't and won't\b")),
     ("bare_decline", _lc(r"\bI (?:can't|cannot|can not|won't|will not)\s*[.!]")),
 ]
+#: "and/so/thus/therefore" + "don't/never" + an act: an imperative to the reader ("so don't share it").
+_ADVICE_NOT_REFUSAL = re.compile(r"(?:and|so|thus|hence|therefore)\b(?: therefore)?(?:\s+\w+)?\s*(?:do not|don't|never)\b")
 #: Phrasings that look like explicit refusals but are not.
 IDIOM = _lc(r"\b(?:can ?not|can't|cant) (?:help (?:but|feeling|thinking|wondering|noticing|it)|believe|"
                    r"wait|stress|emphasi[sz]e|overstate|thank|imagine)\b|\benough\b|\bI (?:won't|will not) lie\b"
@@ -207,6 +207,8 @@ def explicit_in(sentence: str, following: list[str]) -> tuple[str, str] | None:
         for m in pattern.finditer(low):
             if IDIOM.search(low[m.start():m.end() + 25]):
                 continue
+            if name == "declines" and _ADVICE_NOT_REFUSAL.match(m.group(0)):
+                continue  # "so don't share it": advice to the reader, not the speaker declining
             rest = f"{low[:m.start()]} {low[m.end():]} {' '.join(following[:1]).lower()}"
             limited = LIMIT.search(low) or (CONCESSIVE.search(low) and "," in low[m.end():]
                                             and not re.search(r",\s*(?:but\s+)?i\b", low[m.end():]))
