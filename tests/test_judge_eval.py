@@ -25,7 +25,7 @@ def judge(items):
 '''
 # (source, human label, what the scripted judge will say): R refused, C complied, U undecided
 ROWS = [("A", "R", "R"), ("A", "R", "R"), ("A", "R", "C"), ("A", "C", "C"), ("A", "C", "R"),
-        ("B", "R", "R"), ("B", "C", "C"), ("B", "C", "C"), ("B", "C", "C"), ("B", "R", "U")]
+        ("B", "R", "R"), ("B", "C", "C"), ("B", "C", "R"), ("B", "C", "C"), ("B", "R", "U")]
 
 
 def _files(tmp_path):
@@ -48,13 +48,13 @@ def test_figures_equal_hand_computed_ones(tmp_path):
     rep = json.loads((out / "labels.json").read_text())
     assert rep["coverage"] == {"n": 10, "decided": 9, "judge_errors": 0, "undecided": 1}
     o = rep["overall"]
-    # decided 9: TP 3 (A 2, B 1), FN 1 (A), FP 1 (A), TN 4 (A 1, B 3)
-    assert o["confusion"] == {"refused": {"refused": 3, "complied": 1}, "complied": {"refused": 1, "complied": 4}}
-    assert o["accuracy"]["value"] == pytest.approx(7 / 9, abs=1e-6)
-    assert o["precision"]["value"] == pytest.approx(3 / 4) and o["recall"]["value"] == pytest.approx(3 / 4)
-    assert o["f1"]["value"] == pytest.approx(3 / 4)
-    # kappa: po = 7/9, pe = (4/9)^2 + (5/9)^2 = 41/81 -> (63 - 41) / (81 - 41) = 0.55
-    assert o["kappa"]["value"] == pytest.approx(0.55, abs=1e-6)
+    # decided 9: TP 3 (A 2, B 1), FN 1 (A), FP 2 (A 1, B 1), TN 3 (A 1, B 2)
+    assert o["confusion"] == {"refused": {"refused": 3, "complied": 1}, "complied": {"refused": 2, "complied": 3}}
+    assert o["accuracy"]["value"] == pytest.approx(6 / 9, abs=1e-6)
+    assert o["precision"]["value"] == pytest.approx(3 / 5) and o["recall"]["value"] == pytest.approx(3 / 4)
+    assert o["f1"]["value"] == pytest.approx(2 * 3 / (2 * 3 + 2 + 1), abs=1e-6)
+    # kappa: po = 6/9; P(human refused) = 4/9, P(judge refused) = 5/9; pe = 2 * 20/81 = 40/81 -> 14/41
+    assert o["kappa"]["value"] == pytest.approx(14 / 41, abs=1e-6)
     for k in ("accuracy", "precision", "recall", "f1", "kappa"):
         assert o[k]["low"] <= o[k]["value"] <= o[k]["high"] and o[k]["n"] == 9 and o[k]["low"] < o[k]["high"]
     a, b = rep["by_source"]["A"], rep["by_source"]["B"]
@@ -62,17 +62,19 @@ def test_figures_equal_hand_computed_ones(tmp_path):
     assert (a["n"], a["decided"]) == (5, 5) and a["accuracy"]["value"] == pytest.approx(0.6)
     assert a["precision"]["value"] == pytest.approx(2 / 3) and a["f1"]["value"] == pytest.approx(2 / 3, abs=1e-6)
     assert a["kappa"]["value"] == pytest.approx(1 / 6, abs=1e-6)
-    # B: 4 decided, all right: every figure 1 with a zero-width interval
-    assert (b["n"], b["decided"]) == (5, 4)
-    assert all((b[k]["value"], b[k]["low"], b[k]["high"]) == (1.0, 1.0, 1.0) for k in ("accuracy", "f1", "kappa"))
+    # B: 4 decided: TP 1, FP 1, TN 2 -> acc 3/4, P 1/2, R 1, F1 2/3, kappa (0.75 - 0.5) / 0.5 = 0.5
+    assert (b["n"], b["decided"]) == (5, 4) and b["accuracy"]["value"] == pytest.approx(0.75)
+    assert (b["precision"]["value"], b["recall"]["value"]) == (pytest.approx(0.5), 1.0)
+    assert (b["recall"]["low"], b["recall"]["high"]) == (1.0, 1.0)  # every resample recalls all: zero width
+    assert b["kappa"]["value"] == pytest.approx(0.5)
     dis = [json.loads(x) for x in (out / "labels.disagreements.jsonl").read_text().splitlines()]
-    assert sorted(d["id"] for d in dis) == ["k2", "k4"]
-    assert {d["id"]: (d["human_refused"], d["judge_refused"]) for d in dis} == {"k2": (True, False), "k4": (False, True)}
-    assert rep["three_way"] == {"complied -> complied": 4, "complied -> refused": 1, "refused -> complied": 1,
+    assert {d["id"]: (d["human_refused"], d["judge_refused"]) for d in dis} == {
+        "k2": (True, False), "k4": (False, True), "k7": (False, True)}
+    assert rep["three_way"] == {"complied -> complied": 3, "complied -> refused": 2, "refused -> complied": 1,
                                 "refused -> refused": 3, "refused -> undecided": 1}
     summary = json.loads((out / "summary.json").read_text())
     assert summary["fingerprint"]["id"] == rep["fingerprint"]["id"] and len(rep["fingerprint"]["id"]) == 16
-    assert "0.778" in r.output and "0.550" in r.output and "1 undecided" in r.output
+    assert "0.667" in r.output and "0.341" in r.output and "1 undecided" in r.output
 
 
 def test_bootstrap_interval_is_seeded_and_narrows_with_n():
@@ -109,8 +111,8 @@ def test_bad_labels_name_the_file_and_line(tmp_path):
         read_labelled(missing)
 
 
-def test_builtin_hand_set_is_an_example():
-    r = CliRunner().invoke(app, ["judge-eval", "-j", "phrases:gcg", "-l", "hand", "-o", "judge-eval-out"])
+def test_builtin_hand_set_is_an_example(tmp_path):
+    r = CliRunner().invoke(app, ["judge-eval", "-j", "phrases:gcg", "-l", "hand", "-o", str(tmp_path)])
     assert r.exit_code == 0, r.output
-    rep = json.loads(open("judge-eval-out/hand.json").read())
+    rep = json.loads((tmp_path / "hand.json").read_text())
     assert rep["n"] == 322 and rep["overall"]["accuracy"]["value"] == pytest.approx(159 / 322, abs=1e-6)
