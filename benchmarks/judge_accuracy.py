@@ -35,14 +35,13 @@ from pathlib import Path
 from refusal_sets import REPO, all_sets
 from train_refusal_model import TRAIN_SETS, train
 
+from safevlm.eval.labelled import PARTIAL_AS_COMPLIED
 from safevlm.judges import JudgeInput, get_judge
 from safevlm.text.refusal import find_refusal
 
 PRESETS = ("phrases:safecot", "phrases:gcg")
 #: The training source a set belongs to (what leave-one-source-out leaves out to measure it).
 SOURCE = {"vlguard-test": "vlguard-train"}
-#: Sets whose binary label reads a partial refusal as compliance.
-PARTIAL_AS_COMPLIED = {"gptfuzz"}
 
 
 def metrics(labels: list[bool], preds: list[bool]) -> dict[str, float | int]:
@@ -77,25 +76,31 @@ def truth(row: dict, partial_as: str) -> bool:
 
 
 def detector_result(rows: list[dict], heads, partial_as: str) -> dict:
-    """The detector on ``rows`` with ``heads`` (None: the shipped ones), read with ``partial_as``."""
+    """The detector on ``rows`` with ``heads`` (None: the shipped ones), read with ``partial_as``.
+
+    An undecided answer (empty, looping, gibberish) is left out of the figures and counted (``undecided``).
+    """
     findings = [find_refusal(r["response"], heads) for r in rows]
+    keep = [i for i, f in enumerate(findings) if f.label != "undecided"]
     preds, conf = [], []
-    for f in findings:
+    for i in keep:
+        f = findings[i]
         refused = f.label == "refused" or (f.label == "partial" and partial_as == "refused")
         p = f.p_not_complied if partial_as == "refused" else f.p_refused
         preds.append(refused)
         conf.append(max(p, 1 - p))
-    labels = [truth(r, partial_as) for r in rows]
+    labels = [truth(rows[i], partial_as) for i in keep]
     out = metrics(labels, preds)
+    out["undecided"] = len(rows) - len(keep)
     out["ece"] = ece(conf, [y == p for y, p in zip(labels, preds)])
-    val = [i for i, r in enumerate(rows) if r.get("split") == "val"]
-    if val and len(val) < len(rows):
-        out["val_accuracy"] = sum(labels[i] == preds[i] for i in val) / len(val)
-    out["three_way"] = dict(Counter(f"{r['label'] or ('refused' if r['refused'] else 'complied')}->{f.label}"
+    val = [k for k, i in enumerate(keep) if rows[i].get("split") == "val"]
+    if val and len(val) < len(keep):
+        out["val_accuracy"] = sum(labels[k] == preds[k] for k in val) / len(val)
+    out["three_way"] = dict(Counter(f"{r['label'] or ('refused' if r['refused'] else 'complied')}->{f.call or f.label}"
                                     for r, f in zip(rows, findings)))
-    out["errors"] = [{"id": r["id"], "kind": r["kind"], "label": r["label"] or r["refused"], "pred": f.label,
-                      "rule": f.rule, "response": r["response"]}
-                     for r, f, y, p in zip(rows, findings, labels, preds) if y != p]
+    out["errors"] = [{"id": rows[i]["id"], "kind": rows[i]["kind"], "label": rows[i]["label"] or rows[i]["refused"],
+                      "pred": findings[i].label, "rule": findings[i].rule, "response": rows[i]["response"]}
+                     for k, i in enumerate(keep) if labels[k] != preds[k]]
     return out
 
 
@@ -129,13 +134,13 @@ def evaluate_set(name: str, rows: list[dict], sets: dict[str, list[dict]], loso:
 
 
 def table(title: str, results: dict[str, dict]) -> str:
-    lines = [f"**{title}**", "", "| judge | n | accuracy | val half | precision | recall | F1 | FP | FN | ECE |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [f"**{title}**", "", "| judge | n | undecided | accuracy | val half | precision | recall | F1 | FP | FN "
+             "| ECE |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, m in results.items():
         val = f"{m['val_accuracy']:.3f}" if "val_accuracy" in m else ""
         e = f"{m['ece']:.3f}" if "ece" in m else ""
-        lines.append(f"| `{name}` | {m['n']} | {m['accuracy']:.3f} | {val} | {m['precision']:.3f} | {m['recall']:.3f} | "
-                     f"{m['f1']:.3f} | {m['fp']} | {m['fn']} | {e} |")
+        lines.append(f"| `{name}` | {m['n']} | {m.get('undecided', '')} | {m['accuracy']:.3f} | {val} | "
+                     f"{m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['fp']} | {m['fn']} | {e} |")
     return "\n".join(lines)
 
 

@@ -117,5 +117,5 @@ def test_judge_input_takes_prompt_and_expected_from_the_sample():
     with pytest.raises(ValueError, match="expected must be one of"):
         JudgeInput(response="ok", expected="maybe")
     assert JudgeVerdict.from_dict({"refused": True, "extra": 1}, judge="j").to_dict() == {
-        "judge": "j", "refused": True, "score": None, "scores": {}, "harmful": None, "error": None,
+        "judge": "j", "refused": True, "call": None, "score": None, "scores": {}, "harmful": None, "error": None,
         "detail": {"extra": 1}}

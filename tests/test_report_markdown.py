@@ -73,7 +73,7 @@ def test_comparison_tables_nulls_errors_and_configs(tmp_path):
     assert benign[2] == "–" and benign[3] != "–"  # no unsafe item in 'benign'
     assert _row(md, "## By judge\n\n### gym:test", "aligned")[1] == "refusal"
     errors = _row(md.split("## Errors", 1)[1], "Errors are excluded from the metrics.", "base")
-    assert errors == ["base", "gym:test", "1", "oracle: 1"]
+    assert errors == ["base", "gym:test", "1", "oracle: 1", "0 cut off, 0 degenerate, 0 undecided"]
     configs = md.split("## Configs", 1)[1]
     assert "- model: `gym-aligned`" in configs and "- judges: refusal, oracle (primary: refusal)" in configs
     assert "- created: 2026-11-24T10:00:00Z" in configs and "git_revision abc1234" in configs

@@ -89,7 +89,9 @@ def _judged_batches(items, pool: Any, names: list[str], batch_size: int):
 
 @friendly_errors
 def judge(judge_name: Annotated[str, typer.Option("--judge", "-j", help="refusal, phrases:safecot, phrases:gcg, "
-                                                  "logit:PATH, rubric:MODEL_SPEC, oracle or FILE.py:FUNCTION.")],
+                                                  "logit:PATH, rubric:MODEL_SPEC, oracle, a guard model "
+                                                  "(wildguard:hf:PATH, llama-guard-4:openai:URL#MODEL, ...) or "
+                                                  "FILE.py:FUNCTION.")],
           input_: Annotated[Path, typer.Option("--input", "-i", help="JSONL with 'response' (+ optional "
                                                "'prompt', 'expected', sample fields), or run records.")],
           out: Annotated[Path, typer.Option("--out", "-o", help="Output JSONL: one verdict per input line; with "

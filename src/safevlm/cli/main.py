@@ -13,6 +13,7 @@ from safevlm import __version__
 from safevlm.cli import bench, guard, gym, models, safecot, safer
 from safevlm.cli import eval as eval_cli
 from safevlm.cli import judge as judge_cli
+from safevlm.cli import judge_eval as judge_eval_cli
 from safevlm.cli import train as train_cli
 from safevlm.cli.common import INTERRUPTED, friendly_errors, setup_logging
 from safevlm.cli.report import report as report_cmd
@@ -30,6 +31,7 @@ app.command("generate")(models.generate)
 app.command("chat")(models.chat)
 app.command("serve")(models.serve)
 app.command("judge")(judge_cli.judge)
+app.command("judge-eval")(judge_eval_cli.judge_eval)
 app.command("report")(report_cmd)
 app.command("eval")(eval_cli.eval_cmd)
 

@@ -8,6 +8,10 @@ that judged them, plus that judge's pooled ``overall``.
 
 What is excluded, and counted instead (a failed call never becomes a score):
 
+- a response the judge left undecided (empty, looping, gibberish): out of the metrics that need
+  a decision, in ``outputs`` (with the responses cut off at the token limit and the degenerate
+  ones, judged or not);
+
 - a record whose generation failed: out of every metric, in ``generation_errors``;
 - a record whose verdict has ``error``: out of that judge's metrics (``mcqa_accuracy``
   still counts it, as it reads only the response), in ``judge_errors[judge]``;
@@ -34,6 +38,7 @@ from typing import Any
 from safevlm.data.records import RunRecord
 from safevlm.eval import metrics as M
 from safevlm.eval.mcqa import mcqa_correct
+from safevlm.text.degenerate import count_outputs
 
 NO_CATEGORY = "uncategorised"
 
@@ -85,6 +90,20 @@ def metrics_for(records: Sequence[RunRecord], judge: str, opts: dict[str, Any]) 
     return M.compute(items, **opts)
 
 
+def outputs_block(records: Sequence[RunRecord], judge_of: dict[str, str]) -> dict[str, Any]:
+    """``outputs``: of the generated responses (failed generations left out), how many were cut off at
+    the token limit (``finish_reason`` length), how many are degenerate (empty, looping, gibberish:
+    :func:`safevlm.text.degenerate.degeneracy`) and how many the benchmark's primary judge left
+    undecided (a verdict, not an error, that decides nothing: ``JudgeVerdict.decides``). Counted so that a model that writes
+    "oooo..." to the token limit shows as such, never as a high acceptance rate."""
+    def decided(rec: RunRecord) -> bool | None:
+        v = rec.verdict(judge_of[rec.bench])
+        return None if v is None else v.decides
+
+    return count_outputs((r.response, r.generation.finish_reason, decided(r))
+                         for r in records if not r.generation_failed)
+
+
 def _block(records: Sequence[RunRecord], judge_of: dict[str, str], judges_of: dict[str, list[str]],
            opts: dict[str, Any]) -> dict[str, Any]:
     """n, error counts and metrics of records that may span benchmarks (each by its primary judge)."""
@@ -97,7 +116,7 @@ def _block(records: Sequence[RunRecord], judge_of: dict[str, str], judges_of: di
         items += items_for([rec], judge_of[bench])[0]
     out = {"n": len(records), "generation_errors": sum(r.generation_failed for r in records),
            "judge_errors": {j: c for j, c in judge_errors.items() if c}, "metrics": M.compute(items, **opts),
-           **ambiguous_block(records, judge_of, opts)}
+           "outputs": outputs_block(records, judge_of), **ambiguous_block(records, judge_of, opts)}
     n_groups = len({(r.bench, r.group) for r in records if r.group is not None})
     if n_groups:
         out["groups"] = n_groups

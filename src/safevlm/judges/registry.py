@@ -10,6 +10,8 @@ Names::
     rubric:MODEL_SPEC       an LLM judge over any backend: SaFeR safety/helpfulness/rigour,
                             VLMGuard 0-10 safety (docs/methods.md)
     oracle                  the gym oracle (gym items only)
+    GUARD:SPEC              a guard model (llama-guard-3-vision, llama-guard-4, shieldgemma-2, guardreasoner-vl,
+                            proguard, wildguard) from hf:PATH_OR_ID or openai:URL#MODEL (judges/guards)
     path/to/file.py:func    a user judge: func(items) -> verdicts (or dicts), or a Judge factory
 
 Heavy judges import torch/transformers inside their factory, so naming a cheap
@@ -27,6 +29,10 @@ from safevlm.errors import ConfigError
 from safevlm.judges.base import Judge, JudgeInput, JudgeVerdict
 from safevlm.plugins import is_file_ref, load_callable
 
+#: The guard-model judge kinds (safevlm.judges.guards.formats.FORMATS; listed here so naming a cheap judge
+#: never imports the guard code).
+GUARD_NAMES = ("llama-guard-3-vision", "llama-guard-4", "shieldgemma-2", "guardreasoner-vl", "proguard", "wildguard")
+
 JUDGE_FORMS = """\
   refusal                  default refusal detector (offline; --opt partial_as=refused|complied)
   phrases:safecot          SafeCoT's 22-phrase list (case-sensitive substring)
@@ -37,6 +43,8 @@ JUDGE_FORMS = """\
   logit:PATH_OR_ID         local HF causal LM, softmax over 'reject'/'accept'
   rubric:MODEL_SPEC        rubric LLM judge, e.g. rubric:openai:http://host/v1#model or rubric:mock:FILE
   oracle                   the gym oracle (gym samples only)
+  GUARD:hf:PATH_OR_ID      a guard model: llama-guard-3-vision, llama-guard-4, shieldgemma-2,
+  GUARD:openai:URL#MODEL     guardreasoner-vl, proguard or wildguard (e.g. wildguard:hf:allenai/wildguard)
   FILE.py:FUNCTION         your own judge"""
 
 
@@ -82,6 +90,10 @@ def get_judge(name: str, **opts: Any) -> Judge:
         from safevlm.judges.rubric import RubricJudge
 
         return RubricJudge(rest, **opts)
+    if kind in GUARD_NAMES and rest:
+        from safevlm.judges.guards.judge import GuardJudge
+
+        return GuardJudge(kind, rest, **opts)
     if is_file_ref(name):
         file_, _, func = name.rpartition(":")
         return load_user_judge(file_, func, **opts)

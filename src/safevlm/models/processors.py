@@ -41,6 +41,7 @@ from transformers import (
     Qwen3VLProcessor,
     SmolVLMProcessor,
 )
+from transformers.image_processing_utils import BaseImageProcessor
 
 
 def _pixtral_processor() -> type:
@@ -161,3 +162,36 @@ def smolvlm_image_processor(*, image_size: int = 224):
 
     return SmolVLMImageProcessorPil(do_image_splitting=False, size={"longest_edge": image_size},
                                     max_image_size={"longest_edge": image_size})
+
+
+class OfflineLlama4ImageProcessor(BaseImageProcessor):
+    """Llama 4's image preprocessing without torchvision, for one tile per image (tiny test models).
+
+    Upstream's ``Llama4ImageProcessor`` imports torchvision. This one resizes each image to one
+    ``size`` x ``size`` tile (Llama 4's layout when ``max_patches`` is 1: no extra tiles, no global
+    tile), rescales and normalises with mean = std = 0.5, and returns what ``Llama4Processor`` reads:
+    ``pixel_values`` (tiles of all images, concatenated) and ``aspect_ratios`` (1, 1) per image. Real
+    Llama Guard 4 checkpoints load upstream's processor (with torchvision) through ``AutoProcessor``.
+    """
+
+    model_input_names = ["pixel_values"]
+
+    def __init__(self, size: int = 28, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.size = {"height": size, "width": size}
+
+    def __call__(self, images: Any, **kwargs: Any) -> Any:
+        return self.preprocess(images, **kwargs)
+
+    def preprocess(self, images: Any, return_tensors: Any = None, **_kwargs: Any) -> Any:
+        import numpy as np
+        import torch
+        from PIL import Image
+        from transformers.image_processing_utils import BatchFeature
+
+        images = images if isinstance(images, (list, tuple)) else [images]
+        side = self.size["height"]
+        tiles = [(np.asarray(im.convert("RGB").resize((side, side), Image.BILINEAR), dtype=np.float32) / 255.0 - 0.5)
+                 / 0.5 for im in images]
+        pixel_values = torch.tensor(np.stack([t.transpose(2, 0, 1) for t in tiles]))
+        return BatchFeature({"pixel_values": pixel_values, "aspect_ratios": torch.tensor([[1, 1]] * len(images))})

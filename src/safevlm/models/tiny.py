@@ -374,3 +374,94 @@ def build_tiny_vlm(arch: Arch = "qwen2_5_vl", corpus: Iterable[str] | None = Non
         model.generation_config.bos_token_id = tok.bos_token_id
     model.eval()
     return model, processor
+
+
+# -- guard-model architectures (judges): Llama 4, ShieldGemma 2, a Mistral text LM ---------------------
+
+LLAMA4_SPECIALS = ["<|begin_of_text|>", "<|end_of_text|>", "<|header_start|>", "<|header_end|>", "<|eot|>", "<|eom|>",
+                   "<|image_start|>", "<|image_end|>", "<|image|>", "<|patch|>", "<|tile_x_separator|>",
+                   "<|tile_y_separator|>", "<|finetune_right_pad|>"]
+GuardArch = Literal["llama4", "shieldgemma2", "mistral"]
+
+
+def build_tiny_guard(arch: GuardArch, corpus: Iterable[str] | None = None, *, vocab_size: int = 1024,
+                     text_hidden: int = 64, text_layers: int = 2, seed: int = 0) -> tuple[Any, Any]:
+    """``(model, processor or tokenizer)`` of a guard model's architecture, random weights, built offline.
+
+    The guard judges (:mod:`safevlm.judges.guards`) run on these in the tests; the other guard
+    architectures are VLM families of :func:`build_tiny_vlm` (Llama Guard 3 Vision: ``mllama``;
+    GuardReasoner-VL and ProGuard: ``qwen2_5_vl``). Each carries its family's generic chat template;
+    a guard checkpoint ships its own, which the tests replace with a test template.
+
+    - ``llama4`` (Llama Guard 4): a dense Llama 4 (one expert, no MoE layers) with a one-layer vision
+      tower, 28-px tiles and pixel shuffle; :class:`~safevlm.models.processors.OfflineLlama4ImageProcessor`;
+    - ``shieldgemma2`` (ShieldGemma 2): ``ShieldGemma2ForImageClassification`` over a tiny Gemma 3, its
+      yes/no tokens ``Yes`` and ``No``; the processor holds transformers' default policies;
+    - ``mistral`` (WildGuard): a ``MistralForCausalLM`` and a Llama-style tokenizer (adds ``<s>``).
+    """
+    import torch
+    from transformers import Llama4Config, Llama4ForConditionalGeneration, Llama4Processor
+
+    from safevlm.models.processors import OfflineLlama4ImageProcessor
+    from safevlm.models.tokenizer import train_bpe_tokenizer
+
+    torch.manual_seed(seed)
+    if arch == "shieldgemma2":
+        from transformers import ShieldGemma2Config, ShieldGemma2ForImageClassification
+        from transformers.models.shieldgemma2.processing_shieldgemma2 import ShieldGemma2Processor
+
+        base, parts = build_tiny_vlm("gemma3", corpus, vocab_size=vocab_size, text_hidden=text_hidden,
+                                     text_layers=text_layers, seed=seed)
+        tok, c = parts.tokenizer, base.config
+        yes, no = (tok.encode(w, add_special_tokens=False)[0] for w in ("Yes", "No"))
+        cfg = ShieldGemma2Config(text_config=c.text_config.to_dict(), vision_config=c.vision_config.to_dict(),
+                                 mm_tokens_per_image=c.mm_tokens_per_image, boi_token_index=c.boi_token_index,
+                                 eoi_token_index=c.eoi_token_index, image_token_index=c.image_token_index,
+                                 yes_token_index=yes, no_token_index=no)
+        model = ShieldGemma2ForImageClassification(cfg)
+        model.model.load_state_dict(base.state_dict())
+        processor = ShieldGemma2Processor(image_processor=parts.image_processor, tokenizer=tok,
+                                          chat_template=parts.chat_template, image_seq_length=parts.image_seq_length)
+        return model.eval(), processor
+    if arch == "mistral":
+        from transformers import MistralConfig, MistralForCausalLM
+
+        tok = train_bpe_tokenizer(LLAVA_SPECIALS, corpus, vocab_size=vocab_size, **_LLAMA_STYLE)
+        cfg = MistralConfig(vocab_size=len(tok), hidden_size=text_hidden, intermediate_size=2 * text_hidden,
+                            num_hidden_layers=text_layers, num_attention_heads=4, num_key_value_heads=2,
+                            max_position_embeddings=4096, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                            pad_token_id=tok.pad_token_id)
+        return MistralForCausalLM(cfg).eval(), tok
+    if arch != "llama4":
+        raise ConfigError(f"unknown tiny guard architecture {arch!r}; choose llama4, shieldgemma2 or mistral")
+    tok = train_bpe_tokenizer(LLAMA4_SPECIALS, corpus, vocab_size=vocab_size, bos_token="<|begin_of_text|>",
+                              eos_token="<|eot|>", pad_token="<|finetune_right_pad|>", add_bos=True)
+    heads = 4
+    text = dict(vocab_size=len(tok), hidden_size=text_hidden, intermediate_size=2 * text_hidden,
+                intermediate_size_mlp=2 * text_hidden, num_hidden_layers=text_layers, num_attention_heads=heads,
+                num_key_value_heads=2, head_dim=text_hidden // heads, max_position_embeddings=4096,
+                num_local_experts=1, interleave_moe_layer_step=0, moe_layers=[], no_rope_layers=[1] * text_layers,
+                attention_chunk_size=4096, pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+                eos_token_id=tok.eos_token_id)
+    # pixel shuffle (ratio 0.5) turns a 32-wide patch into 128: the adapter's input, Llama 4's intermediate size
+    vision = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=128, image_size=28,
+                  patch_size=14, pixel_shuffle_ratio=0.5, vision_output_dim=64, projector_input_dim=64,
+                  projector_output_dim=64)
+    cfg = Llama4Config(text_config=text, vision_config=vision, image_token_index=tok.convert_tokens_to_ids("<|patch|>"),
+                       boi_token_index=tok.convert_tokens_to_ids("<|image_start|>"),
+                       eoi_token_index=tok.convert_tokens_to_ids("<|image_end|>"))
+    model = Llama4ForConditionalGeneration(cfg)
+    model.generation_config.eos_token_id = _ids(tok, "<|eot|>", "<|end_of_text|>")
+    model.generation_config.pad_token_id = tok.pad_token_id
+    processor = Llama4Processor(image_processor=OfflineLlama4ImageProcessor(size=28), tokenizer=tok, patch_size=14,
+                                pixel_shuffle_ratio=0.5, chat_template=_LLAMA4_GENERIC_TEMPLATE)
+    return model.eval(), processor
+
+
+#: A generic Llama 4 chat template for the tiny model (header tokens, images as <|image|>); a guard checkpoint
+#: ships its own.
+_LLAMA4_GENERIC_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}<|header_start|>{{ m['role'] }}<|header_end|>\n\n"
+    "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for c in m['content'] %}"
+    "{% if c['type'] == 'image' %}<|image|>{% else %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}<|eot|>"
+    "{% endfor %}{% if add_generation_prompt %}<|header_start|>assistant<|header_end|>\n\n{% endif %}")

@@ -95,3 +95,13 @@ def defence_text(bench: str, block: dict[str, Any]) -> str | None:
 def defence_lines(benchmarks: dict[str, Any]) -> list[str]:
     """:func:`defence_text` for every benchmark block that has one."""
     return [t for b, block in benchmarks.items() if (t := defence_text(b, block or {}))]
+
+
+def outputs_text(out: dict[str, Any] | None) -> str:
+    """``3 cut off, 2 degenerate (repetition 2), 1 undecided``: a benchmark's ``outputs`` block in words
+    (``–`` for a run written before safevlm counted them)."""
+    if not out:
+        return NULL
+    kinds = ", ".join(f"{k} {v}" for k, v in (out.get("degenerate_kinds") or {}).items())
+    return (f"{out['cut_off']} cut off, {out['degenerate']} degenerate" + (f" ({kinds})" if kinds else "")
+            + f", {out.get('undecided', 0)} undecided")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from safevlm import __version__
-from safevlm.report.fmt import NULL, columns, defence_lines, fmt_metric, metric, selection_text
+from safevlm.report.fmt import NULL, columns, defence_lines, fmt_metric, metric, outputs_text, selection_text
 from safevlm.report.load import Run, as_runs
 from safevlm.report.markdown import bench_names
 from safevlm.report.official import official_html
@@ -68,9 +68,17 @@ def _summary_table(runs: list[Run], benches: list[str]) -> str:
         cls = ' class="overall"' if bench == "all" else ""
         rows.append(f'<tr{cls} data-run="{ri}"><td><span class="sw" style="background:{colour(ri)}"></span>'
                     f'{escape(runs[ri].label)}</td><td>{escape(bench)}</td><td class="num">{escape(str(block.get("n", NULL)))}</td>'
-                    + "".join(_mcell(metric(block, k)) for k, _ in cols) + "</tr>")
-    return (f'<table class="data" id="summary-table"><thead><tr><th>run</th><th>benchmark</th><th>n</th>{head}</tr>'
+                    + "".join(_mcell(metric(block, k)) for k, _ in cols) + _outputs_cells(runs[ri], bench, block)
+                    + "</tr>")
+    return (f'<table class="data" id="summary-table"><thead><tr><th>run</th><th>benchmark</th><th>n</th>{head}'
+            '<th title="responses cut off at the token limit">cut off</th>'
+            '<th title="empty, looping or gibberish responses">degenerate</th></tr>'
             f'</thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def _outputs_cells(run: Run, bench: str, block: dict[str, Any]) -> str:
+    out = block.get("outputs") if bench == "all" else run.outputs(bench)
+    return "".join(f'<td class="num">{escape(str((out or {}).get(k, NULL)))}</td>' for k in ("cut_off", "degenerate"))
 
 
 def _judges_table(runs: list[Run], benches: list[str]) -> str:
@@ -96,13 +104,15 @@ def _errors_table(runs: list[Run], benches: list[str]) -> str:
             if bench in r.benchmarks:
                 je = ", ".join(f"{k}: {v}" for k, v in sorted(r.judge_errors(bench).items()) if v) or "0"
                 rows.append(f"<tr><td>{escape(r.label)}</td><td>{escape(bench)}</td>"
-                            f'<td class="num">{r.generation_errors(bench)}</td><td>{escape(je)}</td></tr>')
+                            f'<td class="num">{r.generation_errors(bench)}</td><td>{escape(je)}</td>'
+                            f"<td>{escape(outputs_text(r.outputs(bench)))}</td></tr>")
     items = "".join(f"<li>{escape(r.label)}: {escape(selection_text(b, r.benchmarks[b]['selection']))}</li>"
                     for r in runs for b in benches if (r.benchmarks.get(b) or {}).get("selection"))
     items += "".join(f"<li>{escape(r.label)}: {escape(line)}</li>" for r in runs
                      for line in defence_lines({b: r.benchmarks.get(b) for b in benches}))
     return ('<table class="data"><thead><tr><th>run</th><th>benchmark</th><th>generation errors</th>'
-            f'<th>judge errors</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
+            '<th>judge errors</th><th title="cut off at the token limit; degenerate: empty, looping or gibberish; '
+            f'undecided by the primary judge">outputs</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
             + (f'<p class="muted">Items per benchmark:</p><ul class="muted">{items}</ul>' if items else ""))
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from safevlm.data.records import RunRecord, read_records
 from safevlm.errors import DataError
+from safevlm.text.degenerate import count_outputs
 
 
 @dataclass
@@ -72,6 +73,20 @@ class Run:
 
     def generation_errors(self, bench: str | None = None) -> int:
         return sum(1 for s in self.samples if (bench is None or s.bench == bench) and s.generation_failed)
+
+    def outputs(self, bench: str) -> dict[str, Any]:
+        """Cut-off, degenerate and undecided responses: results.json's count, else counted from the records."""
+        given = (self.benchmarks.get(bench) or {}).get("outputs")
+        if given is not None:
+            return given
+        primary = self.primary_judge
+
+        def decided(s: RunRecord) -> bool | None:
+            v = s.verdict(primary)
+            return None if v is None else v.decides
+
+        return count_outputs((s.response, s.generation.finish_reason, decided(s)) for s in self.samples
+                             if s.bench == bench and not s.generation_failed)
 
     def judge_errors(self, bench: str) -> dict[str, int]:
         """Errors per judge: results.json's count, else counted from the records."""

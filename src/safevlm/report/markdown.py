@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from safevlm.report.fmt import NULL, columns, defence_lines, fmt_metric, metric, selection_text
+from safevlm.report.fmt import NULL, columns, defence_lines, fmt_metric, metric, outputs_text, selection_text
 from safevlm.report.load import Run, as_runs
 from safevlm.report.official import official_markdown
 
@@ -44,8 +44,14 @@ def _summary(runs: list[Run], bench: str) -> list[str]:
     blocks = [(run, run.benchmarks.get(bench)) for run in runs]
     blocks = [(r, b) for r, b in blocks if b is not None]
     cols = columns([b for _, b in blocks])
-    rows = [[r.label, b.get("n", NULL)] + [fmt_metric(metric(b, k)) for k, _ in cols] for r, b in blocks]
-    return table(["run", "n"] + [t for _, t in cols], rows)
+    rows = [[r.label, b.get("n", NULL)] + [fmt_metric(metric(b, k)) for k, _ in cols] + _cut_degen(r.outputs(bench))
+            for r, b in blocks]
+    return table(["run", "n"] + [t for _, t in cols] + ["cut off", "degenerate"], rows)
+
+
+def _cut_degen(out: dict[str, Any]) -> list[Any]:
+    """The summary's two output counts: cut off at the token limit, degenerate (empty, looping, gibberish)."""
+    return [out.get("cut_off", NULL), out.get("degenerate", NULL)]
 
 
 def _categories(runs: list[Run], bench: str, key: str = "by_category") -> list[str]:
@@ -90,8 +96,9 @@ def _errors(runs: list[Run], benches: list[str]) -> list[str]:
                 continue
             je = run.judge_errors(bench)
             rows.append([run.label, bench, run.generation_errors(bench),
-                         ", ".join(f"{k}: {v}" for k, v in sorted(je.items()) if v) or "0"])
-    return table(["run", "benchmark", "generation errors", "judge errors"], rows, left=2)
+                         ", ".join(f"{k}: {v}" for k, v in sorted(je.items()) if v) or "0",
+                         outputs_text(run.outputs(bench))])
+    return table(["run", "benchmark", "generation errors", "judge errors", "outputs"], rows, left=2)
 
 
 def _configs(runs: list[Run]) -> list[str]:
@@ -146,7 +153,9 @@ def render_markdown(runs: list[Run | Path] | Run | Path) -> str:
     out += _per_bench_section("By risk category", [(b, _categories(runs, b)) for b in benches])
     out += _per_bench_section("By benchmark label", [(b, _categories(runs, b, "by_label")) for b in benches])
     out += _per_bench_section("By judge", [(b, _by_judge(runs, b)) for b in benches])
-    out += ["", "## Errors", "", "Errors are excluded from the metrics.", ""] + _errors(runs, benches)
+    out += ["", "## Errors", "", "Errors are excluded from the metrics.",
+            "So are responses the primary judge left undecided (empty, looping, gibberish); outputs counts them, "
+            "with the responses cut off at the token limit and the degenerate ones.", ""] + _errors(runs, benches)
     out += ["", "## Configs"] + _configs(runs)
     return "\n".join(out) + "\n"
 

@@ -27,8 +27,18 @@ def _cell(m: dict[str, Any] | None) -> str:
     return f"{m['value']:.3f}\n[dim]{m['low']:.2f}-{m['high']:.2f}\nn={m['n']}[/]"
 
 
+def _outputs_cell(out: dict[str, Any] | None) -> str:
+    """Under the error count: responses cut off at the token limit and degenerate ones (empty, looping,
+    gibberish), yellow when there are any (``outputs`` in results.json also has the undecided ones)."""
+    if not out:
+        return ""
+    lines = [f"cut {out['cut_off']}", f"deg {out['degenerate']}"]
+    return "".join(f"\n[yellow]{t}[/]" if not t.endswith(" 0") else f"\n[dim]{t}[/]" for t in lines)
+
+
 class ResultsTables:
-    """Headline metrics per benchmark (primary judge) with 95 % intervals, fitted to the console.
+    """Headline metrics per benchmark (primary judge) with 95 % intervals, fitted to the console; under
+    each error count, the responses cut off at the token limit (``cut``) and the degenerate ones (``deg``).
 
     A rich renderable: when every metric column does not fit the console's width, the
     columns are split over several tables (each repeating the benchmark column), so
@@ -54,7 +64,7 @@ class ResultsTables:
         for label, block in self.rows:
             errs = block["generation_errors"] + sum(block["judge_errors"].values())
             table.add_row(label, str(block["n"]), *(_cell(block["metrics"].get(k)) for k in metrics),
-                          f"[yellow]{errs}[/]" if errs else "0")
+                          (f"[yellow]{errs}[/]" if errs else "0") + _outputs_cell(block.get("outputs")))
         return table
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
