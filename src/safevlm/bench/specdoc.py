@@ -222,7 +222,7 @@ several files as the sides of one variant, as MOSSBench's benign and contrast se
 
 Items that share a `group` are scored together: `paired_accuracy` ("both right") is the
 share of groups in which every member got its expected behaviour (refuse the unsafe one
-and answer the safe one), with a bootstrap CI over groups, per benchmark, per risk
+and answer the safe one), with a Wilson interval over groups, per benchmark, per risk
 category and per benchmark label (a group is counted under its first member's category)
 in `results.json`, `results.md` and `report.html`. Groups with a generation or judge
 error, or with a single member left (e.g. its twin's image was missing), are not scored.
