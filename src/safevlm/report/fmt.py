@@ -61,21 +61,66 @@ def safety_point(block: dict[str, Any]) -> tuple[float, str, dict[str, Any]] | N
     return None
 
 
+def text_only(block: dict[str, Any] | None) -> str | None:
+    """``text only`` when every evaluated item of a benchmark was sent without its missing images,
+    ``K of N text only`` when some were, None when none (a text benchmark is not marked)."""
+    sel = (block or {}).get("selection") or {}
+    k, n = sel.get("text_only_evaluated") or 0, sel.get("selected") or 0
+    if not k:
+        return None
+    return "text only" if k >= n else f"{k} of {n} text only"
+
+
+def bench_label(bench: str, block: dict[str, Any] | None) -> str:
+    """The benchmark's name as every summary table shows it: marked when its images were missing, so a
+    text-only score never reads as a multimodal result."""
+    mark = text_only(block)
+    return f"{bench} [{mark}]" if mark else bench
+
+
 def selection_text(bench: str, sel: dict[str, Any]) -> str:
     """One sentence per benchmark: items held, skipped (and why), kept text-only, chosen by ``--limit``."""
     parts = [f"{sel.get('total', '?')} items"]
     skipped = sel.get("skipped_missing_images") or 0
     parts.append(f"{skipped} skipped" + (f" (images not on disk under {sel.get('image_root')}; "
-                                         "--on-missing-image text_only keeps them)" if skipped else ""))
+                                         f"--on-missing-image {bench.partition(':')[0]}=text_only keeps them)"
+                                         if skipped else ""))
     if sel.get("kept_text_only"):
         parts.append(f"{sel['kept_text_only']} kept without their missing images")
+    if sel.get("excluded_identical_without_images"):
+        parts.append(f"{sel['excluded_identical_without_images']} left out (paired items whose sides are the same "
+                     "prompt without their images)")
+    if sel.get("not_evaluated"):
+        return f"{bench}: " + ", ".join(parts) + f"; NOT EVALUATED ({sel['not_evaluated']})"
     if sel.get("limit") is not None and sel.get("selected", 0) < sel.get("evaluable", 0):
         how = ("the first in file order" if sel.get("limit_mode") == "first"
                else f"a stratified sample, seed {sel.get('limit_seed', 0)}")
         parts.append(f"--limit {sel['limit']}: {sel['selected']} of {sel['evaluable']} evaluated ({how})")
     else:
         parts.append(f"{sel.get('selected', sel.get('evaluable', '?'))} evaluated")
+    if sel.get("text_only_evaluated"):
+        parts.append(f"{sel['text_only_evaluated']} of them without their images (text-only scores)")
     return f"{bench}: " + ", ".join(parts)
+
+
+#: Judges that read a response as a grader would (an LLM judge), not only whether it refused.
+LLM_JUDGE_PREFIXES = ("rubric:",)
+
+
+def run_notes(results: dict[str, Any]) -> list[str]:
+    """Warnings a reader of any summary must see: benchmarks left out of the run, and benchmarks whose
+    expected behaviour is mostly a safe completion scored by a judge that only tells refusals apart."""
+    out = [f"{bench}: not evaluated ({why})" for bench, why in ((results.get("run") or {}).get("not_evaluated")
+                                                                or {}).items()]
+    for bench, block in (results.get("benchmarks") or {}).items():
+        mix = ((block or {}).get("selection") or {}).get("behaviour") or {}
+        judge = str((block or {}).get("primary_judge") or "")
+        if sum(mix.values()) and mix.get("safe_complete", 0) * 2 >= sum(mix.values()) \
+                and not judge.startswith(LLM_JUDGE_PREFIXES):
+            out.append(f"{bench}: this benchmark's official metric needs an LLM judge (its right answer is a safe, "
+                       f"helpful completion); the '{judge}' judge's figures are a stand-in (--judge "
+                       "rubric:MODEL_SPEC)")
+    return out
 
 
 def defence_text(bench: str, block: dict[str, Any]) -> str | None:
