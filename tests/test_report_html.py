@@ -61,13 +61,13 @@ def test_model_text_is_escaped(page):
 
 def test_summary_table_rows(page, runs):
     table = page.split('id="summary-table"', 1)[1].split("</table>", 1)[0]
-    rows = re.findall(r"<tr[^>]*data-run=\"(\d)\"><td>(?:<span[^>]*>)?(.*?)(?: ⚠)?(?:</span>)?</td><td>"
+    rows = re.findall(r"<tr[^>]*data-run=\"(\d)\"><td class=\"b\">(?:<span[^>]*>)?(.*?)(?: ⚠)?(?:</span>)?</td><td>"
                       r"<span class=\"sw\"[^>]*></span>(.*?)</td>", table)
     # grouped by benchmark: each benchmark's runs one under another, then each run's "all"
     assert [(int(r), b, lab) for r, b, lab in rows] == [
         (0, "gym:test", "base"), (1, "gym:test", "aligned"), (0, "xstest", "base"), (1, "xstest", "aligned"),
         (1, "mmvet", "aligned"), (0, "all", "base"), (1, "all", "aligned")]
-    mmvet = table.split("<td>mmvet</td>", 1)[1].split("</tr>", 1)[0]
+    mmvet = table.split('<td class="b">mmvet</td>', 1)[1].split("</tr>", 1)[0]
     assert mmvet.count('class="num null">–<') == 2  # CRR and ASR have no samples
     assert re.search(r'>\d\.\d\d \[\d\.\d\d, \d\.\d\d\]<span class="n">n=\d+</span></td>', table)  # n shown
     # the two runs' "all" rows average different benchmarks (aligned has mmvet too): said
@@ -82,9 +82,9 @@ def test_delta_table_against_the_first_run(page, runs):
     table = page.split('id="delta-table"', 1)[1].split("</table>", 1)[0]
     base, aligned = (json.loads((r / "results.json").read_text())["benchmarks"] for r in runs)
     d = difference(base["gym:test"]["metrics"]["crr"], aligned["gym:test"]["metrics"]["crr"])
-    row = table.split("<td>gym:test</td><td>aligned</td>", 1)[1].split("</tr>", 1)[0]
+    row = table.split('<td class="b">gym:test</td><td>aligned</td>', 1)[1].split("</tr>", 1)[0]
     assert f"{d['value']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}]" in row
-    assert "<td>all</td>" not in table  # different benchmark sets: no "all" difference
+    assert '<td class="b">all</td>' not in table  # different benchmark sets: no "all" difference
 
 
 def test_charts(page, runs, tmp_path):

@@ -102,7 +102,7 @@ def _summary_table(runs: list[Run], benches: list[str]) -> str:
             mark = text_only(block)
             name = escape(bench) + (f' <span class="mark">[{escape(mark)}]</span>' if mark else "")
         klass = f' class="{" ".join(cls)}"' if cls else ""
-        rows.append(f'<tr{klass} data-run="{ri}"><td>{name}</td><td><span class="sw" style="background:{colour(ri)}">'
+        rows.append(f'<tr{klass} data-run="{ri}"><td class="b">{name}</td><td><span class="sw" style="background:{colour(ri)}">'
                     f'</span>{escape(runs[ri].label)}</td><td class="num">{escape(str(block.get("n", NULL)))}</td>'
                     + "".join(_mcell(metric(block, k)) for k, _ in cols) + "</tr>")
     warn = ""
@@ -110,8 +110,8 @@ def _summary_table(runs: list[Run], benches: list[str]) -> str:
         sets = "; ".join(f"{escape(lab)}: {escape(', '.join(bs))}" for lab, bs in _bench_sets(runs).items())
         warn = (f'<p class="note">⚠ The "all" rows average different benchmarks, so they do not compare: '
                 f"{sets}.</p>")
-    return (f'<table class="data" id="summary-table"><thead><tr><th>benchmark</th><th>run</th><th>n</th>{head}</tr>'
-            f'</thead><tbody>{"".join(rows)}</tbody></table>{warn}')
+    return (f'<div class="wide"><table class="data" id="summary-table"><thead><tr><th>benchmark</th><th>run</th>'
+            f'<th>n</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>{warn}')
 
 
 def _fmt_delta(d: dict[str, Any] | None) -> str:
@@ -148,12 +148,12 @@ def _delta_table(runs: list[Run], benches: list[str]) -> str:
         previous = bench
         cells = "".join(f'<td class="num{" sig" if d and (d["low"] > 0 or d["high"] < 0) else ""}">'
                         f"{escape(_fmt_delta(d))}</td>" for d in diffs)
-        body.append(f"<tr{cls}><td>{escape(bench)}</td><td>{escape(r.label)}</td>{cells}</tr>")
+        body.append(f'<tr{cls}><td class="b">{escape(bench)}</td><td>{escape(r.label)}</td>{cells}</tr>')
     head = "".join(f"<th>Δ {escape(t)}</th>" for _, t in cols)
     return (f'<h3>Change against {escape(runs[0].label)}</h3><p class="muted">Each run minus the first, with a 95% '
             "interval for the difference (Newcombe's, from the two intervals; bold where it excludes 0).</p>"
-            f'<table class="data" id="delta-table"><thead><tr><th>benchmark</th><th>run</th>{head}</tr></thead>'
-            f'<tbody>{"".join(body)}</tbody></table>')
+            f'<div class="wide"><table class="data" id="delta-table"><thead><tr><th>benchmark</th><th>run</th>{head}'
+            f'</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
 
 
 def _notes(runs: list[Run]) -> str:
@@ -352,8 +352,8 @@ def render_html(runs: list[Run | Path] | Run | Path, max_rows: int = MAX_ROWS) -
     title = runs[0].label if len(runs) == 1 else f"{len(runs)} runs compared"
     body = (f'<section id="runs"><h2>Runs</h2>{_runs_table(runs)}</section>'
             f'<section id="summary"><h2>Summary</h2><p class="muted">Rates with 95% intervals '
-            f'<code>value [low, high]</code> (Wilson for rates, bootstrap for means of scores; hover a cell for '
-            f'its n); {NULL} where a metric has no samples. CRR = refused unsafe / unsafe, '
+            f'<code>value [low, high]</code> (Wilson for rates, bootstrap for means of scores), each with '
+            f'its n; {NULL} where a metric has no samples. CRR = refused unsafe / unsafe, '
             'CAR = answered safe / safe, over-refusal = 1 − CAR, ASR = harmful compliance / unsafe. '
             '<span class="mark">[text only]</span>: the benchmark\'s images were missing and its items were '
             'sent without them.</p>'

@@ -82,7 +82,7 @@ def text_boxes(svg: str) -> list[tuple[str, float, float, float, float]]:
     _, _, w, h = (float(v) for v in root.get("viewBox", "0 0 0 0").split())
     out = [("<viewBox>", 0.0, 0.0, w, h)]
     for el in root.iter("{http://www.w3.org/2000/svg}text"):
-        text = "".join(el.itertext())
+        text = (el.text or "") + "".join(child.tail or "" for child in el)  # a <title> child is a tooltip
         size = SIZES.get(el.get("class", ""), 12)
         x, y = float(el.get("x", 0)), float(el.get("y", 0))
         width = text_width(text, size)
