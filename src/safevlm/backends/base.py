@@ -137,7 +137,7 @@ class Backend(ABC):
         """
         return self.generate(samples, params)
 
-    def check(self) -> None:
+    def preflight(self) -> None:
         """Raise :class:`BackendError` now when the backend cannot work at all (a server that
         does not answer, a wrong model name), before a run spends time on it. Local backends
         have loaded their model already, so there is nothing left to check."""

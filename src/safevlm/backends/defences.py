@@ -61,8 +61,8 @@ class _Wrapper(Backend):
         self.target = target
         self.thread_safe = target.thread_safe
 
-    def check(self) -> None:
-        self.target.check()
+    def preflight(self) -> None:
+        self.target.preflight()
 
     def close(self) -> None:
         self.target.close()
@@ -80,9 +80,9 @@ class GuardedBackend(_Wrapper):
         self.rewrite_params = GenerationParams(max_new_tokens=max_rewrite_tokens, temperature=0.0)
         self.name = f"guard({rewriter.name}>{target.name})"
 
-    def check(self) -> None:
-        self.rewriter.check()
-        super().check()
+    def preflight(self) -> None:
+        self.rewriter.preflight()
+        super().preflight()
 
     def close(self) -> None:
         self.rewriter.close()

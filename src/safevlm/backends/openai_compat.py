@@ -18,7 +18,7 @@ honours ``Retry-After``. On top of it this module adds:
   message>"), never an empty string posing as a response. 401/403/404 mean the
   backend is misconfigured (key, URL, model name), so they raise
   :class:`BackendError` and stop the run instead of failing every sample;
-- a preflight (:meth:`OpenAIBackend.check`): one ``GET /models`` before a run, so a
+- a preflight (:meth:`OpenAIBackend.preflight`): one ``GET /models`` before a run, so a
   server that is not there (a wrong port), a rejected key or a model name the server
   does not serve stops the run in a second with one clear line, instead of every
   request failing after its retries.
@@ -135,7 +135,7 @@ class OpenAIBackend(Backend):
                  progress: ProgressFn | None = None) -> list[Generation]:
         return run_sync(self.agenerate(samples, params, progress))
 
-    def check(self, timeout_s: float = 10.0) -> None:
+    def preflight(self, timeout_s: float = 10.0) -> None:
         """``GET {base_url}/models`` once (no retries): the server answers, accepts the key and
         serves :attr:`model`, or :class:`BackendError` says which of these failed.
 

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.logging import RichHandler
+from rich.markup import escape
 
 from safevlm.errors import SafeVLMError
 from safevlm.progress import console, err_console
@@ -57,7 +58,7 @@ def friendly_errors(fn=None, *, on_interrupt: str = "interrupted"):
         try:
             return fn(*args, **kwargs)
         except SafeVLMError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from exc
         except OSError as exc:
             if exc.errno not in ENVIRONMENT_ERRNOS:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from safevlm.backends.base import DEFAULT_MAX_NEW_TOKENS, MAX_FAILED_SHARE
 from safevlm.cli.common import (
@@ -132,7 +133,7 @@ def eval_cmd(out: Annotated[Path, typer.Option("--out", "-o", help="Run director
             failed, results = exc, exc.results
         if failed is not None:
             _print(results, out, as_json)
-            err_console.print(f"[bold red]error:[/] {failed}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(failed))}", highlight=False, soft_wrap=True)
             raise typer.Exit(WORK_FAILED)
     _print(results, out, as_json)
 

@@ -246,7 +246,7 @@ def evaluate(model: str | Backend | None = None, benches: list[str] | str | None
     Nothing is written (no directory, no lock, no config.json) until the benchmarks,
     the judges and the backend resolve, so a mistyped model or benchmark leaves no trace
     and the corrected command starts cleanly. A remote backend is checked before the run
-    (:meth:`~safevlm.backends.Backend.check`).
+    (:meth:`~safevlm.backends.Backend.preflight`).
 
     Args:
         model: a backend spec (see :data:`safevlm.backends.SPEC_FORMS`) or a built
@@ -319,7 +319,7 @@ def evaluate(model: str | Backend | None = None, benches: list[str] | str | None
             stack.callback(backend.close)
         if to_generate:
             assert backend is not None
-            backend.check()
+            backend.preflight()
 
         # everything resolved: from here on the run directory is written
         if not locked:

@@ -89,6 +89,33 @@ def check_model_source(name: str) -> str:
     return name
 
 
+def _fingerprint(config: dict[str, Any]) -> tuple:
+    """What makes two configs the same architecture and size (a fine-tune keeps all of it)."""
+    text = config.get("text_config") or config
+    vision = config.get("vision_config") or {}
+    keys = ("vocab_size", "hidden_size", "num_hidden_layers", "intermediate_size", "num_attention_heads")
+    return (config.get("model_type"), *(text.get(k) for k in keys), vision.get("hidden_size"), vision.get("depth"))
+
+
+def is_gym_model(spec: str) -> bool:
+    """The bundled gym model, or a checkpoint of its exact architecture (a fine-tune of it, merged or a
+    LoRA adapter on it): the models the gym's CPU training recipes were measured on."""
+    import json
+
+    if spec.strip() == "gym":
+        return True
+    path = Path(resolve_model_path(spec.strip())).expanduser()
+    try:
+        if not (path / "config.json").is_file() and (path / "adapter_config.json").is_file():
+            base = json.loads((path / "adapter_config.json").read_text()).get("base_model_name_or_path")
+            return bool(base) and Path(str(base)).resolve() != path.resolve() and is_gym_model(str(base))
+        mine = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        gym = json.loads((GYM_MODEL_DIR / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return _fingerprint(mine) == _fingerprint(gym)
+
+
 def resolve_device(device: str = "auto") -> str:
     """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; anything else as given."""
     import torch

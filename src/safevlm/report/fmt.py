@@ -132,8 +132,10 @@ def defence_text(bench: str, block: dict[str, Any]) -> str | None:
         return (f"{bench}: guard rewrote {g['rewritten']} of {g['n']} prompts ({g.get('unchanged', 0)} left as they "
                 f"were), fell back to the original on {g['fallback']}" + (f" ({reasons})" if reasons else "")
                 + (f"; {latency:.3f} s added per request" if latency is not None else ""))
+    if d and d.get("name") == "ecso":
+        return f"{bench}: ecso answered {d['answered_from_caption']} of {d['n']} from the image description"
     if d:
-        return f"{bench}: {d['name']} answered {d['answered_from_caption']} of {d['n']} from the image description"
+        return f"{bench}: defence {d.get('name')} in front of the model on {d['n']} prompts"
     return None
 
 
