@@ -66,7 +66,7 @@ def test_the_failure_share_is_checked_against_the_limit(tmp_path):
 
             return [Generation.failed("boom") if i % 2 else Generation(text="Sure.") for i, _ in enumerate(samples)]
 
-    kw = dict(limit=4, limit_mode="first", judges=["refusal"], progress=False)
+    kw = {"limit": 4, "limit_mode": "first", "judges": ["refusal"], "progress": False}
     res = evaluate(HalfFailing(), [BENCH], out=tmp_path / "a", **kw)  # 2 of 4: not more than half
     assert res["run"]["generation_errors"] == 2
     with pytest.raises(GenerationsFailed, match=r"2 of 4 generations failed \(50%\), more than the 25% allowed"):

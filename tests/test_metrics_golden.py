@@ -8,8 +8,9 @@ import pytest
 from safevlm.data.records import RunRecord
 from safevlm.data.sample import Sample
 from safevlm.eval.mcqa import chosen_letter, mcqa_correct, render_prompt
-from safevlm.eval.metrics import bootstrap_ci, compute, difference, estimate, wilson_ci
+from safevlm.eval.metrics import bootstrap_ci, compute, estimate, wilson_ci
 from safevlm.eval.results import build_results
+from safevlm.report.fmt import difference
 
 J = "j"
 

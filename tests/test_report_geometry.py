@@ -33,7 +33,7 @@ def pages(tmp_path_factory):
 
 
 def _svgs(html: str) -> list[str]:
-    return re.findall(r'<svg class="chart".*?</svg>', html, flags=re.S)
+    return re.findall(r'<svg class="chart".*?</svg>', html, flags=re.DOTALL)
 
 
 def test_text_boxes_read_back_what_was_drawn():
@@ -135,7 +135,7 @@ def _measure(page, width: int, profile) -> dict:
             probe.as_uri()]
     res = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
     assert res.returncode == 0, res.stderr[-2000:]
-    found = re.search(r'<pre id="geometry">(.*?)</pre>', res.stdout, flags=re.S)
+    found = re.search(r'<pre id="geometry">(.*?)</pre>', res.stdout, flags=re.DOTALL)
     assert found, "the probe script did not run"
     return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
 

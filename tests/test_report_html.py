@@ -77,7 +77,7 @@ def test_summary_table_rows(page, runs):
 def test_delta_table_against_the_first_run(page, runs):
     import json
 
-    from safevlm.eval.metrics import difference
+    from safevlm.report.fmt import difference
 
     table = page.split('id="delta-table"', 1)[1].split("</table>", 1)[0]
     base, aligned = (json.loads((r / "results.json").read_text())["benchmarks"] for r in runs)

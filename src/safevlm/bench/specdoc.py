@@ -196,10 +196,12 @@ root), overridden by the config file (`benchmarks: {{NAME: {{image_root: /path}}
 path) is refused unless the variant sets `images_outside_root: true`.
 
 Items whose images are not on disk follow `on_missing_image`: the command line
-(`--on-missing-image`, `--text-only`) wins, then the variant's `on_missing_image`, then
-`skip`. Skipped items are counted and reported (`bench list`, the eval summary,
-`results.json` under `selection`); an evaluation in which a benchmark ends with no item is an
-error (exit 2) naming `--on-missing-image text_only`.
+(`--on-missing-image`, for every benchmark or per benchmark as `NAME=POLICY`; `--text-only`)
+wins, then the variant's `on_missing_image`, then `skip`. Skipped items are counted and
+reported (`bench list`, the eval summary, `results.json` under `selection`); in an evaluation,
+a named benchmark that ends with no item is an error (exit 2) naming
+`--on-missing-image NAME=text_only`, and a variant of `NAME:*` (or one given `NAME=skip`) is
+left out with a warning while the others run.
 
 ## Hooks and trust
 

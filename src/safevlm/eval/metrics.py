@@ -46,9 +46,9 @@ Confidence intervals (95 %), chosen by what is estimated (:func:`estimate`):
   outcome is the group, so n counts groups;
 - a **mean of scores** (``score_mean``, ``rubric_K_mean``) gets a percentile bootstrap, 1000
   resamples, fixed seed (numpy ``default_rng``), so the same records always give the same interval;
-- the **difference** of two independent estimates (the report's "change against the first
-  run") gets :func:`difference`, built from the two intervals (Newcombe's method for two
-  Wilson intervals).
+- the **difference** of two runs' estimates (the report's "change against the first run")
+  is :func:`safevlm.report.fmt.difference`, built from the two intervals (Newcombe's method
+  for two Wilson intervals).
 """
 
 from __future__ import annotations
@@ -133,22 +133,6 @@ def estimate(values: Iterable[float | bool], *, resamples: int = RESAMPLES, seed
         raise ValueError(f"unknown interval method {method!r}; use auto, wilson or bootstrap")
     # float rounding can put a constant vector's mean a hair outside its own interval
     return {"value": value, "low": min(low, value), "high": max(high, value), "n": len(x), "interval": method}
-
-
-def difference(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, Any] | None:
-    """``b - a`` for two independent estimates, with a 95 % interval built from their own intervals.
-
-    The MOVER construction (Newcombe's hybrid score interval when both are Wilson intervals):
-    ``low = d - sqrt((b - b_low)^2 + (a_high - a)^2)``, ``high = d + sqrt((b_high - b)^2 +
-    (a - a_low)^2)``. Treating two runs as independent is conservative when they answered
-    the same items. None when either side is missing or has no interval.
-    """
-    if not a or not b or any(m.get(k) is None for m in (a, b) for k in ("value", "low", "high")):
-        return None
-    d = float(b["value"]) - float(a["value"])
-    low = d - math.hypot(float(b["value"]) - float(b["low"]), float(a["high"]) - float(a["value"]))
-    high = d + math.hypot(float(b["high"]) - float(b["value"]), float(a["value"]) - float(a["low"]))
-    return {"value": d, "low": low, "high": high, "n_a": a.get("n"), "n_b": b.get("n")}
 
 
 def _fmt_threshold(t: float) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 NULL = "\u2013"  # en dash: a metric with n = 0 (null), never 0
@@ -37,6 +38,22 @@ def fmt_metric(m: dict[str, Any] | None, digits: int = 2) -> str:
     if m.get("low") is not None and m.get("high") is not None:
         text += f" [{m['low']:.{digits}f}, {m['high']:.{digits}f}]"
     return text
+
+
+def difference(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``b - a`` for two independent estimates, with a 95 % interval built from their own intervals.
+
+    The MOVER construction (Newcombe's hybrid score interval when both are Wilson intervals):
+    ``low = d - sqrt((b - b_low)^2 + (a_high - a)^2)``, ``high = d + sqrt((b_high - b)^2 +
+    (a - a_low)^2)``. Treating two runs as independent is conservative when they answered
+    the same items. None when either side is missing or has no interval.
+    """
+    if not a or not b or any(m.get(k) is None for m in (a, b) for k in ("value", "low", "high")):
+        return None
+    d = float(b["value"]) - float(a["value"])
+    low = d - math.hypot(float(b["value"]) - float(b["low"]), float(a["high"]) - float(a["value"]))
+    high = d + math.hypot(float(b["high"]) - float(b["value"]), float(a["value"]) - float(a["low"]))
+    return {"value": d, "low": low, "high": high, "n_a": a.get("n"), "n_b": b.get("n")}
 
 
 def columns(blocks: list[dict[str, Any]]) -> list[tuple[str, str]]:

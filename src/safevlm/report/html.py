@@ -23,6 +23,7 @@ from safevlm.report.fmt import (
     bench_label,
     columns,
     defence_lines,
+    difference,
     fmt_metric,
     metric,
     run_notes,
@@ -123,9 +124,7 @@ def _fmt_delta(d: dict[str, Any] | None) -> str:
 def delta_rows(runs: list[Run], benches: list[str]) -> tuple[list[tuple[str, str]], list[tuple[str, Run, list]]]:
     """The change of each run against the first, per benchmark (and "all" where the runs average the same
     benchmarks): the metric columns and ``(benchmark, run, [difference or None per column])`` rows, each
-    difference with its 95 % interval (:func:`safevlm.eval.metrics.difference`)."""
-    from safevlm.eval.metrics import difference
-
+    difference with its 95 % interval (:func:`safevlm.report.fmt.difference`)."""
     base = runs[0]
     pairs = [(b, base.benchmarks.get(b), r, r.benchmarks.get(b)) for b in benches for r in runs[1:]]
     if not all_rows_differ(runs):

@@ -7,7 +7,16 @@ import re
 from pathlib import Path
 from typing import Any
 
-from safevlm.report.fmt import NULL, columns, defence_lines, fmt_metric, metric, run_notes, selection_text, text_only
+from safevlm.report.fmt import (
+    NULL,
+    columns,
+    defence_lines,
+    fmt_metric,
+    metric,
+    run_notes,
+    selection_text,
+    text_only,
+)
 from safevlm.report.load import Run, as_runs
 
 
@@ -66,9 +75,8 @@ def _deltas(runs: list[Run], benches: list[str]) -> list[str]:
         return []
     fmt = [[b, r.label] + [NULL if d is None else f"{d['value']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}]"
                            for d in diffs] for b, r, diffs in rows]
-    return (["", f"### Change against {cell(runs[0].label)}", "",
-             "Each run minus the first, with a 95% interval for the difference (Newcombe's, from the two "
-             "intervals).", ""] + table(["benchmark", "run"] + [f"Δ {t}" for _, t in cols], fmt, left=2))
+    intro = "Each run minus the first, with a 95% interval for the difference (Newcombe's, from the two intervals)."
+    return (["", f"### Change against {cell(runs[0].label)}", "", intro, ""] + table(["benchmark", "run"] + [f"Δ {t}" for _, t in cols], fmt, left=2))
 
 
 def _categories(runs: list[Run], bench: str, key: str = "by_category") -> list[str]:

@@ -40,7 +40,6 @@ PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#8
 FONT_FILE = Path(__file__).resolve().parent.parent / "assets" / "fonts" / "DejaVuSans-Bold.ttf"
 #: font size (px) of each text class the charts use (report.css sets the same)
 SIZES = {"ct": 12, "tick": 11, "val": 11, "na": 11, "axis": 12, "cat": 12, "plabel": 11, "legend": 12}
-LINE = 1.25  # a text box's height in font sizes (ascent + descent of DejaVu Sans is 1.164 em)
 
 
 def colour(i: int) -> str:
@@ -308,7 +307,6 @@ def scatter(points: list[dict[str, Any]], *, title: str = "") -> str:
     callouts: list[int] = []
     for i, ((cx, cy), p) in enumerate(zip(centres, points)):
         w = text_width(p["label"], fs)
-        h = fs * LINE
         d = MARKER_R + 3
         for dx, dy, anchor in ((d, 4, "start"), (-d, 4, "end"), (0, -d - 2, "middle"), (0, d + fs, "middle"),
                                (d, -d, "start"), (d, d + fs - 2, "start"), (-d, -d, "end"), (-d, d + fs - 2, "end")):

@@ -40,9 +40,9 @@ def model_card(out: Path, record: dict[str, Any]) -> str:
     what = "the bundled safevlm gym model" if base == "gym" else f"`{record.get('base_model_path') or base}`"
     data = record.get("data") or {}
     wrapper = record.get("prompt_wrapper") or {}
-    lines = ["---", yaml.safe_dump(meta, sort_keys=False).strip(), "---", "", f"# {out.name}", "",
-             f"Fine-tuned from `{base}` ({what}) with TRL's {trainer}, by safevlm {safevlm.__version__}: "
-             f"{record.get('mode', '?')} fine-tuning, {record.get('global_steps', '?')} steps.", ""]
+    summary = (f"Fine-tuned from `{base}` ({what}) with TRL's {trainer}, by safevlm {safevlm.__version__}: "
+               f"{record.get('mode', '?')} fine-tuning, {record.get('global_steps', '?')} steps.")
+    lines = ["---", yaml.safe_dump(meta, sort_keys=False).strip(), "---", "", f"# {out.name}", "", summary, ""]
     if data.get("path"):
         kind = f", SafeCoT {data['variant']}" if data.get("variant") else ""
         lines.append(f"- data: `{data['path']}`{kind}")
