@@ -214,15 +214,15 @@ def run_sft(model: str, data: str | Path | SFTData, out: str | Path, settings: S
 
 def merge_adapter(adapter_dir: str | Path, out: str | Path, *, base: str | None = None) -> Path:
     """Merge a LoRA adapter into its base model and save a plain checkpoint (with processor)."""
-    from peft import PeftModel
-
-    from safevlm.models.loading import load_vlm, save_vlm
-
     adapter_dir, out = Path(adapter_dir), Path(out)
     cfg_file = adapter_dir / "adapter_config.json"
     if not cfg_file.is_file():
         raise ConfigError(f"{adapter_dir} is not a LoRA adapter (no adapter_config.json); full fine-tunes are "
                           "already plain checkpoints")
+    from peft import PeftModel
+
+    from safevlm.models.loading import load_vlm, save_vlm
+
     record_file = adapter_dir / TRAINING_RECORD
     record = json.loads(record_file.read_text(encoding="utf-8")) if record_file.is_file() else {}
     base_path = base or record.get("base_model_path") or json.loads(cfg_file.read_text())["base_model_name_or_path"]
