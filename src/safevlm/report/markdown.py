@@ -159,7 +159,7 @@ def render_markdown(runs: list[Run | Path] | Run | Path) -> str:
                  [[r.label, r.model, ", ".join(r.judges), r.primary_judge or NULL, r.created, len(r.samples),
                    r.generation_errors()] for r in runs], left=5)
     out += ["", "## Summary"]
-    notes = [f"- {cell(r.label + ': ' if len(runs) > 1 else '')}{cell(line)}" for r in runs
+    notes = [f"- {cell(r.label) + ': ' if len(runs) > 1 else ''}{cell(line)}" for r in runs
              for line in run_notes(r.results)]
     if notes:
         out += [""] + notes
