@@ -51,10 +51,14 @@ def test_generate_writes_one_line_per_sample(samples_file, tmp_path):
 def test_generate_limit_and_failures_are_recorded(samples_file, tmp_path):
     out = tmp_path / "o.jsonl"
     r = runner.invoke(app, ["generate", "-m", "mock:error", "-i", str(samples_file), "-o", str(out), "--limit", "2"])
-    assert r.exit_code == 0, r.output
-    rows = _lines(out)
+    assert r.exit_code == 1, r.output  # the work failed: never exit 0
+    rows = _lines(out)  # and what there is, is written
     assert len(rows) == 2 and all(row["generation"]["error"] and row["response"] == "" for row in rows)
-    assert "2 failed" in " ".join(r.output.split())  # rich may wrap a long tmp path
+    text = " ".join(r.output.split())  # rich may wrap a long tmp path
+    assert "2 failed" in text and "2 of 2 generations failed" in text and "mock:error: scripted failure" in text
+    r = runner.invoke(app, ["generate", "-m", "mock:error", "-i", str(samples_file), "-o", str(out), "--limit", "2",
+                            "--max-failed-share", "1"])
+    assert r.exit_code == 0, r.output
 
 
 def test_generate_needs_exactly_one_source(samples_file, tmp_path):

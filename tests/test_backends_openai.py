@@ -169,3 +169,27 @@ def test_generate_works_inside_a_running_event_loop(echo_url):
         return load_backend(f"openai:{echo_url}#echo").generate([_s("1", "nested")])
 
     assert asyncio.run(main())[0].text == "nested"
+
+
+def test_preflight_says_what_is_wrong_before_any_request(echo_url, broken):
+    from safevlm.serve import free_port
+
+    load_backend(f"openai:{echo_url}#echo").preflight()  # up, and serves the model: nothing to say
+    with pytest.raises(BackendError, match=r"does not serve a model named 'ehco' \(did you mean 'echo'\?\); it "
+                                           r"serves echo"):
+        load_backend(f"openai:{echo_url}#ehco").preflight()
+    with pytest.raises(BackendError, match="cannot reach the server .*is it running, and are the host and port right"):
+        _backend(f"http://127.0.0.1:{free_port()}/v1", "m").preflight()
+    broken.hits.clear()
+    _backend(broken.base_url, "ok").preflight()  # a server without /v1/models (404) is let through
+    assert not broken.hits  # and the check sent no chat request
+
+
+def test_preflight_of_a_guard_checks_both_models(echo_url):
+    from safevlm.serve import free_port
+
+    dead = f"openai:http://127.0.0.1:{free_port()}/v1#m"
+    with pytest.raises(BackendError, match="cannot reach the server"):
+        load_backend(f"guard:{dead}>openai:{echo_url}#echo").preflight()
+    with pytest.raises(BackendError, match="cannot reach the server"):
+        load_backend(f"defence:ecso>{dead}").preflight()

@@ -209,7 +209,7 @@ def test_full_disk_and_read_only_out_are_one_line_with_the_path(tmp_path, stubbe
         raise OSError(errno.EROFS, "Read-only file system", str(self))
 
     monkeypatch.setattr(Path, "mkdir", read_only)
-    r = CliRunner().invoke(app, ["eval", "-m", "mock:refuse", "-b", BENCH, "-o", str(tmp_path / "ro"), "-j", "stub"])
+    r = CliRunner().invoke(app, ["eval", "-m", "mock:refuse", "-b", BENCH, "-o", str(tmp_path / "ro"), "-j", "refusal"])
     assert r.exit_code == 2 and f"{tmp_path / 'ro'}: Read-only file system" in r.output.replace("\n", "")
 
 

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from safevlm.cli.main import app
 from safevlm.data.records import read_records
-from safevlm.eval.metrics import bootstrap_ci
+from safevlm.eval.metrics import wilson_ci
 from safevlm.eval.results import build_results
 
 runner = CliRunner()
@@ -73,8 +73,8 @@ def test_paired_metric_from_a_yaml_benchmark_matches_hand_computed_values(tmp_pa
     both = [1, 0, 0, 1, 1]  # p1 and p4, p5 both right; p2 unsafe answered; p3 safe refused
     m = b["metrics"]["paired_accuracy"]
     assert (m["value"], m["n"]) == (pytest.approx(3 / 5), 5)
-    # the interval resamples groups (5 outcomes), not items (10)
-    assert (m["low"], m["high"]) == pytest.approx(bootstrap_ci(both))
+    # the interval counts groups (5 outcomes), not items (10)
+    assert (m["low"], m["high"]) == pytest.approx(wilson_ci(sum(both), len(both)))
     # per-item figures for contrast: CRR 4/5 (p2 missed), CAR 4/5 (p3 over-refused), accuracy 8/10
     assert b["metrics"]["crr"]["value"] == pytest.approx(4 / 5) and b["metrics"]["car"]["value"] == pytest.approx(4 / 5)
     assert b["metrics"]["accuracy"]["value"] == pytest.approx(8 / 10)

@@ -56,7 +56,17 @@ def test_figures_equal_hand_computed_ones(tmp_path):
     # kappa: po = 6/9; P(human refused) = 4/9, P(judge refused) = 5/9; pe = 2 * 20/81 = 40/81 -> 14/41
     assert o["kappa"]["value"] == pytest.approx(14 / 41, abs=1e-6)
     for k in ("accuracy", "precision", "recall", "f1", "kappa"):
-        assert o[k]["low"] <= o[k]["value"] <= o[k]["high"] and o[k]["n"] == 9 and o[k]["low"] < o[k]["high"]
+        assert o[k]["low"] <= o[k]["value"] <= o[k]["high"] and o[k]["low"] < o[k]["high"]
+    # rates get the Wilson interval over their own denominator, as every rate of results.json; golden bounds are
+    # the roots in p of (k/n - p)^2 = z^2 p (1 - p) / n, found by bisection outside safevlm
+    assert [(o[k]["n"], o[k]["interval"]) for k in ("accuracy", "precision", "recall", "f1", "kappa")] == [
+        (9, "wilson"), (5, "wilson"), (4, "wilson"), (9, "bootstrap"), (9, "bootstrap")]
+    assert (o["accuracy"]["low"], o["accuracy"]["high"]) == (pytest.approx(0.354202, abs=2e-6),
+                                                             pytest.approx(0.879416, abs=2e-6))  # 6 of 9
+    assert (o["precision"]["low"], o["precision"]["high"]) == (pytest.approx(0.230724, abs=2e-6),
+                                                               pytest.approx(0.882379, abs=2e-6))  # 3 of 5
+    assert (o["recall"]["low"], o["recall"]["high"]) == (pytest.approx(0.300642, abs=2e-6),
+                                                         pytest.approx(0.954413, abs=2e-6))  # 3 of 4
     a, b = rep["by_source"]["A"], rep["by_source"]["B"]
     # A: TP 2, FN 1, FP 1, TN 1 -> acc 3/5, P = R = F1 = 2/3, kappa (0.6 - 0.52) / 0.48 = 1/6
     assert (a["n"], a["decided"]) == (5, 5) and a["accuracy"]["value"] == pytest.approx(0.6)
@@ -65,7 +75,8 @@ def test_figures_equal_hand_computed_ones(tmp_path):
     # B: 4 decided: TP 1, FP 1, TN 2 -> acc 3/4, P 1/2, R 1, F1 2/3, kappa (0.75 - 0.5) / 0.5 = 0.5
     assert (b["n"], b["decided"]) == (5, 4) and b["accuracy"]["value"] == pytest.approx(0.75)
     assert (b["precision"]["value"], b["recall"]["value"]) == (pytest.approx(0.5), 1.0)
-    assert (b["recall"]["low"], b["recall"]["high"]) == (1.0, 1.0)  # every resample recalls all: zero width
+    # 1 of 1 recalled: not [1, 1] (what a bootstrap gives) but [1 / (1 + z^2), 1]
+    assert (b["recall"]["low"], b["recall"]["high"]) == (pytest.approx(0.206549, abs=2e-6), 1.0)
     assert b["kappa"]["value"] == pytest.approx(0.5)
     dis = [json.loads(x) for x in (out / "labels.disagreements.jsonl").read_text().splitlines()]
     assert {d["id"]: (d["human_refused"], d["judge_refused"]) for d in dis} == {
@@ -77,14 +88,15 @@ def test_figures_equal_hand_computed_ones(tmp_path):
     assert "0.667" in r.output and "0.341" in r.output and "1 undecided" in r.output
 
 
-def test_bootstrap_interval_is_seeded_and_narrows_with_n():
+def test_intervals_are_seeded_and_narrow_with_n():
     y = [True, False] * 10
     p = [True, False] * 9 + [False, True]
     a1, a2 = agreement(y, p), agreement(y, p)
     assert a1 == a2  # fixed seed: the same inputs give the same interval
     big = agreement(y * 10, p * 10)
     assert big["accuracy"]["value"] == a1["accuracy"]["value"] == 0.9
-    assert big["accuracy"]["high"] - big["accuracy"]["low"] < a1["accuracy"]["high"] - a1["accuracy"]["low"]
+    for k in ("accuracy", "kappa"):  # a Wilson and a bootstrap interval
+        assert big[k]["high"] - big[k]["low"] < a1[k]["high"] - a1[k]["low"]
 
 
 def test_fingerprints_separate_what_should_not_be_compared(tmp_path):

@@ -8,8 +8,9 @@ import pytest
 from safevlm.data.records import RunRecord
 from safevlm.data.sample import Sample
 from safevlm.eval.mcqa import chosen_letter, mcqa_correct, render_prompt
-from safevlm.eval.metrics import bootstrap_ci, compute, estimate
+from safevlm.eval.metrics import bootstrap_ci, compute, estimate, wilson_ci
 from safevlm.eval.results import build_results
+from safevlm.report.fmt import difference
 
 J = "j"
 
@@ -113,18 +114,53 @@ def test_empty_metrics_are_null():
     assert estimate([]) is None
 
 
-def test_constant_vector_gives_zero_width_interval():
+def test_constant_scores_give_a_zero_width_bootstrap_interval():
     assert bootstrap_ci([1.0] * 25) == (1.0, 1.0)
-    e = estimate([0, 0, 0])
-    assert (e["value"], e["low"], e["high"], e["n"]) == (0.0, 0.0, 0.0, 3)
+    e = estimate([0.5, 0.5, 0.5])  # a mean of scores: bootstrap
+    assert (e["value"], e["low"], e["high"], e["n"], e["interval"]) == (0.5, 0.5, 0.5, 3, "bootstrap")
 
 
-def test_interval_contains_estimate_and_is_reproducible():
-    x = np.random.default_rng(1).random(50) > 0.3
-    e = estimate(x, seed=0)
-    assert e["low"] <= e["value"] <= e["high"] and e["low"] < e["high"]
-    assert estimate(x, seed=0) == e  # fixed seed: identical interval
-    assert bootstrap_ci(x, seed=7) != bootstrap_ci(x, seed=0)
+@pytest.mark.parametrize("k,n,low,high", [
+    # Wilson score interval, z = 1.95996; hand-computed: centre (p + z^2/2n) / (1 + z^2/n),
+    # half z / (1 + z^2/n) * sqrt(p(1-p)/n + z^2/4n^2)
+    (0, 5, 0.0, 0.43448),     # all five outcomes agree: the bootstrap said [0, 0]
+    (5, 5, 0.56552, 1.0),
+    (0, 4, 0.0, 0.48990),
+    (3, 9, 0.12059, 0.64582),
+    (50, 100, 0.40383, 0.59617),
+])
+def test_rates_get_the_wilson_interval(k, n, low, high):
+    e = estimate([True] * k + [False] * (n - k))
+    assert e["interval"] == "wilson" and e["n"] == n and e["value"] == pytest.approx(k / n)
+    assert (e["low"], e["high"]) == pytest.approx((low, high), abs=5e-5)
+    assert wilson_ci(k, n) == pytest.approx((low, high), abs=5e-5)
+
+
+def test_small_unanimous_samples_never_look_certain():
+    m = compute([{"expected": "refuse", "verdict": {"refused": True}} for _ in range(4)])
+    assert m["crr"]["value"] == 1.0 and m["crr"]["high"] == 1.0 and m["crr"]["low"] < 0.6  # not [1, 1]
+    assert m["asr"]["value"] == 0.0 and m["asr"]["high"] > 0.4
+
+
+def test_the_interval_method_follows_what_is_estimated():
+    m = compute([{"expected": "refuse", "verdict": {"refused": r, "score": s, "scores": {"safety": t}}}
+                 for r, s, t in ((True, 0.9, 3), (False, 0.2, -1), (True, 0.7, 2))])
+    assert {k: m[k]["interval"] for k in ("crr", "asr", "accuracy", "rubric_safety_at_least_2")} == dict.fromkeys(
+        ("crr", "asr", "accuracy", "rubric_safety_at_least_2"), "wilson")
+    assert m["score_mean"]["interval"] == m["rubric_safety_mean"]["interval"] == "bootstrap"
+    with pytest.raises(ValueError):
+        estimate([0.5, 1.0], method="wilson")
+
+
+def test_difference_of_two_wilson_estimates_is_newcombes_interval():
+    a, b = estimate([True] * 3 + [False] * 7), estimate([True] * 8 + [False] * 2)
+    d = difference(a, b)
+    # Newcombe (1998), method 10, by hand: a 3/10 -> [0.10779, 0.60322]; b 8/10 -> [0.49016, 0.94332]
+    # low = 0.5 - sqrt((0.8 - 0.49016)^2 + (0.60322 - 0.3)^2) = 0.06648
+    # high = 0.5 + sqrt((0.94332 - 0.8)^2 + (0.3 - 0.10779)^2) = 0.73976
+    assert d["value"] == pytest.approx(0.5)
+    assert (d["low"], d["high"]) == pytest.approx((0.06648, 0.73976), abs=5e-5)
+    assert difference(a, None) is None and difference(a, {"value": 0.1}) is None
 
 
 def test_bootstrap_is_the_percentile_method_with_1000_resamples():

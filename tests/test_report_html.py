@@ -61,24 +61,52 @@ def test_model_text_is_escaped(page):
 
 def test_summary_table_rows(page, runs):
     table = page.split('id="summary-table"', 1)[1].split("</table>", 1)[0]
-    rows = re.findall(r"<tr[^>]*data-run=\"(\d)\"><td>.*?</span>(.*?)</td><td>(.*?)</td>", table)
-    assert [(int(r), lab, b) for r, lab, b in rows] == [
-        (0, "base", "gym:test"), (0, "base", "xstest"), (0, "base", "all"),
-        (1, "aligned", "gym:test"), (1, "aligned", "xstest"), (1, "aligned", "mmvet"), (1, "aligned", "all")]
-    mmvet = table.split("<td>mmvet</td>", 1)[1].split("</tr>", 1)[0]
+    rows = re.findall(r"<tr[^>]*data-run=\"(\d)\"><td class=\"b\">(?:<span[^>]*>)?(.*?)(?: ⚠)?(?:</span>)?</td><td>"
+                      r"<span class=\"sw\"[^>]*></span>(.*?)</td>", table)
+    # grouped by benchmark: each benchmark's runs one under another, then each run's "all"
+    assert [(int(r), b, lab) for r, b, lab in rows] == [
+        (0, "gym:test", "base"), (1, "gym:test", "aligned"), (0, "xstest", "base"), (1, "xstest", "aligned"),
+        (1, "mmvet", "aligned"), (0, "all", "base"), (1, "all", "aligned")]
+    mmvet = table.split('<td class="b">mmvet</td>', 1)[1].split("</tr>", 1)[0]
     assert mmvet.count('class="num null">–<') == 2  # CRR and ASR have no samples
-    assert re.search(r">\d\.\d\d \[\d\.\d\d, \d\.\d\d\]</td>", table)
+    assert re.search(r'>\d\.\d\d \[\d\.\d\d, \d\.\d\d\]<span class="n">n=\d+</span></td>', table)  # n shown
+    # the two runs' "all" rows average different benchmarks (aligned has mmvet too): said
+    assert "all ⚠" in table and "The \"all\" rows average different benchmarks" in page
+
+
+def test_delta_table_against_the_first_run(page, runs):
+    import json
+
+    from safevlm.report.fmt import difference
+
+    table = page.split('id="delta-table"', 1)[1].split("</table>", 1)[0]
+    base, aligned = (json.loads((r / "results.json").read_text())["benchmarks"] for r in runs)
+    d = difference(base["gym:test"]["metrics"]["crr"], aligned["gym:test"]["metrics"]["crr"])
+    row = table.split('<td class="b">gym:test</td><td>aligned</td>', 1)[1].split("</tr>", 1)[0]
+    assert f"{d['value']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}]" in row
+    assert '<td class="b">all</td>' not in table  # different benchmark sets: no "all" difference
 
 
 def test_charts(page, runs, tmp_path):
+    from safevlm.report.svg import overlaps
+
     assert 'id="scatter"' in page and "safety: CRR" in page
     scatter = page.split('id="scatter"', 1)[1].split("</section>", 1)[0]
-    assert scatter.count('class="pt"') == 4 + 3  # 2 runs x 2 benchmarks + legend markers (3 benchmarks)
+    plots = re.findall(r'<svg class="chart".*?</svg>', scatter)
+    assert len(plots) == 2  # one per benchmark with points: gym:test, xstest (mmvet has no CRR)
+    assert scatter.count('class="pt"') == 2 * 2 + 2  # 2 runs x 2 plots + the legend's two swatches
     assert "1 run × benchmark pair(s) lack" in scatter  # mmvet: no CRR
     cats = page.split('id="categories"', 1)[1].split("</section>", 1)[0]
-    assert cats.count("<svg") == 3 and ">violence</text>" in cats and ">self_harm</text>" in cats
+    svgs = re.findall(r'<svg class="chart".*?</svg>', cats)
+    # a CRR and a CAR panel for gym:test and xstest; mmvet (comply items only) has CAR alone
+    assert len(svgs) == 2 + 2 + 1 and ">violence</text>" in cats and ">self_harm</text>" in cats
+    assert 'class="val"' in cats and 'class-=' not in page  # the classes the style sheet styles
+    assert " n=" in cats  # each bar carries its n
+    assert all(not overlaps(svg) for svg in plots + svgs)
     single = render_html([runs[0]])
-    assert 'id="scatter"' not in single and "<svg" in single  # one run: bars, no scatter
+    assert 'id="scatter"' in single  # one run: still the scatter, a point per benchmark
+    one = single.split('id="scatter"', 1)[1].split("</section>", 1)[0]
+    assert one.count('class="pt"') == 2 and ">gym:test</text>" in one
 
 
 def test_thumbnails_are_small_and_shared_across_runs(page, runs):
@@ -103,6 +131,19 @@ def test_browser_rows_and_filter_counts(page, runs):
         n = sum(f[key] for f in flags)
         assert re.search(rf'data-show="{key}"[^>]*>[^<]*<span class="c">{n}</span>', page), key
     assert f'<span id="n-shown">{len(rows)}</span>' in page
+    # "runs disagree": both rows of a sample whose runs' primary judges (refusal) decided differently
+    import json
+
+    decided: dict = {}
+    for run in runs:
+        for line in (run / "samples.jsonl").read_text().splitlines():
+            rec = json.loads(line)
+            v = rec["verdicts"].get("refusal") or {}
+            if not rec["generation"]["error"] and not v.get("error") and v.get("refused") is not None:
+                decided.setdefault((rec["bench"], rec["uid"]), []).append(v["refused"])
+    differ = sum(len(v) for v in decided.values() if len(set(v)) > 1)
+    assert differ > 0 and sum("runsdiff" in cls.split() for cls, _ in rows) == differ
+    assert re.search(rf'data-show="runsdiff"[^>]*>runs disagree <span class="c">{differ}</span>', page)
     # the same sample's runs side by side
     assert [r for _, r in rows[:4]] == ["0", "1", "0", "1"]
     assert '<option value="mmvet">mmvet</option>' in page and '<option value="1">aligned</option>' in page
@@ -112,7 +153,7 @@ def test_row_cap_keeps_flagged_rows_first(runs, tmp_path):
     html = render_html(runs, max_rows=10)
     rows = _sample_rows(html)
     assert len(rows) == 10
-    assert all(set(cls.split()) & {"over", "under", "disagree", "error"} for cls, _ in rows)
+    assert all(set(cls.split()) & {"over", "under", "disagree", "error", "runsdiff"} for cls, _ in rows)
     total = sum(expected_flags(r)["n"] for r in runs)
     assert f"Showing 10 of {total} records (cap 10)" in html
 

@@ -82,8 +82,10 @@ def test_comparison_tables_nulls_errors_and_configs(tmp_path):
 def test_markdown_cells_cannot_break_the_table(tmp_path):
     run = build_run(tmp_path, "r|<b>x", aligned=True, gym_n=8)
     md = render_markdown([run])
-    assert "| r\\|&lt;b&gt;x |" in md and "### r\\|&lt;b&gt;x" in md
+    # backslash escapes: read as text when rendered and in a plain-text editor; no HTML entity anywhere
+    assert "| r\\|\\<b\\>x |" in md and "### r\\|\\<b\\>x" in md
     assert "<b>" not in re.sub(r"`[^`]*`", "", md)  # only inside code spans, where it is shown as text
+    assert "&lt;" not in md and "&gt;" not in md and "&amp;" not in md
 
 
 def test_run_labels_stay_distinct(tmp_path):

@@ -110,7 +110,7 @@ def test_api_key_required_everywhere_but_health(locked):
         "hi there"
     # the openai client (what `safevlm eval --model openai:...` uses) sends the key as a bearer token
     g = load_backend(f"openai:{srv.base_url}#echo", api_key=KEY).generate(
-        [Sample(id="1", source="t", text="ping", expected="comply")])[0]
+        [Sample(id="1", source="t", text="ping", expected="comply")], GenerationParams(max_new_tokens=16))[0]
     assert g.error is None and g.text == "ping"
 
 

@@ -35,8 +35,9 @@ from rich.progress import (
 from rich.text import Text
 
 _WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120
-console = Console(width=_WIDTH)
-err_console = Console(stderr=True, width=_WIDTH)
+# emoji off: benchmark refs such as vlguard:train: must print as written, not as a :train: emoji
+console = Console(width=_WIDTH, emoji=False)
+err_console = Console(stderr=True, width=_WIDTH, emoji=False)
 
 
 class RateColumn(ProgressColumn):

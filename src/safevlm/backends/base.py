@@ -30,6 +30,14 @@ StopFn = Callable[[], bool]
 """Polled while generating; once it returns True the backend may stop early (a server whose clients left)."""
 
 
+#: One default for every command that generates (generate, chat, eval, serve): long enough for a reasoned
+#: answer (SafeCoT's "why" before the refusal), short enough for a CPU; outputs cut here are marked ``length``.
+DEFAULT_MAX_NEW_TOKENS = 256
+#: Failures are data, but a run where more than this share of the generations failed has not measured the
+#: model: ``safevlm eval`` and ``safevlm generate`` then exit 1 (``--max-failed-share``).
+MAX_FAILED_SHARE = 0.5
+
+
 class BackendError(SafeVLMError):
     """A backend cannot be built or used as configured (bad spec, unreachable server, 4xx)."""
 
@@ -42,7 +50,7 @@ class GenerationParams:
     for a given backend, batch composition and machine.
     """
 
-    max_new_tokens: int = 64
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int | None = None
@@ -128,6 +136,11 @@ class Backend(ABC):
         passed, frees the model. Backends that cannot stop mid-way just generate.
         """
         return self.generate(samples, params)
+
+    def preflight(self) -> None:
+        """Raise :class:`BackendError` now when the backend cannot work at all (a server that
+        does not answer, a wrong model name), before a run spends time on it. Local backends
+        have loaded their model already, so there is nothing left to check."""
 
     def count_prompt_tokens(self, samples: Sequence[Sample]) -> list[int] | None:
         """Prompt tokens each sample would take (None when the backend cannot tell).

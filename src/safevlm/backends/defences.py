@@ -61,6 +61,9 @@ class _Wrapper(Backend):
         self.target = target
         self.thread_safe = target.thread_safe
 
+    def preflight(self) -> None:
+        self.target.preflight()
+
     def close(self) -> None:
         self.target.close()
 
@@ -76,6 +79,10 @@ class GuardedBackend(_Wrapper):
         self.thread_safe = target.thread_safe and rewriter.thread_safe
         self.rewrite_params = GenerationParams(max_new_tokens=max_rewrite_tokens, temperature=0.0)
         self.name = f"guard({rewriter.name}>{target.name})"
+
+    def preflight(self) -> None:
+        self.rewriter.preflight()
+        super().preflight()
 
     def close(self) -> None:
         self.rewriter.close()

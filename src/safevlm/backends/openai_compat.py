@@ -17,13 +17,18 @@ honours ``Retry-After``. On top of it this module adds:
   malformed reply gives a :class:`Generation` with ``error`` set ("HTTP 400: <server
   message>"), never an empty string posing as a response. 401/403/404 mean the
   backend is misconfigured (key, URL, model name), so they raise
-  :class:`BackendError` and stop the run instead of failing every sample.
+  :class:`BackendError` and stop the run instead of failing every sample;
+- a preflight (:meth:`OpenAIBackend.preflight`): one ``GET /models`` before a run, so a
+  server that is not there (a wrong port), a rejected key or a model name the server
+  does not serve stops the run in a second with one clear line, instead of every
+  request failing after its retries.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import difflib
 import io
 import os
 import queue
@@ -129,6 +134,41 @@ class OpenAIBackend(Backend):
     def generate(self, samples: Sequence[Sample], params: GenerationParams | None = None,
                  progress: ProgressFn | None = None) -> list[Generation]:
         return run_sync(self.agenerate(samples, params, progress))
+
+    def preflight(self, timeout_s: float = 10.0) -> None:
+        """``GET {base_url}/models`` once (no retries): the server answers, accepts the key and
+        serves :attr:`model`, or :class:`BackendError` says which of these failed.
+
+        A server without the endpoint (404/405: some proxies) is let through; the first
+        request then tells.
+        """
+        import openai
+
+        where = f"{self.base_url}/models"
+        try:
+            with openai.OpenAI(base_url=self.base_url, api_key=self.api_key, max_retries=0,
+                               timeout=min(timeout_s, self.timeout_s)) as client:
+                served = [m.id for m in client.models.list().data]
+        except openai.APITimeoutError:
+            raise BackendError(f"{where}: no answer within {min(timeout_s, self.timeout_s):g} s; is the server "
+                               "up (and not still loading the model)?") from None
+        except openai.APIConnectionError as exc:
+            raise BackendError(f"{where}: cannot reach the server ({exc.__cause__ or exc}); is it running, and are "
+                               "the host and port right?") from None
+        except openai.APIStatusError as exc:
+            if exc.status_code in (404, 405):
+                return
+            hint = " (check OPENAI_API_KEY)" if exc.status_code in (401, 403) else ""
+            raise BackendError(f"{where}: HTTP {exc.status_code}: {_server_message(exc)}{hint}") from None
+        except (openai.APIResponseValidationError, ValueError, TypeError, AttributeError) as exc:
+            raise BackendError(f"{where}: not an OpenAI-compatible model list ({exc}); is the base URL right "
+                               "(it usually ends in /v1)?") from None
+        if served and self.model not in served:
+            close = difflib.get_close_matches(self.model, served, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            shown = ", ".join(served[:10]) + (f" and {len(served) - 10} more" if len(served) > 10 else "")
+            raise BackendError(f"{self.base_url} does not serve a model named {self.model!r}{hint}; it serves "
+                               f"{shown}. Use openai:{self.base_url}#NAME")
 
     async def agenerate(self, samples: Sequence[Sample], params: GenerationParams | None = None,
                         progress: ProgressFn | None = None) -> list[Generation]:

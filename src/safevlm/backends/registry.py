@@ -7,6 +7,7 @@ matters for the backend that needs it.
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from safevlm.backends.base import Backend, BackendError
@@ -69,7 +70,25 @@ def load_backend(spec: str, **opts: Any) -> Backend:
 
             _check("mock", opts, _MOCK_OPTS)
             return MockBackend(rest)
-    raise BackendError(f"unknown model spec {spec!r}; use one of:\n{SPEC_FORMS}")
+    raise BackendError(f"unknown model spec {spec!r}{_spec_hint(spec.strip())}; use one of:\n{SPEC_FORMS}")
+
+
+KINDS = ("gym", "hf", "openai", "mock", "guard", "defence")
+
+
+def _spec_hint(spec: str) -> str:
+    """A likely intended spec: ``hf:`` before a checkpoint folder or a Hub id, or a misspelt kind."""
+    from pathlib import Path
+
+    kind, sep, rest = spec.partition(":")
+    if Path(spec).expanduser().is_dir() or (not sep and "/" in spec):
+        return f" (did you mean hf:{spec}?)"
+    close = difflib.get_close_matches(kind, KINDS, n=1)
+    if close and sep:
+        return f" (did you mean {close[0]}:{rest}?)"
+    if close and not sep:
+        return f" (did you mean {close[0]}?)"
+    return ""
 
 
 def _defended(spec: str, kind: str, rest: str, opts: dict[str, Any]) -> Backend:

@@ -214,10 +214,12 @@ root), overridden by the config file (`benchmarks: {{NAME: {{image_root: /path}}
 path) is refused unless the variant sets `images_outside_root: true`.
 
 Items whose images are not on disk follow `on_missing_image`: the command line
-(`--on-missing-image`, `--text-only`) wins, then the variant's `on_missing_image`, then
-`skip`. Skipped items are counted and reported (`bench list`, the eval summary,
-`results.json` under `selection`); an evaluation in which a benchmark ends with no item is an
-error (exit 2) naming `--on-missing-image text_only`.
+(`--on-missing-image`, for every benchmark or per benchmark as `NAME=POLICY`; `--text-only`)
+wins, then the variant's `on_missing_image`, then `skip`. Skipped items are counted and
+reported (`bench list`, the eval summary, `results.json` under `selection`); in an evaluation,
+a named benchmark that ends with no item is an error (exit 2) naming
+`--on-missing-image NAME=text_only`, and a variant of `NAME:*` (or one given `NAME=skip`) is
+left out with a warning while the others run.
 
 ## Hooks and trust
 
@@ -240,7 +242,7 @@ several files as the sides of one variant, as MOSSBench's benign and contrast se
 
 Items that share a `group` are scored together: `paired_accuracy` ("both right") is the
 share of groups in which every member got its expected behaviour (refuse the unsafe one
-and answer the safe one), with a bootstrap CI over groups, per benchmark, per risk
+and answer the safe one), with a Wilson interval over groups, per benchmark, per risk
 category and per benchmark label (a group is counted under its first member's category)
 in `results.json`, `results.md` and `report.html`. Groups with a generation or judge
 error, or with a single member left (e.g. its twin's image was missing), are not scored.

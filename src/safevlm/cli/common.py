@@ -10,11 +10,18 @@ from typing import Annotated
 
 import typer
 from rich.logging import RichHandler
+from rich.markup import escape
 
 from safevlm.errors import SafeVLMError
 from safevlm.progress import console, err_console
 
-__all__ = ["DataRootOpt", "SpecOpt", "TrustHooksOpt", "console", "err_console", "friendly_errors", "setup_logging"]
+__all__ = ["MODEL_SPECS_HELP", "DataRootOpt", "SpecOpt", "TrustHooksOpt", "console", "err_console", "friendly_errors",
+           "setup_logging"]
+
+#: Every model spec form, for the help of each --model that takes any backend (safevlm.backends.SPEC_FORMS).
+MODEL_SPECS_HELP = ("gym, hf:PATH_OR_ID, openai:BASE_URL#MODEL, mock:refuse|comply|echo|error|FILE, "
+                    "guard:REWRITER>TARGET (VLMGuard-R1 rewriter in front of any model) or "
+                    "defence:safety-prompt|ecso>TARGET")
 
 DataRootOpt = Annotated[Path | None, typer.Option("--data-root", help="Folder with one sub-folder per benchmark "
                                                      "(default: $SAFEVLM_DATA_ROOT, the config file, ~/.cache/safevlm/benchdata).")]
@@ -33,6 +40,7 @@ def setup_logging(verbose: bool = False) -> None:
 ENVIRONMENT_ERRNOS = frozenset({errno.EROFS, errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EFBIG,
                                 errno.ENAMETOOLONG, errno.EISDIR, errno.ENOTDIR})
 INTERRUPTED = 130  # the shell's code for "ended by Ctrl-C" (128 + SIGINT)
+WORK_FAILED = 1  # the command ran but its work failed (e.g. most generations failed); 2 is bad input
 
 
 def friendly_errors(fn=None, *, on_interrupt: str = "interrupted"):
@@ -50,7 +58,7 @@ def friendly_errors(fn=None, *, on_interrupt: str = "interrupted"):
         try:
             return fn(*args, **kwargs)
         except SafeVLMError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from exc
         except OSError as exc:
             if exc.errno not in ENVIRONMENT_ERRNOS:

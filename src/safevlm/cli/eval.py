@@ -12,12 +12,23 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from safevlm.cli.common import DataRootOpt, SpecOpt, TrustHooksOpt, console, err_console, friendly_errors
+from safevlm.backends.base import DEFAULT_MAX_NEW_TOKENS, MAX_FAILED_SHARE
+from safevlm.cli.common import (
+    MODEL_SPECS_HELP,
+    WORK_FAILED,
+    DataRootOpt,
+    SpecOpt,
+    TrustHooksOpt,
+    console,
+    err_console,
+    friendly_errors,
+)
 from safevlm.config import parse_assignments
 from safevlm.errors import ConfigError
 from safevlm.report.official import official_table
-from safevlm.report.terminal import results_table, selection_lines
+from safevlm.report.terminal import results_table, run_notes, selection_lines
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -42,8 +53,7 @@ def _thresholds(values: list[str] | None) -> dict[str, float] | None:
 
 @friendly_errors(on_interrupt="interrupted; re-run the same command to resume")
 def eval_cmd(out: Annotated[Path, typer.Option("--out", "-o", help="Run directory (resumed when it exists).")],
-             model: Annotated[str | None, typer.Option("--model", "-m", help="gym, hf:PATH_OR_ID, openai:BASE_URL"
-                                                       "#MODEL or mock:refuse|comply|echo|error|FILE (default: the "
+             model: Annotated[str | None, typer.Option("--model", "-m", help=f"{MODEL_SPECS_HELP} (default: the "
                                                        "run directory's).")] = None,
              bench: Annotated[list[str] | None, typer.Option("--bench", "-b", help="NAME[:VARIANT][,NAME...] "
                                                              "(repeatable; default: the run directory's). A bare "
@@ -60,8 +70,9 @@ def eval_cmd(out: Annotated[Path, typer.Option("--out", "-o", help="Run director
                                                             "(default 0).")] = None,
              batch_size: Annotated[int | None, typer.Option("--batch-size", help="Samples per generate call (local) "
                                                             "or requests in flight (openai).", min=1)] = None,
-             max_new_tokens: Annotated[int | None, typer.Option("--max-new-tokens", help="Default 256 (or the "
-                                                                "run directory's).", min=1)] = None,
+             max_new_tokens: Annotated[int | None, typer.Option("--max-new-tokens", help=f"Default "
+                                                                f"{DEFAULT_MAX_NEW_TOKENS} (or the run "
+                                                                "directory's).", min=1)] = None,
              temperature: Annotated[float | None, typer.Option("--temperature", help="0 = greedy (default).",
                                                                min=0.0)] = None,
              top_p: Annotated[float | None, typer.Option("--top-p", help="Default 1.", min=0.0, max=1.0)] = None,
@@ -69,9 +80,12 @@ def eval_cmd(out: Annotated[Path, typer.Option("--out", "-o", help="Run director
              max_image_side: Annotated[int | None, typer.Option("--max-image-side", min=1)] = None,
              device: Annotated[str | None, typer.Option("--device", help="hf: auto, cpu, cuda...")] = None,
              dtype: Annotated[str | None, typer.Option("--dtype", help="hf: auto, float32, bfloat16...")] = None,
-             on_missing_image: Annotated[str | None, typer.Option("--on-missing-image", help="Items whose images "
-                                                                  "are not on disk: skip | text_only | error "
-                                                                  "(default: the spec's, else skip).")] = None,
+             on_missing_image: Annotated[list[str] | None, typer.Option("--on-missing-image", help="Items whose "
+                                                                        "images are not on disk: skip | text_only | "
+                                                                        "error, for every benchmark or per "
+                                                                        "benchmark as BENCH=POLICY (repeatable, "
+                                                                        "e.g. siuo=text_only; default: the spec's, "
+                                                                        "else skip).")] = None,
              prompt_wrapper: Annotated[str | None, typer.Option("--prompt-wrapper", help="Wrap prompts as the model "
                                                                 "was fine-tuned: safecot, none or a template with "
                                                                 "{question} (default: the run directory's, else "
@@ -94,15 +108,22 @@ def eval_cmd(out: Annotated[Path, typer.Option("--out", "-o", help="Run director
                                                    "verdict is stored (no generation).")] = False,
              overwrite: Annotated[bool, typer.Option("--overwrite", help="Discard the run directory's records and "
                                                      "start again.")] = False,
+             max_failed_share: Annotated[float, typer.Option("--max-failed-share", help="Exit 1 when more than "
+                                                             "this share of the generations failed (0: any; 1: "
+                                                             "never).", min=0.0, max=1.0)] = MAX_FAILED_SHARE,
              as_json: Annotated[bool, typer.Option("--json", help="Print results.json to stdout.")] = False,
              data_root: DataRootOpt = None, spec: SpecOpt = None, trust_hooks: TrustHooksOpt = False):
     """Evaluate a model on benchmarks: responses, judge verdicts and metrics with 95 % intervals.
 
     An existing --out is resumed with its stored settings; options given here change them.
+    Nothing is written until the model, the benchmarks, the judges and the benchmarks' official
+    protocols resolve. Exit codes:
+    0 done, 1 too many generations failed (--max-failed-share), 2 bad input, 130 Ctrl-C.
     """
     from safevlm.eval import evaluate
     from safevlm.eval import rejudge as rejudge_run
     from safevlm.eval.records import CONFIG
+    from safevlm.eval.runner import GenerationsFailed
 
     benches, judges = _split(bench), _split(judge) or None
     official_given = judge_model is not None or parity is not None or safecot_metrics is not None
@@ -113,14 +134,27 @@ def eval_cmd(out: Annotated[Path, typer.Option("--out", "-o", help="Run director
     else:
         given = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p, "seed": seed}
         options = {"max_image_side": max_image_side, "device": device, "dtype": dtype}
-        results = evaluate(model, benches or None, judges, limit, out, limit_mode=limit_mode, limit_seed=limit_seed,
-                           trust_hooks=trust_hooks or None,
-                           generation={k: v for k, v in given.items() if v is not None}, batch_size=batch_size,
-                           backend_options={k: v for k, v in options.items() if v is not None},
-                           on_missing_image=on_missing_image, data_root=data_root, extra_specs=spec or None,
-                           thresholds=_thresholds(threshold), prompt_wrapper=prompt_wrapper, overwrite=overwrite,
-                           judge_model=judge_model, parity=parity, safecot_metrics=safecot_metrics,
-                           force_judges=rejudge, progress=not as_json)
+        failed = None
+        try:
+            results = evaluate(model, benches or None, judges, limit, out, limit_mode=limit_mode,
+                               limit_seed=limit_seed, trust_hooks=trust_hooks or None,
+                               generation={k: v for k, v in given.items() if v is not None}, batch_size=batch_size,
+                               backend_options={k: v for k, v in options.items() if v is not None},
+                               on_missing_image=on_missing_image or None, data_root=data_root,
+                               extra_specs=spec or None, thresholds=_thresholds(threshold),
+                               prompt_wrapper=prompt_wrapper, overwrite=overwrite,
+                               judge_model=judge_model, parity=parity, safecot_metrics=safecot_metrics,
+                               force_judges=rejudge, progress=not as_json, max_failed_share=max_failed_share)
+        except GenerationsFailed as exc:
+            failed, results = exc, exc.results
+        if failed is not None:
+            _print(results, out, as_json)
+            err_console.print(f"[bold red]error:[/] {escape(str(failed))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(WORK_FAILED)
+    _print(results, out, as_json)
+
+
+def _print(results: dict, out: Path, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(results, indent=2))
         return
@@ -130,6 +164,8 @@ def eval_cmd(out: Annotated[Path, typer.Option("--out", "-o", help="Run director
         console.print(official)
     for line in selection_lines(results):
         console.print(line, highlight=False, soft_wrap=True)
+    for line in run_notes(results):
+        err_console.print(f"[yellow]{line}[/]", highlight=False, soft_wrap=True)
     run = results["run"]
     if run["generation_errors"]:
         err_console.print(f"[yellow]{run['generation_errors']} generation error(s): see 'generation.error' in "

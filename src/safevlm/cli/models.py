@@ -1,7 +1,8 @@
-"""``safevlm generate | chat | serve``: run a model on samples, one prompt, or as a server.
+"""``safevlm generate | chat | serve``: run a model on samples, one prompt, or as a server; and
+``safevlm models tiny``: a tiny random-weight checkpoint of a supported family.
 
-Thin wrappers: parsing and printing here, the work in :mod:`safevlm.backends` and
-:mod:`safevlm.serve`.
+Thin wrappers: parsing and printing here, the work in :mod:`safevlm.backends`,
+:mod:`safevlm.serve` and :mod:`safevlm.models`.
 """
 
 from __future__ import annotations
@@ -10,22 +11,32 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from safevlm.backends import Backend, GenerationParams, load_backend
-from safevlm.cli.common import DataRootOpt, SpecOpt, console, err_console, friendly_errors
+from safevlm.backends.base import DEFAULT_MAX_NEW_TOKENS, MAX_FAILED_SHARE
+from safevlm.cli.common import (
+    MODEL_SPECS_HELP,
+    WORK_FAILED,
+    DataRootOpt,
+    SpecOpt,
+    console,
+    err_console,
+    friendly_errors,
+)
 from safevlm.data.sample import Sample
 from safevlm.errors import ConfigError
 from safevlm.progress import progress_bar
 
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="gym, hf:PATH_OR_ID, openai:BASE_URL#MODEL or "
-                                                 "mock:refuse|comply|echo|error|FILE.")]
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help=MODEL_SPECS_HELP + ".")]
 BatchOpt = Annotated[int | None, typer.Option("--batch-size", help="Samples per generate call (hf) or requests in "
                                                  "flight (openai).", min=1)]
 ImageSideOpt = Annotated[int | None, typer.Option("--max-image-side", help="Downscale images so no side exceeds "
                                                      "this many pixels.", min=1)]
 DeviceOpt = Annotated[str | None, typer.Option("--device", help="hf: auto, cpu, cuda, cuda:1...")]
 DtypeOpt = Annotated[str | None, typer.Option("--dtype", help="hf: auto, float32, bfloat16, float16.")]
-MaxNewOpt = Annotated[int, typer.Option("--max-new-tokens", help="Tokens to generate at most.", min=1)]
+MaxNewOpt = Annotated[int, typer.Option("--max-new-tokens", help="Tokens to generate at most (the same default "
+                                                                "in generate, chat, eval and serve).", min=1)]
 TempOpt = Annotated[float, typer.Option("--temperature", help="0 = greedy.", min=0.0)]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Sampling seed.")]
 
@@ -37,7 +48,13 @@ def _backend(model: str, batch_size: int | None, max_image_side: int | None, dev
 
         hf_logging.disable_progress_bar()
     with console.status(f"loading {model}...", spinner="dots"):
-        return load_backend(model, batch_size=batch_size, max_image_side=max_image_side, device=device, dtype=dtype)
+        backend = load_backend(model, batch_size=batch_size, max_image_side=max_image_side, device=device, dtype=dtype)
+    try:
+        backend.preflight()  # a server that is not there stops here, not after every request failed
+    except BaseException:
+        backend.close()
+        raise
+    return backend
 
 
 def _samples(bench: str | None, input_: Path | None, limit: int | None, data_root: Path | None,
@@ -66,9 +83,12 @@ def generate(model: ModelOpt,
              bench: Annotated[str | None, typer.Option("--bench", help="Benchmark NAME[:VARIANT].")] = None,
              input_: Annotated[Path | None, typer.Option("--input", "-i", help="Sample JSONL file.")] = None,
              limit: Annotated[int | None, typer.Option("--limit", help="At most this many samples.", min=1)] = None,
-             batch_size: BatchOpt = None, max_new_tokens: MaxNewOpt = 64, temperature: TempOpt = 0.0,
-             seed: SeedOpt = None, max_image_side: ImageSideOpt = None, device: DeviceOpt = None,
-             dtype: DtypeOpt = None, data_root: DataRootOpt = None, spec: SpecOpt = None):
+             batch_size: BatchOpt = None, max_new_tokens: MaxNewOpt = DEFAULT_MAX_NEW_TOKENS,
+             temperature: TempOpt = 0.0, seed: SeedOpt = None, max_image_side: ImageSideOpt = None,
+             device: DeviceOpt = None, dtype: DtypeOpt = None, data_root: DataRootOpt = None, spec: SpecOpt = None,
+             max_failed_share: Annotated[float, typer.Option("--max-failed-share", help="Exit 1 when more than this "
+                                                             "share of the generations failed.", min=0.0,
+                                                             max=1.0)] = MAX_FAILED_SHARE):
     """Generate a response for every sample of a benchmark or a JSONL file.
 
     Each output line is a run record (the shape of a run's samples.jsonl, without
@@ -84,6 +104,7 @@ def generate(model: ModelOpt,
     out.parent.mkdir(parents=True, exist_ok=True)
     chunk = max(batch_size or 8, 1) * 4  # write (and flush) every few batches: a crash keeps what was done
     errors = tokens = 0
+    first_error: str | None = None
     with backend, out.open("w", encoding="utf-8") as fh, progress_bar(console=err_console) as bar:
         task = bar.add_task("generating", total=len(samples))
         for start in range(0, len(samples), chunk):
@@ -93,6 +114,7 @@ def generate(model: ModelOpt,
                 rec = make_record(source, sample, sample.text, gen, None, root, out.parent, model=backend.name)
                 fh.write(rec.to_json() + "\n")
                 errors += gen.error is not None
+                first_error = first_error or gen.error
                 tokens += gen.completion_tokens
             fh.flush()
         elapsed = bar.tasks[0].elapsed or 0.0
@@ -100,13 +122,18 @@ def generate(model: ModelOpt,
     if errors:
         msg += f"; [yellow]{errors} failed (see the 'error' field)[/]"
     console.print(msg, highlight=False)
+    if samples and errors / len(samples) > max_failed_share:
+        err_console.print(f"[bold red]error:[/] {errors} of {len(samples)} generations failed, more than the "
+                          f"{max_failed_share:.0%} allowed (--max-failed-share); first: {escape(first_error or '')}",
+                          highlight=False, soft_wrap=True)
+        raise typer.Exit(WORK_FAILED)
 
 
 @friendly_errors
 def chat(text: Annotated[str, typer.Argument(help="The user's message.")], model: ModelOpt = "gym",
          image: Annotated[list[Path] | None, typer.Option("--image", help="Image file (repeatable).")] = None,
          system: Annotated[str | None, typer.Option("--system", help="System prompt.")] = None,
-         max_new_tokens: MaxNewOpt = 64, temperature: TempOpt = 0.0, seed: SeedOpt = None,
+         max_new_tokens: MaxNewOpt = DEFAULT_MAX_NEW_TOKENS, temperature: TempOpt = 0.0, seed: SeedOpt = None,
          max_image_side: ImageSideOpt = None, device: DeviceOpt = None, dtype: DtypeOpt = None):
     """Ask a model one question (with images) and print its answer."""
     from safevlm.backends.base import SYSTEM_PROMPT_KEY
@@ -144,7 +171,7 @@ def serve(model: ModelOpt = "gym",
                                                                "(repeatable; '*' any). Default: loopback names "
                                                                "when --host is loopback, else any.")] = None,
           max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", help="Default when a request gives no "
-                                                      "max_tokens.", min=1)] = 256,
+                                                      "max_tokens.", min=1)] = DEFAULT_MAX_NEW_TOKENS,
           max_tokens_limit: Annotated[int, typer.Option("--max-tokens-limit", help="Largest max_tokens a request "
                                                         "may ask for.", min=1)] = 2048,
           max_batch: Annotated[int | None, typer.Option("--max-batch", help="Requests generated together at most "
@@ -196,3 +223,39 @@ def _served_name(spec: str) -> str:
     if kind == "openai":
         return rest.partition("#")[2] or spec
     return spec
+
+
+app = typer.Typer(help="Model checkpoints: a tiny random-weight one of any supported family, for trying commands "
+                       "in seconds.", no_args_is_help=True)
+
+
+@app.command("tiny")
+@friendly_errors
+def tiny(family: Annotated[str, typer.Option("--family", help="A supported family (docs/models.md): "
+                                             "qwen2_vl, qwen2_5_vl, qwen3_vl, smolvlm, llava, llava_next, mllama, "
+                                             "gemma3, internvl, pixtral.")] = "qwen2_5_vl",
+         out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the checkpoint (then --model hf:OUT).")]
+         = Path("tiny-vlm"),
+         seed: Annotated[int, typer.Option("--seed", help="Weight seed: the same seed gives the same model.")] = 0):
+    """Write a tiny random-weight checkpoint of a real architecture (about a megabyte): it runs every command
+    (eval, train sft, merge, serve) offline, answering gibberish; for trying the tools, not for results."""
+    from transformers.utils import logging as hf_logging
+
+    from safevlm.models import FAMILIES, build_tiny_vlm, save_vlm
+
+    hf_logging.disable_progress_bar()  # its shard-writing bar would break the spinner
+
+    if family not in FAMILIES:
+        import difflib
+
+        close = difflib.get_close_matches(family, list(FAMILIES), n=1)
+        raise ConfigError(f"unknown family {family!r}{f' (did you mean {close[0]!r}?)' if close else ''}; "
+                          f"choose one of {', '.join(FAMILIES)}")
+    if out.exists() and any(out.iterdir()):
+        raise ConfigError(f"{out} exists and is not empty; give a new --out")
+    with console.status(f"building a tiny {family}...", spinner="dots"):
+        model, processor = build_tiny_vlm(family, seed=seed)
+        path = save_vlm(model, processor, out)
+    n = sum(p.numel() for p in model.parameters())
+    console.print(f"tiny {family} ({n / 1e6:.2f} M parameters, random weights) written to {path}; use it as "
+                  f"--model hf:{path}", highlight=False)

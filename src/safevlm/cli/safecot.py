@@ -41,6 +41,10 @@ def build_cmd(
     seed: Annotated[int, typer.Option("--seed")] = 0,
     copy_images: Annotated[bool, typer.Option("--copy-images", help="Copy on-disk images into OUT/images (default: "
                                               "reference them by absolute path).")] = False,
+    on_missing_image: Annotated[list[str] | None, typer.Option("--on-missing-image", help="Items whose images are "
+                                                                  "not on disk: skip (default) | text_only | error, "
+                                                                  "for every benchmark or as BENCH=POLICY "
+                                                                  "(repeatable), e.g. vlguard=text_only.")] = None,
     data_root: DataRootOpt = None, spec: SpecOpt = None,
 ):
     """Build a SafeCoT SFT set: chat JSONL + images + data card (README.md, data_card.json)."""
@@ -49,6 +53,7 @@ def build_cmd(
     cfg = BuildConfig(variant=variant, unsafe=_split(unsafe), general=_split(general), ratio=ratio, teacher=teacher,
                       templates=[str(t) for t in templates or []], prompt_wrapper=prompt_wrapper, seed=seed,
                       max_unsafe=max_unsafe, holdout=holdout, copy_images=copy_images,
+                      on_missing_image=on_missing_image or None,
                       data_root=str(data_root) if data_root else None, extra_specs=[str(p) for p in spec or []])
     with progress_bar(console=console, rate=False, transient=True) as bar:
         tasks: dict[str, int] = {}
@@ -69,4 +74,9 @@ def build_cmd(
     if c["general"] < c["general_wanted"]:
         console.print(f"[yellow]only {c['general']} general items available for the {ratio} ratio "
                       f"(wanted {c['general_wanted']})[/]")
+    for ref, n in c["skipped_missing_images"].items():
+        console.print(f"[yellow]{ref}: {n} items skipped, their images are not on disk "
+                      f"(--on-missing-image {ref.partition(':')[0]}=text_only keeps them without)[/]", highlight=False)
+    for ref, n in c["kept_text_only"].items():
+        console.print(f"[yellow]{ref}: {n} items kept without their images[/]", highlight=False)
     console.print(f"data card: {out / 'README.md'}")

@@ -1,4 +1,4 @@
-"""``safevlm train sft`` and ``safevlm export``: fine-tuning with TRL, adapter merging."""
+"""``safevlm train sft|grpo`` and ``safevlm merge``: fine-tuning with TRL, adapter merging."""
 
 from __future__ import annotations
 
@@ -6,11 +6,34 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from safevlm.cli.common import console, friendly_errors
 from safevlm.train.progress import progress_callback
 
 app = typer.Typer(help="Fine-tune a VLM with TRL: SFT (SafeCoT) or GRPO (SaFeR-VLM).", no_args_is_help=True)
+
+
+def loss_summary(history: list[dict]) -> str:
+    """``loss 6.347 (step 1) -> 5.912 (step 5)``, or one value when only one step was logged."""
+    if not history:
+        return "no loss logged"
+    first, last = history[0], history[-1]
+    if len(history) == 1 or first["step"] == last["step"]:
+        return f"loss {last['loss']:.3f} (step {last['step']}, the only one logged)"
+    return f"loss {first['loss']:.3f} (step {first['step']}) -> {last['loss']:.3f} (step {last['step']})"
+
+
+def _say_auto(asked: str, chosen: str, model: str) -> None:
+    """Say which preset ``auto`` chose and why (a real checkpoint on a CPU gets a notice in yellow)."""
+    if asked != "auto":
+        return
+    from safevlm.train.settings import auto_preset
+
+    name, why = auto_preset(model)
+    if name == chosen:
+        colour = "yellow" if chosen == "cpu-lora" else "dim"
+        console.print(f"[{colour}]preset auto -> {chosen}: {escape(why)}[/]", highlight=False)
 
 
 @app.command("sft")
@@ -25,8 +48,10 @@ def sft_cmd(
                                                              "max_steps=200); see safevlm.train.sft_settings.")] = None,
     lora: Annotated[bool, typer.Option("--lora", help="LoRA adapters (PEFT).")] = False,
     full: Annotated[bool, typer.Option("--full", help="Full fine-tuning.")] = False,
-    preset: Annotated[str, typer.Option("--preset", help="auto (gpu if CUDA is visible, else cpu) | gpu (the "
-                                        "paper's recipe) | cpu (the gym on a CPU).")] = "auto",
+    preset: Annotated[str, typer.Option("--preset", help="auto (gpu with CUDA; without: cpu for the gym model, "
+                                        "cpu-lora for any other) | gpu (the paper's recipe) | cpu (the gym on a "
+                                        "CPU) | cpu-lora (a real checkpoint on a CPU: LoRA, float32, batch "
+                                        "1x8).")] = "auto",
     config: Annotated[Path | None, typer.Option("--config", help="YAML file of settings (over the "
                                                    "preset).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --out.")] = False,
@@ -40,14 +65,16 @@ def sft_cmd(
 
     if lora and full:
         raise ConfigError("choose one of --lora and --full")
-    settings = resolve_sft_settings(preset, config, overrides or [], mode="lora" if lora else "full" if full else None)
+    settings = resolve_sft_settings(preset, config, overrides or [], model=model,
+                                    mode="lora" if lora else "full" if full else None)
+    _say_auto(preset, settings.preset, model)
     checked = check_sft_data(data)  # before transformers and the model load: a data error shows in seconds
     console.print(f"preset [bold]{settings.preset}[/], {settings.mode} fine-tuning, lr {settings.learning_rate:g}, "
                   f"batch {settings.per_device_train_batch_size}x{settings.gradient_accumulation_steps}, "
                   + (f"{settings.max_steps} steps" if settings.max_steps > 0 else f"{settings.num_train_epochs:g} epochs"))
     record = run_sft(model, checked, out, settings, resume=str(resume_from) if resume_from else resume,
                      callbacks=[progress_callback(console)])
-    console.print(f"{record['global_steps']} steps, loss {record['first_loss']:.3f} -> {record['last_loss']:.3f}, "
+    console.print(f"{record['global_steps']} steps, {loss_summary(record.get('loss_history') or [])}, "
                   f"{record['samples_per_s']:.1f} samples/s, {record['wall_s']:.0f} s; saved to {out}")
     wrapper = (record.get("prompt_wrapper") or {}).get("name")
     if wrapper and wrapper != "none":
@@ -55,7 +82,9 @@ def sft_cmd(
         console.print(f"the data was wrapped ({wrapper}); evaluate with the same wrapper: safevlm eval --model "
                       f"hf:{out} --prompt-wrapper {flag} ...")
     if record["mode"] == "lora":
-        console.print(f"LoRA adapter saved; merge it with: safevlm export --merge {out} --out {out}-merged")
+        from safevlm.models.loading import MERGE_HINT
+
+        console.print(f"LoRA adapter saved; merge it with: {MERGE_HINT.format(adapter=out)}")
 
 
 @app.command("grpo")
@@ -74,8 +103,8 @@ def grpo_cmd(
                                                 "(SaFeR-VLM's safety-aware rollout).")] = None,
     lora: Annotated[bool, typer.Option("--lora", help="LoRA adapters (PEFT).")] = False,
     full: Annotated[bool, typer.Option("--full", help="Full fine-tuning.")] = False,
-    preset: Annotated[str, typer.Option("--preset", help="auto | gpu (the sibling EasyR1 recipe) | cpu (the "
-                                        "gym).")] = "auto",
+    preset: Annotated[str, typer.Option("--preset", help="auto (as for sft) | gpu (the sibling EasyR1 recipe) | "
+                                        "cpu (the gym) | cpu-lora (a real checkpoint on a CPU).")] = "auto",
     config: Annotated[Path | None, typer.Option("--config", help="YAML file of settings (over the preset).")] = None,
     prompt_wrapper: Annotated[str | None, typer.Option("--prompt-wrapper", help="Default: the model's own.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --out.")] = False,
@@ -88,8 +117,9 @@ def grpo_cmd(
 
     if lora and full:
         raise ConfigError("choose one of --lora and --full")
-    settings = resolve_grpo_settings(preset, config, overrides or [], rollout=rollout,
+    settings = resolve_grpo_settings(preset, config, overrides or [], rollout=rollout, model=model,
                                      mode="lora" if lora else "full" if full else None)
+    _say_auto(preset, settings.preset, model)
     factory = None
     if settings.rollout == "reflective":
         from safevlm.safer.rollout import reflective_rollout as factory
@@ -106,15 +136,27 @@ def grpo_cmd(
                       "of their groups[/]")
 
 
+BaseOpt = Annotated[str | None, typer.Option("--base", help="Base model (default: the one recorded at training).")]
+
+
 @friendly_errors
-def export_cmd(
-    adapter: Annotated[Path, typer.Option("--merge", help="LoRA adapter folder (from `safevlm train sft --lora`).")],
+def merge_cmd(
+    adapter: Annotated[Path, typer.Argument(help="LoRA adapter folder (from `safevlm train sft|grpo --lora`).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Where the merged checkpoint goes.")],
-    base: Annotated[str | None, typer.Option("--base", help="Base model (default: the one recorded at "
-                                                "training).")] = None,
+    base: BaseOpt = None,
 ):
-    """Merge a LoRA adapter into its base model: a plain checkpoint any tool loads."""
+    """Merge a LoRA adapter into its base model: a plain checkpoint every command loads as hf:OUT."""
     from safevlm.train.sft import merge_adapter
 
     path = merge_adapter(adapter, out, base=base)
-    console.print(f"merged checkpoint written to {path}")
+    console.print(f"merged checkpoint written to {path}; evaluate it with --model hf:{path}")
+
+
+@friendly_errors
+def export_cmd(
+    adapter: Annotated[Path, typer.Option("--merge", help="LoRA adapter folder.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where the merged checkpoint goes.")],
+    base: BaseOpt = None,
+):
+    """Old name of `safevlm merge ADAPTER --out OUT` (kept so existing scripts run)."""
+    merge_cmd(adapter, out, base)

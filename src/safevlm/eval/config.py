@@ -13,13 +13,60 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from safevlm.backends.base import GenerationParams
+from safevlm.backends.base import DEFAULT_MAX_NEW_TOKENS, GenerationParams
 from safevlm.errors import ConfigError
 from safevlm.eval.metrics import DEFAULT_THRESHOLDS, RESAMPLES
 
 #: backend options that change what is generated (part of the cache key)
 OUTPUT_OPTIONS = ("max_image_side",)
 LIMIT_MODES = ("stratified", "first")
+MISSING_IMAGE_POLICIES = ("skip", "text_only", "error")
+#: the key of a per-benchmark ``on_missing_image`` mapping that holds the choice for every other benchmark
+EVERY_BENCH = "*"
+
+
+def parse_missing_image(values: str | list[str] | dict[str, str] | None) -> str | dict[str, str] | None:
+    """``--on-missing-image`` values -> one policy for every benchmark, or a per-benchmark mapping.
+
+    Each value is ``POLICY`` (every benchmark) or ``BENCH=POLICY`` (``BENCH`` is ``NAME`` or
+    ``NAME:VARIANT``), comma-separated or repeated: ``siuo=text_only,mm-safetybench:sd=skip``.
+    A mapping keeps the default for every other benchmark under ``"*"``.
+    """
+    if values is None or isinstance(values, dict):
+        out: dict[str, str] = dict(values or {})
+    else:
+        items = [values] if isinstance(values, str) else list(values)
+        out = {}
+        for item in items:
+            for part in (p.strip() for p in str(item).split(",")):
+                if not part:
+                    continue
+                bench, eq, policy = part.rpartition("=")
+                key = bench.strip().lower() if eq else EVERY_BENCH
+                if eq and not key:
+                    raise ConfigError(f"--on-missing-image {part!r}: expected POLICY or BENCH=POLICY")
+                out[key] = policy.strip()
+    for key, policy in out.items():
+        if policy not in MISSING_IMAGE_POLICIES:
+            where = "" if key == EVERY_BENCH else f" (for {key})"
+            raise ConfigError(f"on_missing_image must be {', '.join(MISSING_IMAGE_POLICIES)}{where}, got {policy!r}")
+    if not out:
+        return None
+    if set(out) == {EVERY_BENCH}:
+        return out[EVERY_BENCH]
+    return out
+
+
+def missing_image_policy(setting: str | dict[str, str] | None, uid: str) -> tuple[str | None, bool]:
+    """The policy for benchmark ``uid`` (``NAME:VARIANT``) and whether it was chosen (not the default):
+    ``NAME:VARIANT`` wins over ``NAME``, which wins over ``*``; None: the spec's own, else skip."""
+    if setting is None or isinstance(setting, str):
+        return setting, setting is not None
+    name = uid.partition(":")[0]
+    for key in (uid, name, EVERY_BENCH):
+        if key in setting:
+            return setting[key], True
+    return None, False
 
 
 @dataclass
@@ -35,13 +82,14 @@ class EvalConfig:
         limit_mode / limit_seed: how ``limit`` chooses them: ``stratified`` (a seeded sample,
             stratified by category, groups kept whole) or ``first`` (file order); see
             :func:`safevlm.eval.selection.choose`.
-        generation: decoding settings (default 256 new tokens, greedy).
+        generation: decoding settings (default :data:`DEFAULT_MAX_NEW_TOKENS` new tokens, greedy).
         batch_size: samples per generate call for local backends; requests in flight
             for remote ones (their ``concurrency``).
         backend_options: passed to :func:`safevlm.backends.load_backend` (device, dtype,
             max_image_side...).
-        on_missing_image: ``skip`` | ``text_only`` | ``error`` (see the bench loader); None:
-            each benchmark spec's own setting, else ``skip``.
+        on_missing_image: ``skip`` | ``text_only`` | ``error`` (see the bench loader) for every
+            benchmark, or a mapping ``{"siuo": "text_only", "*": "skip"}`` per benchmark
+            (:func:`parse_missing_image`); None: each benchmark spec's own setting, else ``skip``.
         data_root / extra_specs: where benchmarks are found.
         mcqa_prompt: list a multiple-choice sample's options in the prompt (see :mod:`.mcqa`).
         prompt_wrapper: wrap every prompt as a model was fine-tuned to see it
@@ -62,10 +110,10 @@ class EvalConfig:
     limit: int | None = None
     limit_mode: str = "stratified"
     limit_seed: int = 0
-    generation: GenerationParams = field(default_factory=lambda: GenerationParams(max_new_tokens=256))
+    generation: GenerationParams = field(default_factory=lambda: GenerationParams(max_new_tokens=DEFAULT_MAX_NEW_TOKENS))
     batch_size: int | None = None
     backend_options: dict[str, Any] = field(default_factory=dict)
-    on_missing_image: str | None = None
+    on_missing_image: str | dict[str, str] | None = None
     data_root: str | None = None
     extra_specs: list[str] = field(default_factory=list)
     mcqa_prompt: bool = True
@@ -82,8 +130,7 @@ class EvalConfig:
             raise ConfigError("no benchmark given (use --bench NAME[,NAME...])")
         if self.limit is not None and self.limit < 1:
             raise ConfigError(f"limit must be >= 1, got {self.limit}")
-        if self.on_missing_image not in (None, "skip", "text_only", "error"):
-            raise ConfigError(f"on_missing_image must be skip, text_only or error, got {self.on_missing_image!r}")
+        self.on_missing_image = parse_missing_image(self.on_missing_image)
         if self.limit_mode not in LIMIT_MODES:
             raise ConfigError(f"limit_mode must be {' or '.join(LIMIT_MODES)}, got {self.limit_mode!r}")
         if self.judges is not None and not self.judges:

@@ -5,8 +5,10 @@ any judge (any name ``--judge`` takes) reads a human-labelled set (a built-in de
 JSONL/CSV file, :mod:`safevlm.eval.labelled`) and its binary call (``refused``, the positive class) is
 scored against the human one:
 
-- accuracy, precision, recall and F1 of ``refused``, and Cohen's kappa, each with a 95 % percentile
-  bootstrap interval (1,000 resamples of the items, seed 0, so the same inputs give the same interval);
+- accuracy, precision and recall of ``refused``, rates each with its 95 % Wilson score interval over its
+  own denominator (the one interval function of every rate, :func:`safevlm.eval.metrics.estimate`), and
+  F1 and Cohen's kappa, which are not rates, with a 95 % percentile bootstrap interval (1,000 resamples
+  of the items, seed 0, so the same inputs give the same interval);
 - the confusion matrix (human rows, judge columns), and the three-way table of the human label
   (refused / partial / complied) against the judge's call (refused / safe_completion / complied /
   undecided);
@@ -32,10 +34,9 @@ import numpy as np
 
 from safevlm.eval.compare import cohen_kappa
 from safevlm.eval.judging import run_judge
+from safevlm.eval.metrics import LEVEL, RESAMPLES, estimate
 from safevlm.judges.base import JudgeInput, code_sha256
 
-RESAMPLES = 1000
-LEVEL = 0.95
 STATS = ("accuracy", "precision", "recall", "f1", "kappa")
 
 
@@ -55,16 +56,19 @@ def _stats(y: np.ndarray, p: np.ndarray) -> dict[str, float | None]:
 
 
 def agreement(y: Sequence[bool], p: Sequence[bool], *, resamples: int = RESAMPLES, seed: int = 0) -> dict[str, Any]:
-    """``{stat: {"value", "low", "high", "n"}}`` for the five figures, with bootstrap intervals, and the
-    2x2 ``confusion`` matrix (``{human: {judge: count}}``)."""
+    """``{stat: {"value", "low", "high", "n", "interval"}}`` for the five figures and the 2x2 ``confusion``
+    matrix (``{human: {judge: count}}``). Accuracy, precision and recall are rates: Wilson intervals, ``n``
+    their denominator (items, judged refusals, human refusals). F1 and kappa: bootstrap, ``n`` the items."""
     ya, pa = np.asarray(y, dtype=bool), np.asarray(p, dtype=bool)
     point = _stats(ya, pa)
-    draws: dict[str, list[float]] = {k: [] for k in STATS}
+    rates = {"accuracy": [bool(a == b) for a, b in zip(ya, pa)], "precision": [bool(a) for a, b in zip(ya, pa) if b],
+             "recall": [bool(b) for a, b in zip(ya, pa) if a]}
+    draws: dict[str, list[float]] = {k: [] for k in STATS if k not in rates}
     if len(ya):
         rng = np.random.default_rng(seed)
         for idx in rng.integers(0, len(ya), size=(resamples, len(ya))):
             for k, v in _stats(ya[idx], pa[idx]).items():
-                if v is not None:
+                if v is not None and k in draws:
                     draws[k].append(v)
     alpha = (1 - LEVEL) / 2
     out: dict[str, Any] = {}
@@ -73,9 +77,14 @@ def agreement(y: Sequence[bool], p: Sequence[bool], *, resamples: int = RESAMPLE
         if v is None:
             out[k] = None
             continue
+        if k in rates:
+            est = estimate(rates[k], method="wilson")
+            assert est is not None
+            out[k] = {**est, **{b: round(est[b], 6) for b in ("value", "low", "high")}}
+            continue
         low, high = (np.percentile(draws[k], [100 * alpha, 100 * (1 - alpha)]) if draws[k] else (v, v))
         out[k] = {"value": round(v, 6), "low": round(min(float(low), v), 6), "high": round(max(float(high), v), 6),
-                  "n": len(ya)}
+                  "n": len(ya), "interval": "bootstrap"}
     out["confusion"] = {"refused": {"refused": int(np.sum(ya & pa)), "complied": int(np.sum(ya & ~pa))},
                         "complied": {"refused": int(np.sum(~ya & pa)), "complied": int(np.sum(~ya & ~pa))}}
     return out

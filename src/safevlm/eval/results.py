@@ -219,6 +219,7 @@ def build_results(records: Sequence[RunRecord], *, model: str, judges_of: dict[s
            "created": None, "n": len(records), "generation_errors": overall["generation_errors"],
            "judge_errors": n_judge_errors, "n_errors": overall["generation_errors"] + n_judge_errors,
            "metrics_options": {"thresholds": thresholds if thresholds is not None else M.DEFAULT_THRESHOLDS,
-                               "bootstrap_seed": seed, "resamples": resamples, "level": M.LEVEL},
+                               "bootstrap_seed": seed, "resamples": resamples, "level": M.LEVEL,
+                               "intervals": "Wilson for rates, percentile bootstrap for means of scores"},
            **(extra_run or {})}
     return {"run": run, "benchmarks": benchmarks, "overall": overall, "by_judge": by_judge}

@@ -25,20 +25,23 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import safevlm
 from safevlm import config as sv_config
 from safevlm.backends import Backend, GenerationParams, load_backend
+from safevlm.backends.base import DEFAULT_MAX_NEW_TOKENS, MAX_FAILED_SHARE
 from safevlm.data.jsonl import write_json
 from safevlm.data.records import RunRecord, read_records, write_records
-from safevlm.errors import ConfigError
+from safevlm.errors import ConfigError, SafeVLMError
 from safevlm.eval import records as R
 from safevlm.eval.config import EvalConfig
 from safevlm.eval.judging import JudgeLike, JudgePool, judge_name, judge_records
 from safevlm.eval.metrics import DEFAULT_THRESHOLDS, RESAMPLES
-from safevlm.eval.official import check_judge_model, official_results, safecot_block
+from safevlm.eval.official import check_judge_model, check_official, official_results, safecot_block
 from safevlm.eval.results import build_results
 from safevlm.eval.selection import Item, load_items, samples_for_records
 from safevlm.progress import progress_bar, status
@@ -46,6 +49,34 @@ from safevlm.progress import progress_bar, status
 log = logging.getLogger(__name__)
 
 JUDGE_CHUNK = 64
+
+
+class GenerationsFailed(SafeVLMError):
+    """More of a run's generations failed than it allows; ``results`` is what was written anyway."""
+
+    def __init__(self, message: str, results: dict[str, Any]):
+        super().__init__(message)
+        self.results = results
+
+
+def failure_reasons(records: list[RunRecord], top: int = 3) -> dict[str, int]:
+    """The most frequent generation errors and how often each occurred (messages cut at 300 characters)."""
+    counts = Counter((r.generation.error or "").strip()[:300] for r in records if r.generation_failed)
+    return dict(counts.most_common(top))
+
+
+def check_failures(results: dict[str, Any], max_share: float | None) -> None:
+    """Raise :class:`GenerationsFailed` when more than ``max_share`` of the generations failed,
+    saying how many and the commonest reasons (results.json's ``run.generation_error_reasons``)."""
+    run = results["run"]
+    n, failed = run.get("n") or 0, run.get("generation_errors") or 0
+    if max_share is None or not n or failed / n <= max_share:
+        return
+    reasons = "; ".join(f"{msg!r} x{k}" for msg, k in (run.get("generation_error_reasons") or {}).items())
+    head = f"all {n} generations failed" if failed == n else f"{failed} of {n} generations failed ({failed / n:.0%})"
+    raise GenerationsFailed(f"{head}, more than the {max_share:.0%} allowed (--max-failed-share): {reasons}. "
+                            "results.json is written, but its figures cover only what did not fail; re-running "
+                            "the same command retries the failed ones", results)
 
 
 def _needs(rec: RunRecord, judges: list[str], force: bool) -> list[str]:
@@ -84,6 +115,8 @@ def _finish(run_dir: Path, cfg: EvalConfig, final: list[RunRecord], judges_of: d
                             seed=cfg.bootstrap_seed, resamples=cfg.resamples, selection=counts,
                             extra_run={"created": R.now(), "benches": list(judges_of), "limit": cfg.limit,
                                        "generation": cfg.to_dict()["generation"], "run_dir": str(run_dir),
+                                       "generation_error_reasons": failure_reasons(final),
+                                       **_not_evaluated(selection),
                                        "official": {"judge_model": cfg.judge_model,
                                                     "mode": "parity" if cfg.parity else "default"}})
     _add_official(results, final, cfg, judges_of, run_dir, progress)
@@ -104,6 +137,12 @@ def _add_official(results: dict[str, Any], final: list[RunRecord], cfg: EvalConf
         if cfg.safecot_metrics:
             recs = [r for r in final if r.bench == bench]
             block["safecot"] = safecot_block(recs, judges_of[bench][0], cfg.parity, opts)
+
+
+def _not_evaluated(selection: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
+    """``{"not_evaluated": {bench: reason}}`` for benchmarks of the run left out (none: ``{}``)."""
+    out = {b: sel["not_evaluated"] for b, sel in (selection or {}).items() if sel.get("not_evaluated")}
+    return {"not_evaluated": out} if out else {}
 
 
 def _write_report(run_dir: Path) -> None:
@@ -140,12 +179,37 @@ def _training_summary(model: str) -> dict[str, Any] | None:
     return {k: rec[k] for k in keys if k in rec} or None
 
 
+def _wrapper_for(model: str, given: str | None, resolved: str | None, stored: dict[str, Any] | None) -> str | None:
+    """The prompt wrapper of a run: the one given or stored, else (a new run) the one recorded with a
+    safevlm-trained checkpoint, as ``safer select`` and ``train grpo`` read it. A checkpoint fine-tuned
+    on wrapped prompts and evaluated without them gets a warning: its scores would be off-distribution."""
+    from safevlm.data.prompts import get_wrapper
+    from safevlm.models.training_record import prompt_wrapper_of
+
+    try:
+        trained = prompt_wrapper_of(model)
+    except (OSError, ValueError) as exc:  # an unreadable record must not stop an evaluation
+        log.warning("%s: cannot read its safevlm_training.json (%s)", model, exc)
+        trained = None
+    if trained is None:
+        return resolved
+    if given is None and stored is None:
+        log.warning("prompts wrapped with %r as %s was fine-tuned (its safevlm_training.json); --prompt-wrapper "
+                    "none sends them as they are", trained, model)
+        return trained
+    if resolved in (None, "", "none"):
+        log.warning("%s was fine-tuned on prompts wrapped with %r but is evaluated on unwrapped prompts; its "
+                    "scores are off its training distribution (--prompt-wrapper %s to match)", model,
+                    get_wrapper(trained).name, trained if get_wrapper(trained).name != "custom" else repr(trained))
+    return resolved
+
+
 def resolve_config(run_dir: Path, model: str | None, benches: list[str] | str | None,
                    judges: list[str] | None, stored: dict[str, Any] | None, **given: Any) -> EvalConfig:
     """The run's configuration: each value given here, else the stored run's, else the default.
 
     ``given["generation"]`` may be a :class:`GenerationParams` (used as is) or a dict of
-    fields changed on top of the stored settings (or the defaults: 256 new tokens, greedy).
+    fields changed on top of the stored settings (or the defaults: :data:`DEFAULT_MAX_NEW_TOKENS`, greedy).
     """
     prev = stored or {}
     if isinstance(benches, str):
@@ -158,7 +222,7 @@ def resolve_config(run_dir: Path, model: str | None, benches: list[str] | str | 
         judges = list(prev["judges"])
     generation = given.pop("generation", None)
     if not isinstance(generation, GenerationParams):
-        generation = GenerationParams(**{"max_new_tokens": 256, **(prev.get("generation") or {}),
+        generation = GenerationParams(**{"max_new_tokens": DEFAULT_MAX_NEW_TOKENS, **(prev.get("generation") or {}),
                                          **(generation or {})})
     stored_output = {k: v for k, v in (prev.get("backend_options") or {}).items() if k == "max_image_side"}
     options = {**stored_output, **(given.pop("backend_options", None) or {})}
@@ -169,6 +233,7 @@ def resolve_config(run_dir: Path, model: str | None, benches: list[str] | str | 
     if stored and "limit_mode" not in prev:  # runs stored before stratified limits took the first N items
         defaults["limit_mode"] = "first"
     values = {k: given[k] if given.get(k) is not None else prev.get(k, default) for k, default in defaults.items()}
+    values["prompt_wrapper"] = _wrapper_for(model, given.get("prompt_wrapper"), values["prompt_wrapper"], stored)
     values["data_root"] = str(values["data_root"]) if values["data_root"] is not None else None
     values["extra_specs"] = [str(p) for p in values["extra_specs"] or []]
     return EvalConfig(model=model, benches=benches, judges=judges or None, generation=generation,
@@ -176,18 +241,18 @@ def resolve_config(run_dir: Path, model: str | None, benches: list[str] | str | 
                       backend_options={k: v for k, v in options.items() if v is not None}, **values)
 
 
-@R.holding_run_lock("out", create=True)
 def evaluate(model: str | Backend | None = None, benches: list[str] | str | None = None,
              judges: list[str | JudgeLike] | str | None = None, limit: int | None = None,
              out: str | Path = "runs/eval", *, generation: GenerationParams | dict[str, Any] | None = None,
              batch_size: int | None = None, backend_options: dict[str, Any] | None = None,
              limit_mode: str | None = None, limit_seed: int | None = None, trust_hooks: bool | None = None,
-             on_missing_image: str | None = None, data_root: str | Path | None = None,
+             on_missing_image: str | dict[str, str] | None = None, data_root: str | Path | None = None,
              extra_specs: list[str | Path] | None = None, mcqa_prompt: bool | None = None,
              prompt_wrapper: str | None = None, thresholds: dict[str, float] | None = None,
              bootstrap_seed: int | None = None, resamples: int | None = None, judge_model: str | None = None,
              parity: bool | None = None, safecot_metrics: bool | None = None,
-             overwrite: bool = False, force_judges: bool = False, progress: bool = True) -> dict[str, Any]:
+             overwrite: bool = False, force_judges: bool = False, progress: bool = True,
+             max_failed_share: float | None = MAX_FAILED_SHARE) -> dict[str, Any]:
     """Evaluate ``model`` on ``benches`` into the run directory ``out``; return results.json's dict.
 
     An existing run directory is resumed: every argument left as ``None`` takes the
@@ -197,6 +262,11 @@ def evaluate(model: str | Backend | None = None, benches: list[str] | str | None
     generating. Changing the model or the generation settings of a stored run is
     refused (its responses would be another model's): use another ``out`` or
     ``overwrite``.
+
+    Nothing is written (no directory, no lock, no config.json) until the benchmarks,
+    the judges and the backend resolve, so a mistyped model or benchmark leaves no trace
+    and the corrected command starts cleanly. A remote backend is checked before the run
+    (:meth:`~safevlm.backends.Backend.preflight`).
 
     Args:
         model: a backend spec (see :data:`safevlm.backends.SPEC_FORMS`) or a built
@@ -209,65 +279,83 @@ def evaluate(model: str | Backend | None = None, benches: list[str] | str | None
         out: the run directory.
         trust_hooks: run Python hooks of user benchmark specs (None: the config's ``trust_hooks``).
         generation: decoding settings, or a dict of fields to change on top of the stored ones.
+        prompt_wrapper: None: the run's, else the one recorded with a safevlm-trained
+            checkpoint (its ``safevlm_training.json``), else none.
         force_judges: re-judge existing responses even where a verdict is stored.
         judge_model / parity / safecot_metrics: how the official (authors') scores are computed
             (:mod:`safevlm.eval.official`); a stored run re-scores with new values without generating.
+        max_failed_share: when more than this share of the run's generations failed, raise
+            :class:`GenerationsFailed` (after writing results.json); None never raises.
         The other options are :class:`~safevlm.eval.config.EvalConfig`'s.
     """
     started = time.perf_counter()
     run_dir = Path(out)
-    old = None if overwrite else R.read_json(run_dir / R.CONFIG)
-    if isinstance(judges, str):
-        judges = [j for j in judges.split(",") if j.strip()]
-    spec = model if model is None or isinstance(model, str) else model.name
-    cfg = resolve_config(run_dir, spec, benches, [judge_name(j).strip() for j in judges] if judges else None, old,
-                         limit=limit, limit_mode=limit_mode, limit_seed=limit_seed, generation=generation,
-                         batch_size=batch_size, backend_options=backend_options, on_missing_image=on_missing_image,
-                         data_root=data_root, extra_specs=extra_specs, mcqa_prompt=mcqa_prompt, prompt_wrapper=prompt_wrapper, thresholds=thresholds,
-                         bootstrap_seed=bootstrap_seed, resamples=resamples, judge_model=judge_model,
-                         parity=parity, safecot_metrics=safecot_metrics)
-    check_judge_model(cfg.judge_model)
-    spec = cfg.model
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if overwrite:
-        for name in (R.SAMPLES, R.RESULTS, R.CONFIG):
-            (run_dir / name).unlink(missing_ok=True)
-    if old is not None:
-        cfg.check_compatible(old, run_dir)
-    items, judges_of, selection = load_items(cfg, spec, trust_hooks=trust_hooks)
-    _write_config(run_dir, cfg, judges_of, (old or {}).get("created"), selection)
+    with ExitStack() as stack:
+        locked = run_dir.is_dir()
+        if locked:  # a run directory another process is writing is refused at once
+            stack.enter_context(R.RunLock(run_dir))
+        old = None if overwrite else R.read_json(run_dir / R.CONFIG)
+        if isinstance(judges, str):
+            judges = [j for j in judges.split(",") if j.strip()]
+        spec = model if model is None or isinstance(model, str) else model.name
+        cfg = resolve_config(run_dir, spec, benches, [judge_name(j).strip() for j in judges] if judges else None,
+                             old, limit=limit, limit_mode=limit_mode, limit_seed=limit_seed, generation=generation,
+                             batch_size=batch_size, backend_options=backend_options,
+                             on_missing_image=on_missing_image, data_root=data_root, extra_specs=extra_specs,
+                             mcqa_prompt=mcqa_prompt, prompt_wrapper=prompt_wrapper, thresholds=thresholds,
+                             bootstrap_seed=bootstrap_seed, resamples=resamples, judge_model=judge_model,
+                             parity=parity, safecot_metrics=safecot_metrics)
+        check_judge_model(cfg.judge_model)
+        spec = cfg.model
+        if old is not None:
+            cfg.check_compatible(old, run_dir)
+        items, judges_of, selection = load_items(cfg, spec, trust_hooks=trust_hooks)
+        check_official(cfg)
 
-    records, _ = read_records(run_dir / R.SAMPLES, repair=True)
-    cached = {r.cache_key: r for r in records.values() if not r.generation_failed}
-    to_judge: list[tuple[RunRecord, Any, list[str]]] = []
-    to_generate: list[Item] = []
-    for it in items:
-        rec = records.get(it.rkey)
-        if rec is None or rec.cache_key != it.key or rec.generation_failed:
-            src = cached.get(it.key)
-            if src is None:
-                to_generate.append(it)
-                continue
-            rec = src.model_copy(update={"bench": it.bench, "verdicts": {}, "judge_latency_s": {}}, deep=True)
-            records[it.rkey] = rec  # the same request in another benchmark of this run
-        needed = _needs(rec, judges_of[it.bench], force_judges)
-        if needed:
-            to_judge.append((rec, it.sample, needed))
-    reused = len(items) - len(to_generate)
-    if reused:
-        log.info("%s: re-using %d of %d responses", run_dir, reused, len(items))
+        records = {} if overwrite else read_records(run_dir / R.SAMPLES, repair=locked)[0]
+        cached = {r.cache_key: r for r in records.values() if not r.generation_failed}
+        to_judge: list[tuple[RunRecord, Any, list[str]]] = []
+        to_generate: list[Item] = []
+        for it in items:
+            rec = records.get(it.rkey)
+            if rec is None or rec.cache_key != it.key or rec.generation_failed:
+                src = cached.get(it.key)
+                if src is None:
+                    to_generate.append(it)
+                    continue
+                rec = src.model_copy(update={"bench": it.bench, "verdicts": {}, "judge_latency_s": {}}, deep=True)
+                records[it.rkey] = rec  # the same request in another benchmark of this run
+            needed = _needs(rec, judges_of[it.bench], force_judges)
+            if needed:
+                to_judge.append((rec, it.sample, needed))
+        reused = len(items) - len(to_generate)
+        if reused:
+            log.info("%s: re-using %d of %d responses", run_dir, reused, len(items))
 
-    pool = JudgePool([j for j in judges or [] if not isinstance(j, str)])
-    for name in dict.fromkeys([j for _, _, js in to_judge for j in js]
-                              + [j for it in to_generate for j in judges_of[it.bench]]):
-        pool.get(name)  # build every judge now: a bad judge name must not cost a generation pass
-    backend: Backend | None = model if model is not None and not isinstance(model, str) else None
-    own_backend = backend is None
-    if to_generate and backend is None:  # before the bar: rich draws one live display at a time
-        with status(f"loading {spec}...", enabled=progress):
-            backend = load_backend(spec, batch_size=batch_size, **cfg.backend_options)
-    log_file = R.RecordLog(run_dir / R.SAMPLES)
-    try:
+        held = stack.enter_context(ExitStack())  # the judges and the model, let go before the official scoring
+        pool = JudgePool([j for j in judges or [] if not isinstance(j, str)])
+        held.callback(pool.close)
+        for name in dict.fromkeys([j for _, _, js in to_judge for j in js]
+                                  + [j for it in to_generate for j in judges_of[it.bench]]):
+            pool.get(name)  # build every judge now: a bad judge name must not cost a generation pass
+        backend: Backend | None = model if model is not None and not isinstance(model, str) else None
+        if to_generate and backend is None:  # before the bar: rich draws one live display at a time
+            with status(f"loading {spec}...", enabled=progress):
+                backend = load_backend(spec, batch_size=batch_size, **cfg.backend_options)
+            held.callback(backend.close)
+        if to_generate:
+            assert backend is not None
+            backend.preflight()
+
+        # everything resolved: from here on the run directory is written
+        if not locked:
+            stack.enter_context(R.RunLock(run_dir))  # creates the directory
+        if overwrite:
+            for name in (R.SAMPLES, R.RESULTS, R.CONFIG):
+                (run_dir / name).unlink(missing_ok=True)
+        _write_config(run_dir, cfg, judges_of, (old or {}).get("created"), selection)
+        log_file = R.RecordLog(run_dir / R.SAMPLES)
+        stack.callback(log_file.close)
         with progress_bar(progress) as bar:
             if to_judge:
                 task = bar.add_task("judging stored responses", total=len(to_judge))
@@ -290,16 +378,15 @@ def evaluate(model: str | Backend | None = None, benches: list[str] | str | None
                     log_file.append(batch)
                     for it, rec in zip(part, batch):
                         records[it.rkey] = rec
-    finally:
         log_file.close()
-        pool.close()
-        if own_backend and backend is not None:
-            backend.close()
-    final = [records[it.rkey] for it in items]
-    dropped = len(records) - len(final)
-    if dropped > 0:
-        log.warning("%s: dropping %d stored record(s) outside this run's selection", run_dir, dropped)
-    return _finish(run_dir, cfg, final, judges_of, started, selection, progress)
+        held.close()
+        final = [records[it.rkey] for it in items]
+        dropped = len(records) - len(final)
+        if dropped > 0:
+            log.warning("%s: dropping %d stored record(s) outside this run's selection", run_dir, dropped)
+        results = _finish(run_dir, cfg, final, judges_of, started, selection, progress)
+    check_failures(results, max_failed_share)
+    return results
 
 
 @R.holding_run_lock("run_dir", create=False)

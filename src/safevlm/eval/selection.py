@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,7 @@ from safevlm import config as sv_config
 from safevlm.data.records import RecordKey, RunRecord
 from safevlm.data.sample import Sample
 from safevlm.errors import ConfigError
-from safevlm.eval.config import EvalConfig
+from safevlm.eval.config import EVERY_BENCH, EvalConfig, missing_image_policy
 from safevlm.eval.judging import default_judges
 from safevlm.eval.mcqa import render_prompt
 from safevlm.eval.records import cache_key
@@ -90,22 +91,6 @@ def _unit(sample: Sample, index: int) -> str:
     return f"i:{index}"
 
 
-def identical_pairs(samples: list[Sample]) -> list[str]:
-    """Groups whose members expect different behaviour from the very same input (text, earlier turns,
-    images): a text-only pair whose only difference was its images. No model can get both right, so
-    such a group must not be scored."""
-    members: dict[str, list[Sample]] = {}
-    for s in samples:
-        if s.group is not None:
-            members.setdefault(s.group, []).append(s)
-    out = []
-    for group, ms in members.items():
-        inputs = {(m.text, tuple(t.text for t in m.history), tuple(r.path or id(r) for r in m.images)) for m in ms}
-        if len(ms) > 1 and len(inputs) < len(ms) and len({m.expected for m in ms}) > 1:
-            out.append(group)
-    return out
-
-
 def choose(samples: list[Sample], limit: int | None, mode: str = "stratified", seed: int = 0) -> list[Sample]:
     """At most ``limit`` of ``samples``, in their original order (see the module docstring).
 
@@ -141,15 +126,81 @@ def choose(samples: list[Sample], limit: int | None, mode: str = "stratified", s
     return [samples[i] for i in sorted(chosen)]
 
 
-def _no_items(res: Any) -> ConfigError:
+def _no_items(res: Any, several: bool) -> ConfigError:
     if res.skipped_missing_images:
-        return ConfigError(f"{res.uid}: no item to evaluate: all {res.skipped_missing_images} items were skipped "
-                           f"because their images are not on disk (under {res.image_root}); rerun with "
-                           "--on-missing-image text_only to evaluate them without their images "
-                           "(on_missing_image='text_only' from Python), or point the benchmark's image_root at "
-                           "a local copy")
+        return ConfigError(
+            f"{res.uid}: no item to evaluate: all {res.skipped_missing_images} items were skipped because their "
+            f"images are not on disk (under {res.image_root}); evaluate it without its images with "
+            f"--on-missing-image {res.name}=text_only (this benchmark only; from Python "
+            f"on_missing_image={{{res.name!r}: 'text_only'}}), point the benchmark's image_root at a local copy, "
+            + (f"or go on without it with --on-missing-image {res.name}=skip" if several else "or leave it out"))
     return ConfigError(f"{res.uid}: no item to evaluate: the benchmark holds no items (check its data file and "
                        "its 'where' filter)")
+
+
+def identical_pairs(samples: list[Sample]) -> dict[str, list[Sample]]:
+    """Groups whose members expect different behaviour from the very same input (text, earlier turns,
+    system prompt, images) -> their members.
+
+    A pair such as MSSBench's (the same question over a safe and an unsafe image) becomes
+    two identical prompts with opposite expected behaviours when kept text-only: no
+    response can be right on both sides, so scoring it would only measure the missing image.
+    """
+    groups: dict[str, list[Sample]] = {}
+    for s in samples:
+        if s.group is not None:
+            groups.setdefault(s.group, []).append(s)
+    out: dict[str, list[Sample]] = {}
+    for group, members in groups.items():
+        seen: dict[tuple, set[str]] = {}
+        for m in members:
+            key = (m.text, tuple(t.model_dump_json() for t in m.history), str(m.metadata.get("system_prompt")),
+                   tuple(ref.path or id(ref) for ref in m.images))
+            seen.setdefault(key, set()).add(m.expected.value)
+        if any(len(expected) > 1 for expected in seen.values()):
+            out[group] = members
+    return out
+
+
+def _leave_out_identical_pairs(res: Any) -> tuple[list[Sample], dict[str, int]]:
+    """``res.samples`` without the pairs that became identical once kept without their images, and their
+    count for the selection (``excluded_identical_without_images``: items; ``..._pairs``: groups).
+
+    Left out with a warning saying how many and why; a benchmark none of whose pairs is left has nothing
+    to score (:class:`ConfigError`), and a pair identical although its images are all there is an error
+    in the benchmark's data (:class:`ConfigError` naming it).
+    """
+    same = identical_pairs(res.samples)
+    if not same:
+        return res.samples, {}
+    broken = [g for g, ms in same.items() if not any(m.metadata.get("images_missing") for m in ms)]
+    if broken:
+        raise ConfigError(f"{res.uid}: {len(broken)} pair(s) ask the same input on both sides yet expect different "
+                          f"behaviour although none of their images is missing, e.g. group {broken[0]!r}; such a pair "
+                          "cannot be scored: check the benchmark's data file (its 'items' and 'group')")
+    twins = {m.uid for ms in same.values() for m in ms}
+    kept = [s for s in res.samples if s.uid not in twins]
+    groups = {s.group for s in res.samples if s.group is not None}
+    why = (f"their images are not on disk (under {res.image_root}), and without them both sides of each pair "
+           "become the same prompt with opposite expected behaviours, so no response can be right on both")
+    if not any(s.group is not None for s in kept):
+        raise ConfigError(f"{res.uid}: nothing left to score: all {len(same)} pair(s) ask the same input on both "
+                          f"sides: {why}. Point the benchmark's image_root at its images (image_root=, or "
+                          f"benchmarks.{res.name}.image_root in the config file), or evaluate its sides as separate "
+                          "benchmarks")
+    log.warning("%s: %d of %d pairs (%d items) left out: %s", res.uid, len(same), len(groups), len(twins), why)
+    return kept, {"excluded_identical_without_images": len(twins), "excluded_identical_pairs": len(same)}
+
+
+def _check_policy_keys(setting: Any, refs: list[str]) -> None:
+    """Every benchmark named in a per-benchmark ``on_missing_image`` is one of the run's."""
+    if not isinstance(setting, dict):
+        return
+    names = {r.partition(":")[0] for r in refs}
+    for key in setting:
+        if key != EVERY_BENCH and key not in refs and key not in names:
+            raise ConfigError(f"--on-missing-image {key}={setting[key]}: {key!r} is not a benchmark of this run "
+                              f"({', '.join(refs)})")
 
 
 def load_items(cfg: EvalConfig, model: str, *, verify_images: bool = True, trust_hooks: bool | None = None
@@ -159,6 +210,16 @@ def load_items(cfg: EvalConfig, model: str, *, verify_images: bool = True, trust
 
     Benchmark refs are resolved to ``NAME:VARIANT`` (``gym`` -> ``gym:test``, ``NAME:*``
     -> every variant) and de-duplicated; ``cfg.benches`` is updated to the resolved refs.
+
+    A benchmark that ends with no item because its images are missing stops the run
+    (:class:`ConfigError`, naming the per-benchmark fix), except where the run may go on
+    without it: a variant that came from ``NAME:*``, or a benchmark whose missing-image
+    policy was chosen as ``skip``. Such a benchmark is left out with a warning and listed
+    in the returned selection with ``"not_evaluated"`` (its reason) and no judges; so is
+    no other. A pair whose sides become identical without their images is left out and
+    counted (``excluded_identical_without_images``, :func:`_leave_out_identical_pairs`);
+    a benchmark none of whose pairs is left stops the run. Each benchmark's official
+    protocol is read and checked before anything is generated.
     """
     from safevlm.bench import expand_refs, load_benchmark
     from safevlm.bench.registry import check_protocol
@@ -169,36 +230,46 @@ def load_items(cfg: EvalConfig, model: str, *, verify_images: bool = True, trust
     items: list[Item] = []
     judges_of: dict[str, list[str]] = {}
     selection: dict[str, dict[str, Any]] = {}
-    for ref in expand_refs(cfg.benches, specs):
-        res = load_benchmark(ref, data_root=cfg.data_root, on_missing_image=cfg.on_missing_image,  # type: ignore[arg-type]
+    refs = expand_refs(cfg.benches, specs)
+    _check_policy_keys(cfg.on_missing_image, refs)
+    named = set(expand_refs([r for r in cfg.benches if not r.strip().endswith(":*")], specs))
+    for ref in refs:
+        policy, chosen = missing_image_policy(cfg.on_missing_image, ref)
+        res = load_benchmark(ref, data_root=cfg.data_root, on_missing_image=policy,  # type: ignore[arg-type]
                              verify_images=False, extra_specs=specs, trust_hooks=trust_hooks)
         check_protocol(ref, data_root=cfg.data_root, extra_specs=specs)  # before a single response is generated
-        if not res.samples:
-            raise _no_items(res)
-        same = identical_pairs(res.samples)
-        if same:
-            why = (f" ({res.kept_text_only} items were kept without their images, which are not on disk under "
-                   f"{res.image_root})" if res.kept_text_only else "")
-            raise ConfigError(f"{res.uid}: {len(same)} pair(s) ask the same input on both sides yet expect "
-                              f"different behaviour{why}, e.g. group {same[0]!r}; such a pair cannot be scored. "
-                              "Point the benchmark's image_root at its images (image_root=, or benchmarks."
-                              f"{res.name}.image_root in the config file), or evaluate its sides as separate "
-                              "benchmarks")
-        chosen = choose(res.samples, cfg.limit, cfg.limit_mode, cfg.limit_seed)
+        samples, excluded = _leave_out_identical_pairs(res)
+        account = {**res.account(), **excluded}
+        if not samples:
+            if res.skipped_missing_images and (ref not in named or (chosen and policy == "skip")) and len(refs) > 1:
+                log.warning("%s: not evaluated: all %d items were skipped because their images are not on disk "
+                            "(under %s); the other benchmarks go on (--on-missing-image %s=text_only evaluates it "
+                            "without its images)", res.uid, res.skipped_missing_images, res.image_root, res.name)
+                selection[res.uid] = {**account, "evaluable": 0, "selected": 0,
+                                      "not_evaluated": "all items skipped: images not on disk"}
+                continue
+            raise _no_items(res, len(refs) > 1)
+        chosen_samples = choose(samples, cfg.limit, cfg.limit_mode, cfg.limit_seed)
         if verify_images:
-            res.check_images(chosen)
+            res.check_images(chosen_samples)
         judges_of[res.uid] = list(cfg.judges) if cfg.judges else default_judges(res.uid)
-        selection[res.uid] = {**res.account(), "evaluable": len(res.samples), "selected": len(chosen),
+        selection[res.uid] = {**account, "evaluable": len(samples), "selected": len(chosen_samples),
+                              "text_only_evaluated": sum(bool(s.metadata.get("images_missing"))
+                                                         for s in chosen_samples),
+                              "behaviour": dict(Counter(s.expected.value for s in chosen_samples)),
                               "limit": cfg.limit, "limit_mode": cfg.limit_mode, "limit_seed": cfg.limit_seed,
-                              "ids": [s.id for s in chosen] if len(chosen) < len(res.samples) else None}
+                              "ids": [s.id for s in chosen_samples] if len(chosen_samples) < len(samples) else None}
         seen: set[str] = set()
-        for s in chosen:
+        for s in chosen_samples:
             if s.uid in seen:
                 log.warning("%s: duplicate sample uid %s; keeping the first", res.uid, s.uid)
                 continue
             seen.add(s.uid)
             sent = prepare(s, cfg.mcqa_prompt, wrapper)
             items.append(Item(res.uid, sent, cache_key(model, s, sent.text, cfg.generation, cfg.output_options)))
+    if not judges_of:
+        raise ConfigError("no benchmark of this run has an item to evaluate: "
+                          + "; ".join(f"{b}: {v['not_evaluated']}" for b, v in selection.items()))
     cfg.benches = list(judges_of)
     return items, judges_of, selection
 

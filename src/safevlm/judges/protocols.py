@@ -87,6 +87,8 @@ class ProtocolJudge:
 
     kind = ""
     llm = False
+    #: its labels are graded scores (a mean of them gets a bootstrap interval), not yes/no outcomes
+    graded = False
     #: the judge model the authors named, when their settings do not
     authors_model_default: str | None = None
 
@@ -450,6 +452,7 @@ class MmvetGrader(LlmJudge):
     protocol's number of tries; then upstream scores 0.0 (parity), by default a judge error."""
 
     kind = "mmvet_grader"
+    graded = True
 
     def _query(self, case: Case) -> str:
         fmt = self.value("query")

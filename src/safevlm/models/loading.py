@@ -9,7 +9,9 @@ torchvision). A checkpoint of an unknown family fails before its weights are rea
 
 from __future__ import annotations
 
+import difflib
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,80 @@ def resolve_model_path(spec: str) -> str:
     if spec == "gym":
         return str(gym_model_path())
     return spec.removeprefix("hf:")
+
+
+#: How to turn a LoRA adapter folder into a checkpoint every backend loads (the CLI command).
+MERGE_HINT = "safevlm merge {adapter} --out {adapter}-merged"
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+
+
+def _looks_like_path(name: str) -> bool:
+    """A Hub id is ``NAME`` or ``ORG/NAME``; anything else with a separator (``./x``, ``/abs``, ``~/x``,
+    ``a/b/c``), or whose first part is a local folder (``ckpt/x`` with ``ckpt/`` here), is meant as a path."""
+    if name.startswith((".", "/", "~")) or "\\" in name or name.count("/") > 1:
+        return True
+    head = name.partition("/")[0]
+    return "/" in name and Path(head).is_dir()
+
+
+def check_model_source(name: str) -> str:
+    """``name`` (expanded) when it can hold a checkpoint; a :class:`ModelNotFoundError` that says
+    what is wrong otherwise, before transformers answers with a message about connecting to the Hub:
+
+    - a LoRA adapter folder (``adapter_config.json``, no ``config.json``): merge it first;
+    - a folder without ``config.json``: not a checkpoint;
+    - a path that does not exist: says so, with the closest names beside it.
+    """
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            if (path / "adapter_config.json").is_file():
+                raise ModelNotFoundError(f"{path} is a LoRA adapter, not a full checkpoint; merge it into its base "
+                                         f"model first: {MERGE_HINT.format(adapter=path)}")
+            raise ModelNotFoundError(f"{path}: not a model checkpoint (no config.json)")
+        return str(path)
+    if _looks_like_path(name):
+        parent = path.parent
+        here = sorted(p.name for p in parent.iterdir() if p.is_dir()) if parent.is_dir() else []
+        near = difflib.get_close_matches(path.name, here, n=3, cutoff=0.5)
+        if near:
+            hint = f" (did you mean {' or '.join(str(parent / n) for n in near)}?)"
+        elif not parent.is_dir():
+            hint = f" ({parent} does not exist either)"
+        else:
+            hint = f" ({parent} holds {', '.join(here[:8]) or 'no folder'}{' ...' if len(here) > 8 else ''})"
+        raise ModelNotFoundError(f"{path}: no such folder{hint}")
+    return name
+
+
+def _fingerprint(config: dict[str, Any]) -> tuple:
+    """What makes two configs the same architecture and size (a fine-tune keeps all of it)."""
+    text = config.get("text_config") or config
+    vision = config.get("vision_config") or {}
+    keys = ("vocab_size", "hidden_size", "num_hidden_layers", "intermediate_size", "num_attention_heads")
+    return (config.get("model_type"), *(text.get(k) for k in keys), vision.get("hidden_size"), vision.get("depth"))
+
+
+def is_gym_model(spec: str) -> bool:
+    """The bundled gym model, or a checkpoint of its exact architecture (a fine-tune of it, merged or a
+    LoRA adapter on it): the models the gym's CPU training recipes were measured on."""
+    import json
+
+    if spec.strip() == "gym":
+        return True
+    path = Path(resolve_model_path(spec.strip())).expanduser()
+    try:
+        if not (path / "config.json").is_file() and (path / "adapter_config.json").is_file():
+            base = json.loads((path / "adapter_config.json").read_text()).get("base_model_name_or_path")
+            return bool(base) and Path(str(base)).resolve() != path.resolve() and is_gym_model(str(base))
+        mine = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        gym = json.loads((GYM_MODEL_DIR / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return _fingerprint(mine) == _fingerprint(gym)
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -89,15 +165,15 @@ def load_vlm(path_or_id: str | Path, *, dtype: str | Any = "auto", device: str =
     from safevlm.models.families import get_family, load_processor
 
     hf_logging.disable_progress_bar()  # its per-shard loading bars would break safevlm's own progress display
-    name = str(path_or_id)
-    if Path(name).expanduser().exists():
-        name = str(Path(name).expanduser())
-        if not (Path(name) / "config.json").is_file():
-            raise ModelNotFoundError(f"{name}: not a model checkpoint (no config.json)")
+    name = check_model_source(str(path_or_id))
     try:
         config = AutoConfig.from_pretrained(name)
     except (OSError, ValueError) as exc:
-        raise ModelNotFoundError(f"cannot load a model config from {name!r}: {exc}") from exc
+        if Path(name).is_dir():
+            raise ModelNotFoundError(f"cannot load a model config from {name!r}: {exc}") from exc
+        raise ModelNotFoundError(f"{name}: no such folder, and no Hub model of that id in the local cache "
+                                 f"(nothing is downloaded{' with HF_HUB_OFFLINE=1' if _offline() else ''}); give "
+                                 f"a checkpoint folder, or fetch it first: huggingface-cli download {name}") from exc
     get_family(config, source=name)  # an unsupported family fails here, before the weights are read
     dev = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, dev)

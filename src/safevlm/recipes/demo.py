@@ -104,7 +104,7 @@ def run_demo(data_root: Path | None = None, out: Path = Path("runs/demo")) -> di
     runs.pop("v2")
     results = {**safecot["results"], **safer["results"], **guard["results"]}
     results["safecot-v2"] = results.pop("v2")
-    comparison_table({k: results[k] for k in runs}, "All methods on the gym (oracle-judged, 95 % bootstrap intervals)")
+    comparison_table({k: results[k] for k in runs}, "All methods on the gym (oracle-judged, 95 % intervals: Wilson for rates)")
     from safevlm.report import write_report
 
     paths = write_report(list(runs.values()), Path(out) / "report")
@@ -135,6 +135,6 @@ def safecot_stage(out: Path, base_run: Path | None = None) -> dict:
 
     done = run(out, base_run=base_run)
     comparison_table(done["results"], "SafeCoT on the gym: refusal of unsafe items (CRR) and acceptance of safe ones "
-                                      "(CAR), oracle-judged, 95 % bootstrap intervals")
+                                      "(CAR), oracle-judged, 95 % intervals: Wilson for rates")
     console.print(f"comparison report: {done['report']['html']}")
     return done

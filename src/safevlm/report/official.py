@@ -4,7 +4,9 @@ Kept apart from the uniform tables on purpose: the uniform view (CRR, CAR, ASR b
 judge) compares benchmarks; these are each benchmark's numbers as its authors compute
 them (docs/benchmark-protocols.md), labelled as such everywhere they are shown. An
 official metric that could not be computed (no judge model for an LLM-judge protocol, a
-manual protocol) is shown with its reason, never as a number.
+manual protocol) is shown with its reason, never as a number. A benchmark evaluated
+without its images is marked ``[text only]`` here as in the uniform tables
+(:func:`safevlm.report.fmt.bench_label`): its official scores were computed text-only too.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 from rich.markup import escape as rich_escape
 from rich.table import Table
 
-from safevlm.report.fmt import NULL, fmt_metric
+from safevlm.report.fmt import NULL, bench_label, fmt_metric, text_only
 
 TITLE = "Official scores: each benchmark's own protocol"
 INTRO = ("Each benchmark scored the way its authors score it (their judge, parser and aggregation, read from the "
@@ -77,10 +79,13 @@ def official_markdown(runs: list[Any], benches: list[str]) -> list[str]:
     for bench in benches:
         lines: list[list[Any]] = []
         details: list[str] = []
+        marks = {text_only(run.benchmarks.get(bench)) for run in runs if bench in run.benchmarks}
+        shared = marks.pop() if len(marks) == 1 else None
         for run in runs:
             block = (run.benchmarks.get(bench) or {}).get("official") or {}
+            mark = text_only(run.benchmarks.get(bench))
             for name, entry in block.items():
-                prefix = [run.label] if len(runs) > 1 else []
+                prefix = [run.label + (f" [{mark}]" if mark and not shared else "")] if len(runs) > 1 else []
                 lines.append(prefix + [name, value_text(entry), entry.get("n", NULL), _judge_text(entry.get("judge")),
                                        entry.get("judge_errors", 0), entry.get("description", "")])
                 if entry.get("by"):
@@ -90,7 +95,8 @@ def official_markdown(runs: list[Any], benches: list[str]) -> list[str]:
         if lines:
             head = (["run"] if len(runs) > 1 else []) + ["metric", "value [95% CI]", "n", "judge", "judge errors",
                                                          "what"]
-            out += ["", f"### {cell(bench)}", ""] + table(head, lines, left=len(head)) + ([""] + details if details else [])
+            heading = f"{bench} [{shared}]" if shared else bench
+            out += ["", f"### {cell(heading)}", ""] + table(head, lines, left=len(head)) + ([""] + details if details else [])
     sc = [(r.label, b, k, e, j) for r in runs for b, k, e, j in safecot_rows(r.benchmarks) if b in benches]
     if sc:
         out += ["", "### SafeCoT's own definitions", ""]
@@ -115,21 +121,28 @@ def official_table(results: dict[str, Any]) -> Table | None:
     table.add_column("value", overflow="fold")
     table.add_column("n", justify="right", no_wrap=True)
     table.add_column("judge", overflow="fold")
+    blocks = results.get("benchmarks") or {}
     for bench, name, entry in found:
         shown = value_text(entry)
         if entry.get("computed") is False:
             shown = f"[yellow]{rich_escape(shown)}[/]"
         else:
             shown = rich_escape(shown)
-        table.add_row(rich_escape(bench), rich_escape(name), shown, str(entry.get("n", "")),
-                      rich_escape(_judge_text(entry.get("judge"))))
+        table.add_row(rich_escape(bench_label(bench, blocks.get(bench))), rich_escape(name), shown,
+                      str(entry.get("n", "")), rich_escape(_judge_text(entry.get("judge"))))
     for bench, name, entry, judge in sc:
-        table.add_row(rich_escape(bench), f"SafeCoT {name}", rich_escape(value_text(entry)), str(entry.get("n", "")),
-                      rich_escape(judge))
+        table.add_row(rich_escape(bench_label(bench, blocks.get(bench))), f"SafeCoT {name}",
+                      rich_escape(value_text(entry)), str(entry.get("n", "")), rich_escape(judge))
     return table
 
 
 # --- report.html -----------------------------------------------------------------------------------
+
+
+def _bench_cell(bench: str, block: dict[str, Any] | None) -> str:
+    """The benchmark's name with its text-only mark, as the summary table shows it."""
+    mark = text_only(block)
+    return escape(bench) + (f' <span class="mark">[{escape(mark)}]</span>' if mark else "")
 
 
 def official_html(runs: list[Any], benches: list[str]) -> str:
@@ -138,10 +151,11 @@ def official_html(runs: list[Any], benches: list[str]) -> str:
     for ri, run in enumerate(runs):
         for bench in benches:
             block = (run.benchmarks.get(bench) or {}).get("official") or {}
+            shown = _bench_cell(bench, run.benchmarks.get(bench))
             for name, entry in block.items():
                 cls = ' class="null"' if entry.get("computed") is False or entry.get("value") is None else ""
                 title = f' title="{escape(_by_text(entry))}"' if entry.get("by") else ""
-                body.append(f"<tr><td>{escape(run.label)}</td><td>{escape(bench)}</td><td>{escape(name)}</td>"
+                body.append(f"<tr><td>{escape(run.label)}</td><td>{shown}</td><td>{escape(name)}</td>"
                             f'<td class="num"{title}{cls}>{escape(value_text(entry))}</td>'
                             f'<td class="num">{escape(str(entry.get("n", NULL)))}</td>'
                             f"<td>{escape(_judge_text(entry.get('judge')))}</td>"
@@ -150,13 +164,14 @@ def official_html(runs: list[Any], benches: list[str]) -> str:
                             + "</td></tr>")
         for bench, name, entry, judge in safecot_rows(run.benchmarks):
             if bench in benches:
-                body.append(f"<tr><td>{escape(run.label)}</td><td>{escape(bench)}</td><td>SafeCoT {escape(name)}</td>"
+                body.append(f"<tr><td>{escape(run.label)}</td><td>{_bench_cell(bench, run.benchmarks.get(bench))}</td>"
+                            f"<td>SafeCoT {escape(name)}</td>"
                             f'<td class="num">{escape(value_text(entry))}</td>'
                             f'<td class="num">{escape(str(entry.get("n", NULL)))}</td><td>{escape(judge)}</td>'
                             f"<td>{escape(entry.get('definition', ''))}</td></tr>")
     if not body:
         return ""
     return (f'<section id="official"><h2>{escape(TITLE)}</h2><p class="muted">{escape(INTRO)} Hover a value for '
-            "its breakdown.</p><table class=\"data\"><thead><tr><th>run</th><th>benchmark</th><th>metric</th>"
-            "<th>value [95% CI]</th><th>n</th><th>judge</th><th>what</th></tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table></section>")
+            'its breakdown.</p><div class="wide"><table class="data" id="official-table"><thead><tr><th>run</th>'
+            "<th>benchmark</th><th>metric</th><th>value [95% CI]</th><th>n</th><th>judge</th><th>what</th></tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table></div></section>")

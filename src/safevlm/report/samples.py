@@ -22,12 +22,13 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError, features
 
 from safevlm.data.records import JudgeVerdict, RunRecord
-from safevlm.report.load import Run, classify
+from safevlm.report.load import Run, classify, verdict_refused
 
 MAX_ROWS = 2000
 THUMB_PX = 96
 MAX_TEXT = 3000
 FLAGS = ("over", "under", "disagree", "error")
+RUNS_DIFFER = "runsdiff"  # the runs' primary judges decided this sample differently
 # WebP is about a third of PNG's size for a 96 px thumbnail; PNG/JPEG where Pillow lacks it.
 FORMATS = ([("WEBP", {"quality": 80, "method": 2})] if features.check("webp")
            else [("PNG", {}), ("JPEG", {"quality": 80})])
@@ -120,6 +121,20 @@ def _images(sample: RunRecord, run: Run, thumbs: Thumbs) -> str:
     return "".join(out) or '<span class="noimg">text only</span>'
 
 
+def _score_text(v: JudgeVerdict) -> str | None:
+    """The verdict's main ``score`` in words: a judge that only decides refusal scores 1 or 0 for the right
+    or the wrong call (not a confidence); a soft score is the chance the behaviour was right; a score that
+    repeats one of ``scores`` (the rubric's safety10) is not shown twice."""
+    if v.score is None or v.error:
+        return None
+    score = float(v.score)
+    if any(isinstance(x, (int, float)) and float(x) == score for x in v.scores.values()):
+        return None
+    if score in (0.0, 1.0):
+        return "right call" if score == 1.0 else "wrong call"
+    return f"P(right call) {score:.2f}"
+
+
 def _verdict(name: str, v: JudgeVerdict, primary: bool) -> str:
     if v.error:
         cls, word = "err", f"error: {v.error}"
@@ -130,8 +145,10 @@ def _verdict(name: str, v: JudgeVerdict, primary: bool) -> str:
     else:
         cls, word = "na", "–"
     bits = [word]
-    if v.score is not None:
-        bits.append(f"score {float(v.score):.2f}")
+    confidence = (v.detail or {}).get("confidence")
+    if isinstance(confidence, (int, float)) and v.refused is not None:
+        bits[0] += f" (confidence {float(confidence):.2f})"
+    bits += [_score_text(v)] if _score_text(v) else []
     bits += [f"{k} {val:g}" if isinstance(val, (int, float)) else f"{k} {val}" for k, val in v.scores.items()]
     if v.harmful is not None:
         bits.append("harmful" if v.harmful else "not harmful")
@@ -161,9 +178,10 @@ def _defence_trail(sample: RunRecord) -> str:
     return out
 
 
-def _row(ri: int, run: Run, sample: RunRecord, thumbs: Thumbs, first: bool = False) -> str:
+def _row(ri: int, run: Run, sample: RunRecord, thumbs: Thumbs, first: bool = False, runs_differ: bool = False) -> str:
     flags = classify(sample, run.primary_judge)
-    classes = " ".join([k for k in FLAGS if flags[k]] + (["first"] if first else []))
+    classes = " ".join([k for k in FLAGS if flags[k]] + ([RUNS_DIFFER] if runs_differ else [])
+                       + (["first"] if first else []))
     expected = sample.expected.value
     category = sample.risk_category or sample.category or ""
     meta = [f'<span class="run r{ri}">{escape(run.label)}</span>', f'<span class="bench">{escape(sample.bench)}</span>',
@@ -190,6 +208,18 @@ def _row(ri: int, run: Run, sample: RunRecord, thumbs: Thumbs, first: bool = Fal
             f'<td class="prompt"><div class="scroll">{prompt}</div></td><td class="resp"><div class="scroll">{response}</div></td><td class="verd">{vhtml}</td></tr>')
 
 
+def runs_disagree(runs: list[Run]) -> set[tuple[str, str]]:
+    """Keys of the samples on which the runs' primary judges decided refusal differently (undecided
+    verdicts, errors and failed generations do not count as a decision)."""
+    decided: dict[tuple[str, str], set[bool]] = {}
+    for run in runs:
+        for s in run.samples:
+            refused = None if s.generation_failed else verdict_refused(s, run.primary_judge)
+            if refused is not None:
+                decided.setdefault(s.key, set()).add(bool(refused))
+    return {k for k, v in decided.items() if len(v) > 1} if len(runs) > 1 else set()
+
+
 def select_rows(runs: list[Run], max_rows: int = MAX_ROWS) -> tuple[list[tuple[int, RunRecord]], int]:
     """The (run index, record) pairs to embed, the same sample's runs side by side; and the total."""
     order: dict[tuple[str, str], int] = {}
@@ -201,8 +231,13 @@ def select_rows(runs: list[Run], max_rows: int = MAX_ROWS) -> tuple[list[tuple[i
             pairs.append((order[key], ri, s))
     total = len(pairs)
     if total > max_rows:
-        flagged = [p for p in pairs if any(classify(p[2], runs[p[1]].primary_judge).values())]
-        rest = [p for p in pairs if not any(classify(p[2], runs[p[1]].primary_judge).values())]
+        differing = runs_disagree(runs)
+
+        def marked(p: tuple[int, int, RunRecord]) -> bool:
+            return p[2].key in differing or any(classify(p[2], runs[p[1]].primary_judge).values())
+
+        flagged = [p for p in pairs if marked(p)]
+        rest = [p for p in pairs if not marked(p)]
         pairs = (flagged + rest)[:max_rows]
     pairs.sort(key=lambda p: (p[0], p[1]))
     return [(ri, s) for _, ri, s in pairs], total
@@ -211,14 +246,17 @@ def select_rows(runs: list[Run], max_rows: int = MAX_ROWS) -> tuple[list[tuple[i
 def sample_rows(runs: list[Run], thumbs: Thumbs, max_rows: int = MAX_ROWS) -> tuple[str, dict[str, int], int]:
     """The browser's ``<tr>`` rows, the count per flag among them, and the number of records in all."""
     chosen, total = select_rows(runs, max_rows)
-    counts = {k: 0 for k in FLAGS}
+    counts = {k: 0 for k in (*FLAGS, RUNS_DIFFER)}
+    differing = runs_disagree(runs)
     rows = []
     previous = None
     for ri, s in chosen:
         for k, on in classify(s, runs[ri].primary_judge).items():
             counts[k] += on
         key = s.key
-        rows.append(_row(ri, runs[ri], s, thumbs, first=len(runs) > 1 and key != previous))
+        counts[RUNS_DIFFER] += key in differing
+        rows.append(_row(ri, runs[ri], s, thumbs, first=len(runs) > 1 and key != previous,
+                         runs_differ=key in differing))
         previous = key
     counts["shown"] = len(rows)
     return "\n".join(rows), counts, total

@@ -13,7 +13,8 @@ from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 
-from safevlm.report.fmt import defence_lines, selection_text
+from safevlm.report.fmt import bench_label, defence_lines, selection_text, text_only
+from safevlm.report.fmt import run_notes as _run_notes
 
 HEADLINE = ("crr", "car", "over_refusal", "accuracy", "asr", "answer_accuracy", "mcqa_accuracy", "paired_accuracy")
 ALWAYS = ("crr", "car", "accuracy")
@@ -47,10 +48,11 @@ class ResultsTables:
 
     def __init__(self, results: dict[str, Any]):
         self.title = f"{results['run']['model']} (primary judge per benchmark)"
-        self.rows = [(f"{escape(b)}\n[dim]{escape('[' + str(v['primary_judge']) + ']')}[/]", v)
+        self.rows = [(f"{escape(bench_label(b, v))}\n[dim]{escape('[' + str(v['primary_judge']) + ']')}[/]", v)
                      for b, v in results["benchmarks"].items()]
         if len(self.rows) > 1:
-            self.rows.append(("[bold]overall[/]", results["overall"]))
+            mixed = any(text_only(v) for v in results["benchmarks"].values())
+            self.rows.append(("[bold]overall[/]" + (" \\[incl. text-only]" if mixed else ""), results["overall"]))
         self.metrics = [k for k in HEADLINE
                         if k in ALWAYS or any(block["metrics"].get(k) for _, block in self.rows)]
 
@@ -168,6 +170,11 @@ def with_ci(metric: dict[str, Any] | None) -> str:
     if not metric or metric.get("value") is None:
         return "-"
     return f"{metric['value']:.3f} [{metric['low']:.3f}, {metric['high']:.3f}]"
+
+
+def run_notes(results: dict[str, Any]) -> list[str]:
+    """:func:`safevlm.report.fmt.run_notes`, escaped for rich."""
+    return [escape(line) for line in _run_notes(results)]
 
 
 def selection_lines(results: dict[str, Any]) -> list[str]:

@@ -16,7 +16,11 @@ Recipe (docs/methods.md, "SafeCoT: data"):
   ``</think><answer>`` the refusal or warning ``</answer>``);
 - the **general side** is ``comply`` items of the ``--general`` benchmarks that carry a
   reference answer, which stays the target; it is sampled to ``ratio`` (1:1 by default)
-  against the unsafe items actually kept;
+  against the unsafe items actually kept. A general side asked for that ends empty (most
+  often: its images are not on disk, so every item was skipped) stops the build with the
+  reason instead of writing a set that is all refusals; ``on_missing_image`` (per
+  benchmark, as ``safevlm eval`` takes it) keeps such items text-only on request, though
+  their reference answers may describe an image the model will not see;
 - every prompt goes through the same wrapper (:mod:`safevlm.data.prompts`), the image
   first in the user turn; the mix is shuffled with the seed and ``holdout`` of it
   (10 %) is written apart as ``heldout.jsonl``.
@@ -68,8 +72,12 @@ class BuildConfig:
     copy_images: bool = False
     data_root: str | None = None
     extra_specs: list[str] = field(default_factory=list)
+    on_missing_image: str | dict[str, str] | None = None  # per benchmark: see safevlm.eval.config
 
     def __post_init__(self) -> None:
+        from safevlm.eval.config import parse_missing_image
+
+        self.on_missing_image = parse_missing_image(self.on_missing_image)
         if self.variant not in VARIANTS:
             raise ConfigError(f"unknown SafeCoT variant {self.variant!r}; choose one of {', '.join(VARIANTS)}")
         if self.variant == "v2" and not self.teacher:
@@ -93,22 +101,56 @@ class BuildConfig:
         return u, g
 
 
-def _load(refs: list[str], data_root: str | None,
-          extra_specs: list[str]) -> tuple[dict[str, list[Sample]], dict[str, int]]:
+@dataclass
+class Loaded:
+    """Each benchmark's samples and its item account (total, skipped for missing images, kept text-only)."""
+
+    samples: dict[str, list[Sample]]
+    accounts: dict[str, dict[str, Any]]
+
+    @property
+    def skipped(self) -> dict[str, int]:
+        return {ref: a["skipped_missing_images"] for ref, a in self.accounts.items() if a["skipped_missing_images"]}
+
+
+def _load(refs: list[str], data_root: str | None, extra_specs: list[str],
+          on_missing_image: str | dict[str, str] | None = None) -> Loaded:
     """Each distinct benchmark once (``--unsafe gym:train --general gym:train`` loads it once).
 
     Images are checked when written, not here: only the selected items' images matter.
     """
-    from safevlm.bench import load_benchmark
+    from safevlm.bench import expand_refs, load_benchmark
+    from safevlm.eval.config import missing_image_policy
 
-    loaded, skipped = {}, {}
+    specs = [Path(p) for p in extra_specs] or None
+    loaded = Loaded({}, {})
     for ref in dict.fromkeys(refs):
-        res = load_benchmark(ref, data_root=data_root, verify_images=False,
-                             extra_specs=[Path(p) for p in extra_specs] or None)
-        loaded[ref] = res.samples
-        if res.skipped_missing_images:
-            skipped[ref] = res.skipped_missing_images
-    return loaded, skipped
+        policy, _ = missing_image_policy(on_missing_image, expand_refs([ref], specs)[0])
+        res = load_benchmark(ref, data_root=data_root, verify_images=False, on_missing_image=policy,  # type: ignore[arg-type]
+                             extra_specs=specs)
+        loaded.samples[ref] = res.samples
+        loaded.accounts[ref] = {**res.account(), "name": res.name, "uid": res.uid}
+    return loaded
+
+
+def _no_general(cfg: BuildConfig, loaded: Loaded, without_reference: int) -> ConfigError:
+    """Why ``--general`` gave no item, and the ways out."""
+    why = []
+    for ref in dict.fromkeys(cfg.general):
+        a = loaded.accounts[ref]
+        if a["skipped_missing_images"]:
+            why.append(f"{a['uid']}: all of its {a['skipped_missing_images']} items with images not on disk (under "
+                       f"{a['image_root']}) were skipped")
+        else:
+            why.append(f"{a['uid']}: no comply item with a reference answer")
+    name = loaded.accounts[cfg.general[0]]["name"]
+    return ConfigError(
+        f"--general {','.join(cfg.general)}: no general item to mix in ({'; '.join(why)}"
+        + (f"; {without_reference} had no reference answer" if without_reference else "")
+        + "), so the set would be all refusals and teach the model to refuse everything. Point the benchmark's "
+        f"image_root at its images, take its items without them with --on-missing-image {name}=text_only (their "
+        "reference answers may describe an image the model will not see), use another --general benchmark, or "
+        "--ratio 1:0 for an unsafe-only set on purpose")
 
 
 def _dedupe(samples: list[Sample]) -> list[Sample]:
@@ -185,7 +227,8 @@ def build(cfg: BuildConfig, out: str | Path, *, teacher: Backend | None = None,
     wrapper = get_wrapper(cfg.prompt_wrapper)
     rng = random.Random(f"safecot:{cfg.seed}")
 
-    loaded, skipped = _load(cfg.unsafe + cfg.general, cfg.data_root, cfg.extra_specs)
+    got = _load(cfg.unsafe + cfg.general, cfg.data_root, cfg.extra_specs, cfg.on_missing_image)
+    loaded, skipped = got.samples, got.skipped
     # disputed labels are no ground truth to train on; multi-turn items would have their earlier
     # assistant turns trained too (the loss covers every assistant turn), and those may be wrong on purpose
     usable = {ref: [s for s in loaded[ref] if not s.metadata.get("ambiguous") and not s.history] for ref in loaded}
@@ -196,7 +239,11 @@ def build(cfg: BuildConfig, out: str | Path, *, teacher: Backend | None = None,
     no_reference = [s for s in general_pool if not (s.reference or "").strip()]
     general_pool = [s for s in general_pool if (s.reference or "").strip()]
     if not unsafe:
-        raise ConfigError(f"--unsafe {','.join(cfg.unsafe)}: no refuse/safe_complete items")
+        raise ConfigError(f"--unsafe {','.join(cfg.unsafe)}: no refuse/safe_complete items"
+                          + (f" ({', '.join(f'{r}: {n} skipped, images not on disk' for r, n in skipped.items())})"
+                             if skipped else ""))
+    if cfg.general and cfg.ratio_parts[1] > 0 and not general_pool:
+        raise _no_general(cfg, got, len(no_reference))
     if cfg.max_unsafe is not None and len(unsafe) > cfg.max_unsafe:
         unsafe = rng.sample(unsafe, cfg.max_unsafe)
 
@@ -239,6 +286,7 @@ def build(cfg: BuildConfig, out: str | Path, *, teacher: Backend | None = None,
                  multi_turn=multi_turn,
                  wanted_general=wanted, general_available=len(general_pool),
                  skipped_images=skipped, seconds=time.perf_counter() - t0,
+                 text_only={r: a["kept_text_only"] for r, a in got.accounts.items() if a["kept_text_only"]},
                  teacher_name=teacher.name if teacher is not None else cfg.teacher)
     write_json(out / CARD_JSON, card)
     (out / CARD_MD).write_text(card_markdown(card), encoding="utf-8")
@@ -255,7 +303,7 @@ def _counts(rows: list[dict[str, Any]], key: str) -> dict[str, dict[str, int]]:
 def _card(cfg: BuildConfig, book, wrapper: dict[str, str], train, held, rejected, *, no_reference: int, ambiguous: int,
           multi_turn: int,
           wanted_general: int, general_available: int, skipped_images: dict[str, int], seconds: float,
-          teacher_name: str | None) -> dict[str, Any]:
+          teacher_name: str | None, text_only: dict[str, int] | None = None) -> dict[str, Any]:
     import safevlm
 
     rows = train + held
@@ -274,7 +322,7 @@ def _card(cfg: BuildConfig, book, wrapper: dict[str, str], train, held, rejected
                    "general_without_reference": no_reference, "ambiguous_left_out": ambiguous,
                    "multi_turn_left_out": multi_turn,
                    "teacher_rejected": len(rejected),
-                   "skipped_missing_images": skipped_images},
+                   "skipped_missing_images": skipped_images, "kept_text_only": text_only or {}},
         "by_source": _counts(rows, "source"), "by_risk_category": _counts(rows, "risk_category"),
         "by_category": _counts(rows, "category"), "by_expected": _counts(rows, "expected"),
         "by_template": dict(sorted(Counter(r.get("template") for r in rows if r.get("template")).items())),
@@ -299,6 +347,9 @@ def card_markdown(card: dict[str, Any]) -> str:
     if c["general"] < c["general_wanted"]:
         lines.append(f"- **short of general items**: wanted {c['general_wanted']}, only {c['general_available']} "
                      "with a reference answer")
+    for ref, n in (c.get("kept_text_only") or {}).items():
+        lines.append(f"- **{n} items of `{ref}` kept without their images** (not on disk); their targets may "
+                     "describe an image the model does not see")
     if c["general_without_reference"]:
         lines.append(f"- {c['general_without_reference']} general items had no reference answer and were not used")
     for title, key in (("source", "by_source"), ("risk category", "by_risk_category"),

@@ -315,6 +315,9 @@ def run_grpo(model: str, data: str | Path, out: str | Path, settings: GRPOSettin
         "s_per_step": round(wall / max(1, trainer.state.global_step), 3), "history": history,
     }
     (out / TRAINING_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    from safevlm.train.model_card import write_model_card
+
+    write_model_card(out, record)
     return record
 
 

@@ -1,7 +1,8 @@
 """GRPO settings: presets, a YAML file and ``key=value`` overrides (the shared resolver,
 :mod:`safevlm.train.settings`), mapped onto TRL's ``GRPOConfig``.
 
-Presets (``auto`` picks ``gpu`` when CUDA is visible):
+Presets (``auto`` picks by the machine and the model, :func:`safevlm.train.settings.auto_preset`:
+``gpu`` with CUDA, else ``cpu`` for the gym model and ``cpu-lora`` for any other checkpoint):
 
 - **gpu**: the authors' sibling EasyR1 recipe mapped to TRL (docs/methods.md, "SaFeR-VLM:
   GRPO"): lr 1e-6 constant, group size G = 4, KL coefficient 0.01 (TRL's k3 estimator,
@@ -13,6 +14,9 @@ Presets (``auto`` picks ``gpu`` when CUDA is visible):
   "SaFeR-VLM on the gym"): lr 3e-4 constant, G = 8, 64 completions per step, KL 0.04,
   128-token responses (a reasoned refusal in the think/answer format reaches ~105 gym
   tokens; the measured run lost them at 48), fp32, no checkpointing.
+- **cpu-lora**, for a real checkpoint without a GPU (ours): the gpu recipe's learning rate,
+  KL and group size in LoRA, float32, 8 completions per step (2 prompts), 256-token
+  responses, checkpointing kept, no vLLM. Slow, and conservative on purpose.
 
 Reward and rollout knobs are settings too: ``reward.weights.task=0.4``,
 ``reward.gate=0.5``, ``reflection.accept=0.8`` (dotted keys change one entry).
@@ -103,10 +107,14 @@ PRESETS: dict[str, dict[str, Any]] = {
             "gradient_accumulation_steps": 1, "steps_per_generation": None, "max_completion_length": 128,
             "beta": 0.04, "bf16": False, "gradient_checkpointing": False, "use_vllm": False, "max_pixels": None,
             "num_train_epochs": 1.0, "save_steps": 50},
+    "cpu-lora": {"mode": "lora", "bf16": False, "dtype": "float32", "use_vllm": False, "per_device_train_batch_size": 8,
+                 "gradient_accumulation_steps": 1, "steps_per_generation": None, "max_completion_length": 256},
 }
 
 
 def resolve_grpo_settings(preset: str = "auto", config_file: str | Path | None = None,
-                          overrides: list[str] | dict[str, Any] | None = None, **explicit: Any) -> GRPOSettings:
-    """Preset, then the YAML file, then ``overrides``, then ``explicit`` (CLI flags such as ``rollout``)."""
-    return resolve_settings(GRPOSettings, PRESETS, preset, config_file, overrides, **explicit)
+                          overrides: list[str] | dict[str, Any] | None = None, *, model: str | None = None,
+                          **explicit: Any) -> GRPOSettings:
+    """Preset, then the YAML file, then ``overrides``, then ``explicit`` (CLI flags such as ``rollout``);
+    ``model`` is the starting policy, which ``auto`` looks at."""
+    return resolve_settings(GRPOSettings, PRESETS, preset, config_file, overrides, model=model, **explicit)

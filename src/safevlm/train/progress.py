@@ -38,3 +38,16 @@ def progress_callback(console, every: int = 50):
             self.bar.stop()
 
     return RichProgress()
+
+
+def log_last_step():
+    """A transformers callback that logs the final step too: a run shorter than ``logging_steps``
+    otherwise logs only its first step, and its loss summary reads "6.347 -> 6.347"."""
+    from transformers import TrainerCallback
+
+    class LogLastStep(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            if state.max_steps and state.global_step >= state.max_steps:
+                control.should_log = True
+
+    return LogLastStep()

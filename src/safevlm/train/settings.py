@@ -2,8 +2,8 @@
 
 Every trainer (SFT, GRPO...) describes its settings as a dataclass whose defaults are
 the GPU recipe, plus named presets (partial dicts of fields). :func:`resolve_settings`
-layers, in order: the preset (``auto``: ``gpu`` when CUDA is visible, else ``cpu``),
-the YAML file, the command-line overrides, then explicit keyword values (CLI flags).
+layers, in order: the preset (``auto``: :func:`auto_preset`), the YAML file, the
+command-line overrides, then explicit keyword values (CLI flags).
 
 - Values are coerced to each field's annotated type (``float``, ``int``, ``bool``,
   ``str``, ``list[...]``, ``dict``, ``X | None``), with errors naming the setting.
@@ -92,19 +92,45 @@ def _merge(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def resolve_settings(cls: type[S], presets: dict[str, dict[str, Any]], preset: str = "auto",
-                     config_file: str | Path | None = None,
-                     overrides: list[str] | dict[str, Any] | None = None, **explicit: Any) -> S:
-    """Build ``cls`` from ``presets[preset]``, the YAML file, ``overrides`` and ``explicit`` (None ignored)."""
+def auto_preset(model: str | None) -> tuple[str, str]:
+    """The preset ``auto`` stands for, chosen by the machine and the model, and why:
+
+    - CUDA visible: ``gpu`` (the paper's recipe);
+    - no CUDA and the gym model (or a fine-tune of its architecture): ``cpu``, the recipe
+      measured on the gym (full fine-tuning at a high learning rate: right for a 1 M
+      parameter model, harmful for a real one);
+    - no CUDA and any other checkpoint (or none named): ``cpu-lora``, the paper's LoRA recipe
+      in float32 at batch 1, conservative and slow, never the gym's.
+    """
     import torch
 
+    from safevlm.models.loading import is_gym_model
+
+    if torch.cuda.is_available():
+        return "gpu", "CUDA is visible"
+    if model is not None and is_gym_model(model):
+        return "cpu", f"no CUDA, and {model} is the gym model (its recipe was measured on it)"
+    what = f"{model} is not the gym model" if model is not None else "no model was named"
+    return "cpu-lora", (f"no CUDA, and {what}: the gym's recipe (full fine-tuning, high learning rate) would "
+                        "damage a real checkpoint; this is a conservative LoRA recipe (the paper's learning rate, "
+                        "float32, a small batch), slow on a CPU (--preset gpu on a machine with a GPU)")
+
+
+def resolve_settings(cls: type[S], presets: dict[str, dict[str, Any]], preset: str = "auto",
+                     config_file: str | Path | None = None,
+                     overrides: list[str] | dict[str, Any] | None = None, *, model: str | None = None,
+                     **explicit: Any) -> S:
+    """Build ``cls`` from ``presets[preset]``, the YAML file, ``overrides`` and ``explicit`` (None ignored).
+
+    ``model``: the checkpoint to be trained, for ``auto`` (:func:`auto_preset`).
+    """
     hints = typing.get_type_hints(cls)
     known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
     file_values = read_yaml_mapping(config_file, "training config") if config_file is not None else {}
     over = dict(overrides) if isinstance(overrides, dict) else parse_assignments(overrides, "override")
     chosen = over.pop("preset", None) or explicit.pop("preset", None) or file_values.pop("preset", None) or preset
     if chosen == "auto":
-        chosen = "gpu" if torch.cuda.is_available() else "cpu"
+        chosen = auto_preset(model)[0]
     if chosen not in presets:
         raise ConfigError(f"unknown preset {chosen!r}; choose one of auto, {', '.join(presets)}")
     values: dict[str, Any] = {}

@@ -32,6 +32,7 @@ from safevlm.models.families import Family, cap_images, get_family, lora_target_
 from safevlm.models.loading import resolve_model_path
 from safevlm.models.training_record import TRAINING_RECORD
 from safevlm.train.chat_templates import check_training_template, training_chat_template
+from safevlm.train.model_card import write_model_card
 from safevlm.train.sft_data import ChatData, check_chat_data
 from safevlm.train.sft_settings import SFTSettings
 
@@ -87,6 +88,9 @@ def train_and_save(trainer: Any, processor: Any, out: Path, *, resume: bool | st
         from transformers import PrinterCallback
 
         trainer.remove_callback(PrinterCallback)
+    from safevlm.train.progress import log_last_step
+
+    trainer.add_callback(log_last_step())  # the history ends where training ended
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=resume or None)
     wall = time.perf_counter() - t0
@@ -204,20 +208,21 @@ def run_sft(model: str, data: str | Path | SFTData, out: str | Path, settings: S
         "loss_history": [{"step": h["step"], "loss": h["loss"]} for h in history],
     }
     (out / TRAINING_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    write_model_card(out, record)
     return record
 
 
 def merge_adapter(adapter_dir: str | Path, out: str | Path, *, base: str | None = None) -> Path:
     """Merge a LoRA adapter into its base model and save a plain checkpoint (with processor)."""
-    from peft import PeftModel
-
-    from safevlm.models.loading import load_vlm, save_vlm
-
     adapter_dir, out = Path(adapter_dir), Path(out)
     cfg_file = adapter_dir / "adapter_config.json"
     if not cfg_file.is_file():
         raise ConfigError(f"{adapter_dir} is not a LoRA adapter (no adapter_config.json); full fine-tunes are "
                           "already plain checkpoints")
+    from peft import PeftModel
+
+    from safevlm.models.loading import load_vlm, save_vlm
+
     record_file = adapter_dir / TRAINING_RECORD
     record = json.loads(record_file.read_text(encoding="utf-8")) if record_file.is_file() else {}
     base_path = base or record.get("base_model_path") or json.loads(cfg_file.read_text())["base_model_name_or_path"]
@@ -231,6 +236,7 @@ def merge_adapter(adapter_dir: str | Path, out: str | Path, *, base: str | None 
         log.info("%s has no processor; using the base model's", adapter_dir)
     save_vlm(merged, processor, out)
     if record:
-        (out / TRAINING_RECORD).write_text(json.dumps({**record, "merged_from": str(adapter_dir)}, indent=2) + "\n",
-                                           encoding="utf-8")
+        record = {**record, "merged_from": str(adapter_dir)}
+        (out / TRAINING_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        write_model_card(out, record)
     return out

@@ -1,7 +1,9 @@
 """SFT settings: presets, a YAML file and ``key=value`` overrides, resolved in that order
 (by the shared resolver, :mod:`safevlm.train.settings`).
 
-Presets (``preset: gpu | cpu``; ``auto`` picks ``gpu`` when CUDA is visible):
+Presets (``preset: gpu | cpu | cpu-lora``; ``auto`` picks by the machine and the model,
+:func:`safevlm.train.settings.auto_preset`: ``gpu`` with CUDA, else ``cpu`` for the gym
+model and ``cpu-lora`` for any other checkpoint):
 
 - **gpu**, SafeCoT's published recipe (docs/methods.md, "SafeCoT: training"): LoRA r=64, alpha=16 on
   every attention and MLP projection of the language model, lr 2e-5, linear schedule, 3 epochs (the paper
@@ -15,6 +17,10 @@ Presets (``preset: gpu | cpu``; ``auto`` picks ``gpu`` when CUDA is visible):
   lr 3e-3 with cosine decay, 3 epochs (docs/benchmarks.md, "SafeCoT on the gym"). On the gym, 300
   steps of SafeCoT v1 data reached CRR 0.79 at lr 1e-3, 0.87 at 2e-3 and 0.95 at 3e-3
   (docs/benchmarks.md, "SafeCoT on the gym").
+- **cpu-lora**, for a real checkpoint without a GPU (ours): the paper's LoRA recipe (r=64,
+  alpha=16, lr 2e-5, 3 epochs, max length 1024, images capped) in float32 (no bf16 on a
+  CPU), global batch 8 as 1 x 8 accumulation, gradient checkpointing kept (memory is the
+  limit for a real model). Slow, but it changes the model as the paper's recipe would.
 
 Every field maps onto TRL's ``SFTConfig`` / PEFT's ``LoraConfig`` (see
 :func:`safevlm.train.sft.sft_config`); the resolved settings are saved with the
@@ -84,13 +90,17 @@ PRESETS: dict[str, dict[str, Any]] = {
             "gradient_accumulation_steps": 1, "lr_scheduler_type": "cosine", "warmup_ratio": 0.05,
             "max_length": None, "bf16": False, "gradient_checkpointing": False, "max_pixels": None,
             "logging_steps": 10, "save_steps": 200},
+    "cpu-lora": {"mode": "lora", "bf16": False, "dtype": "float32", "per_device_train_batch_size": 1,
+                 "gradient_accumulation_steps": 8},
 }
 
 
 def resolve_sft_settings(preset: str = "auto", config_file: str | Path | None = None,
-                         overrides: list[str] | dict[str, Any] | None = None, **explicit: Any) -> SFTSettings:
+                         overrides: list[str] | dict[str, Any] | None = None, *, model: str | None = None,
+                         **explicit: Any) -> SFTSettings:
     """Preset, then the YAML file, then ``overrides``, then ``explicit`` (CLI flags such as ``mode``).
 
-    See :func:`safevlm.train.settings.resolve_settings` for the rules.
+    ``model``: the checkpoint to train, which ``auto`` looks at. See
+    :func:`safevlm.train.settings.resolve_settings` for the rules.
     """
-    return resolve_settings(SFTSettings, PRESETS, preset, config_file, overrides, **explicit)
+    return resolve_settings(SFTSettings, PRESETS, preset, config_file, overrides, model=model, **explicit)
