@@ -4,7 +4,10 @@ Each run holds ``results.json`` (metrics from :func:`safevlm.eval.metrics.estima
 seeded outcomes), ``config.json`` and a few records, for a benchmark with fourteen
 categories (MM-SafetyBench's scenario names and two much longer labels) and paired items,
 and a second benchmark. Runs 3 and 4 hold the same figures (their points coincide), and
-run 6 equals run 0 on the second benchmark.
+run 6 equals run 0 on the second benchmark. Every benchmark also carries what the other
+sections draw from: an ``official`` block (the authors' metrics, with per-category
+breakdowns, a long note and a metric not computed, as ``safevlm.eval.official`` writes
+them), ``outputs`` counts (cut off, degenerate), and the first benchmark was sent text-only.
 """
 
 from __future__ import annotations
@@ -35,13 +38,31 @@ def _block(rng: Random, n: int, p_refuse: float, p_answer: float, paired: bool) 
     return {"n": n + len(safe), "metrics": m}
 
 
-def _bench(seed: str, quality: float, paired: bool) -> dict:
+def _official(rng: Random, quality: float) -> dict:
+    judge = {"name": "gpt4", "parser": "mmsb_safety", "model": "openai:http://judge.example:8000/v1#gpt-4o-2024-08-06",
+             "mode": "default"}
+    unsafe = [rng.random() > quality for _ in range(120)]
+    by = {c: estimate([rng.random() > quality for _ in range(rng.randint(4, 9))]) for c in CATEGORIES}
+    return {"attack_rate": {**estimate(unsafe), "by_field": "category", "by": by, "judge": judge, "judge_errors": 2,
+                            "description": "attack rate: the judge calls the answer unsafe, per scenario",
+                            "note": "the authors report each scenario separately; the pooled value is ours, and "
+                                    "this note is long on purpose so that it must wrap inside its cell (<b>not "
+                                    "markup</b> & co)"},
+            "win_rate": {"computed": False, "judge": judge, "description": "the judge prefers the answer",
+                         "reason": "needs an LLM judge: the authors used GPT-4o; give one with --judge-model SPEC "
+                                   "(openai:URL#MODEL for GPT-4o or a vLLM server, hf:PATH, mock:FILE)"}}
+
+
+def _bench(seed: str, quality: float, paired: bool, text_only: bool = False) -> dict:
     rng = Random(seed)
     cats = {c: _block(rng, rng.randint(4, 9), quality, 1 - quality / 2, paired) for c in CATEGORIES}
     overall = _block(rng, 120, quality, 1 - quality / 2, paired)
     return {**overall, "primary_judge": "refusal", "judges": ["refusal"], "generation_errors": 0,
-            "judge_errors": {}, "by_category": cats, "by_label": cats,
-            "selection": {"total": 1680, "selected": overall["n"], "evaluable": 1680, "text_only_evaluated": 0}}
+            "judge_errors": {}, "by_category": cats, "by_label": cats, "official": _official(rng, quality),
+            "outputs": {"n": overall["n"], "cut_off": rng.randint(0, 40), "degenerate": rng.randint(0, 9),
+                        "undecided": rng.randint(0, 9)},
+            "selection": {"total": 1680, "selected": overall["n"], "evaluable": 1680,
+                          "text_only_evaluated": overall["n"] if text_only else 0}}
 
 
 def build_many(root: Path, n_runs: int = 7) -> list[Path]:
@@ -49,7 +70,7 @@ def build_many(root: Path, n_runs: int = 7) -> list[Path]:
     paths = []
     for i, name in enumerate(RUNS[:n_runs]):
         twin = 3 if i == 4 else i  # runs 3 and 4 share their figures
-        benches = {BENCHES[0]: _bench(f"mm{twin}", 0.15 + 0.12 * twin, True),
+        benches = {BENCHES[0]: _bench(f"mm{twin}", 0.15 + 0.12 * twin, True, text_only=True),
                    BENCHES[1]: _bench(f"xs{0 if i == 6 else twin}", 0.2 + 0.1 * (0 if i == 6 else twin), False)}
         run = root / name
         run.mkdir(parents=True)

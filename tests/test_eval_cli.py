@@ -117,7 +117,7 @@ def _start_slow_eval(tmp_path, delay: str = "0.04"):
     # SIGINT as a terminal gives it: a shell starts background jobs with SIGINT ignored, which the child would
     # inherit (then Ctrl-C could not reach it at all), e.g. when the suite itself runs as `make test &`
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # noqa: PLW1509 - it only resets SIGINT
     path = out / "samples.jsonl"
     deadline = time.time() + 60
     while time.time() < deadline and proc.poll() is None:

@@ -1,9 +1,11 @@
 """No label of a report chart overprints another (issue 26): a benchmark with fourteen long category
-labels, a seven-run comparison with coinciding points, and a single run.
+labels, a seven-run comparison with coinciding points, and a single run; the pages also hold the
+official scores, output counts and text-only marks (the fixture: tests/report_geometry.py).
 
 Two checks of the same property: a geometric one on the SVG (text boxes measured with the
 font the layout uses; runs everywhere), and one in headless Chromium at 1400 px and 800 px
-wide (the boxes the browser lays out, via getBoundingClientRect; skipped without Chromium).
+wide (the boxes the browser lays out, via getBoundingClientRect; skipped without Chromium),
+which also checks that the page never scrolls sideways: a wide table scrolls inside its own box.
 """
 
 from __future__ import annotations
@@ -120,6 +122,16 @@ GEOMETRY_JS = """<script>
       }
     });
   });
+  var page = document.documentElement;
+  if (page.scrollWidth > page.clientWidth + 0.5) { out.problems.push(["page wider than the window", page.scrollWidth]); }
+  document.querySelectorAll("section").forEach(function (sec) {
+    var b = box(sec);
+    if (b.r > out.width + 0.5) { out.problems.push(["section wider than the page", sec.id, b.r]); }
+  });
+  out.official = Array.prototype.map.call(document.querySelectorAll("#official-table tbody tr"), function (tr) {
+    return [tr.cells[1].textContent, tr.cells[2].textContent]; });
+  out.summary_head = Array.prototype.map.call(document.querySelectorAll("#summary-table thead th"),
+                                              function (th) { return th.textContent; });
   var pre = document.createElement("pre"); pre.id = "geometry"; pre.textContent = JSON.stringify(out);
   document.body.appendChild(pre);
 })();
@@ -146,3 +158,19 @@ def test_in_chromium_no_label_overlaps_and_no_chart_is_wider_than_the_page(pages
     got = _measure(pages["seven runs"], width, tmp_path / "profile")  # the one-run page: checked geometrically above
     assert got["width"] <= width and got["svgs"] >= 7
     assert got["problems"] == []
+    # the official scores and output counts are laid out inside the same page, labelled and marked
+    assert len(got["official"]) == 7 * 2 * 2
+    assert ["mm-safetybench:typo [text only]", "attack_rate"] in got["official"]
+    assert ["xstest:default", "win_rate"] in got["official"]
+    assert got["summary_head"][-2:] == ["cut off", "degenerate"]
+
+
+def test_official_section_and_output_counts_are_in_the_page(pages):
+    """Without Chromium too: the page that the geometric checks measure has the official section."""
+    for which, runs in (("seven runs", 7), ("one run", 1)):
+        html = pages[which].read_text()
+        official = html.split('<section id="official">', 1)[1].split("</section>", 1)[0]
+        assert official.count("<tr><td>") == runs * 2 * 2
+        assert 'mm-safetybench:typo <span class="mark">[text only]</span>' in official
+        assert "not computed: needs an LLM judge" in official and '<div class="wide">' in official
+        assert '<th title="responses cut off at the token limit">cut off</th>' in html

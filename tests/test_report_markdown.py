@@ -116,3 +116,23 @@ def test_unfinished_and_malformed_runs(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="neither results.json nor samples.jsonl"):
         write_report(tmp_path / "empty")
+
+
+def test_official_scores_and_output_counts_in_results_md(tmp_path):
+    """The official block, the output counts and the text-only marks reach results.md, backslash-escaped with no
+    HTML entity (the fixture's note holds markup and an ampersand)."""
+    from report_geometry import build_many
+
+    runs = build_many(tmp_path / "runs", n_runs=2)
+    md = render_markdown(runs)
+    official = md.split("## Official scores", 1)[1].split("\n## ", 1)[0]
+    assert "### mm-safetybench:typo [text only]" in official and "### xstest:default\n" in official
+    attack = _row(official, "### xstest:default", "base")
+    assert attack[1] == "attack_rate" and attack[2].startswith("0.") and attack[3] == "120"
+    assert "| base | win_rate | not computed: needs an LLM judge" in official
+    assert "\\<b\\>not markup\\</b\\> & co" in official
+    assert "&lt;" not in md and "&gt;" not in md and "&amp;" not in md
+    summary = md.split("\n## Summary\n", 1)[1].split("\n## ", 1)[0]
+    head = next(line for line in summary.splitlines() if line.startswith("| run | n |"))
+    assert head.endswith("| cut off | degenerate |")
+    assert "### mm-safetybench:typo [text only]" in summary

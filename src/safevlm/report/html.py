@@ -63,9 +63,9 @@ def _runs_table(runs: list[Run]) -> str:
                     f'<td><code>{escape(r.model)}</code></td><td>{judges or NULL}</td><td>{escape(r.created)}</td>'
                     f'<td class="num">{len(r.samples)}</td><td class="num">{r.generation_errors()}</td>'
                     f'<td class="path">{escape(str(r.path))}</td></tr>')
-    return ('<table class="data"><thead><tr><th>run</th><th>model</th><th>judges (primary in bold)</th>'
-            '<th>created</th><th>samples</th><th>generation errors</th><th>directory</th></tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table>')
+    return ('<div class="wide"><table class="data"><thead><tr><th>run</th><th>model</th><th>judges (primary in '
+            'bold)</th><th>created</th><th>samples</th><th>generation errors</th><th>directory</th></tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>')
 
 
 def _bench_sets(runs: list[Run]) -> dict[str, tuple[str, ...]]:

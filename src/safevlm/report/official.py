@@ -153,18 +153,18 @@ def official_html(runs: list[Any], benches: list[str]) -> str:
             block = (run.benchmarks.get(bench) or {}).get("official") or {}
             shown = _bench_cell(bench, run.benchmarks.get(bench))
             for name, entry in block.items():
-                cls = ' class="null"' if entry.get("computed") is False or entry.get("value") is None else ""
+                cls = "num null" if entry.get("computed") is False or entry.get("value") is None else "num"
                 title = f' title="{escape(_by_text(entry))}"' if entry.get("by") else ""
-                body.append(f"<tr><td>{escape(run.label)}</td><td>{shown}</td><td>{escape(name)}</td>"
-                            f'<td class="num"{title}{cls}>{escape(value_text(entry))}</td>'
+                body.append(f'<tr><td>{escape(run.label)}</td><td class="b">{shown}</td><td>{escape(name)}</td>'
+                            f'<td class="{cls}"{title}>{escape(value_text(entry))}</td>'
                             f'<td class="num">{escape(str(entry.get("n", NULL)))}</td>'
-                            f"<td>{escape(_judge_text(entry.get('judge')))}</td>"
+                            f"<td class=\"judge\">{escape(_judge_text(entry.get('judge')))}</td>"
                             f"<td>{escape(entry.get('description', ''))}"
                             + (f'<div class="note">{escape(entry["note"])}</div>' if entry.get("note") else "")
                             + "</td></tr>")
         for bench, name, entry, judge in safecot_rows(run.benchmarks):
             if bench in benches:
-                body.append(f"<tr><td>{escape(run.label)}</td><td>{_bench_cell(bench, run.benchmarks.get(bench))}</td>"
+                body.append(f'<tr><td>{escape(run.label)}</td><td class="b">{_bench_cell(bench, run.benchmarks.get(bench))}</td>'
                             f"<td>SafeCoT {escape(name)}</td>"
                             f'<td class="num">{escape(value_text(entry))}</td>'
                             f'<td class="num">{escape(str(entry.get("n", NULL)))}</td><td>{escape(judge)}</td>'

@@ -34,9 +34,9 @@ def _coerce(name: str, kind: Any, value: Any) -> Any:
     origin = typing.get_origin(kind)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(kind) if a is not type(None)]
-        if value is None or (isinstance(value, str) and value.lower() in ("null", "none")):
-            if type(None) in typing.get_args(kind):
-                return None
+        null = value is None or (isinstance(value, str) and value.lower() in ("null", "none"))
+        if null and type(None) in typing.get_args(kind):
+            return None
         if len(args) == 1:
             return _coerce(name, args[0], value)
         for a in args:
