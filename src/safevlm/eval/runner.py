@@ -264,8 +264,10 @@ def evaluate(model: str | Backend | None = None, benches: list[str] | str | None
     ``overwrite``.
 
     Nothing is written (no directory, no lock, no config.json) until the benchmarks,
-    the judges and the backend resolve, so a mistyped model or benchmark leaves no trace
-    and the corrected command starts cleanly. A remote backend is checked before the run
+    the judges, the benchmarks' official protocols (each judge built, each item checked
+    against its pin; the judge-model spec checked) and the backend resolve, so a mistyped
+    model or benchmark, or a changed protocol file, leaves no trace and the corrected
+    command starts cleanly. A remote backend is checked before the run
     (:meth:`~safevlm.backends.Backend.preflight`).
 
     Args:
