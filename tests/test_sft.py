@@ -1,5 +1,5 @@
 """SFT with TRL on the gym model: masking matches its pretraining targets, training changes weights
-and lowers the loss, resume, settings and data errors (docs/methods.md, "SafeCoT: training (SFT recipe)").
+and lowers the loss, settings and data errors (resume: tests/test_train_resume.py) (docs/methods.md, "SafeCoT: training (SFT recipe)").
 Per family (masking, LoRA, full fine-tuning, merge, image caps): tests/test_families.py."""
 
 from __future__ import annotations
@@ -59,18 +59,6 @@ def test_full_fine_tune_changes_weights_and_lowers_loss(tmp_path, chat_set):
     assert rec["global_steps"] == 8 and losses[-1] < 0.5 * losses[0]
     saved = json.loads((tmp_path / "out" / "safevlm_training.json").read_text())
     assert saved["settings"]["learning_rate"] == PRESETS["cpu"]["learning_rate"] and saved["mode"] == "full"
-
-
-def test_resume_continues_from_the_last_checkpoint(tmp_path, chat_set):
-    data = chat_set(tmp_path / "data", 4)
-    out = tmp_path / "out"
-    run_sft("gym", data, out, _cpu(max_steps=2, save_steps=2, logging_steps=1))
-    assert (out / "checkpoint-2").is_dir()
-    rec = run_sft("gym", data, out, _cpu(max_steps=4, save_steps=2, logging_steps=1), resume=True)
-    assert rec["global_steps"] == 4
-    assert [h["step"] for h in rec["loss_history"]] == [1, 2, 3, 4]  # steps 1-2 come from the checkpoint
-    with pytest.raises(ConfigError, match="no checkpoint"):
-        run_sft("gym", data, tmp_path / "fresh", _cpu(max_steps=1), resume=True)
 
 
 def test_settings_layers_and_errors(tmp_path):

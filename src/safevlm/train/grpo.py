@@ -13,7 +13,8 @@ What it guarantees (docs/methods.md, "SaFeR-VLM: GRPO"):
 - the vision special tokens are suppressed in generation (a weak policy can sample them);
 - a rollout plugin can replace TRL's generation (:class:`RolloutPlugin`; the SaFeR-VLM
   reflective rollout is one); ``plain`` is TRL's own generation;
-- LoRA or full fine-tuning, ``resume``, ``accelerate launch`` (a plain ``GRPOTrainer``),
+- LoRA or full fine-tuning, exact ``resume`` (:mod:`safevlm.train.resume`; checkpoints fall between
+  rollouts), ``accelerate launch`` (a plain ``GRPOTrainer``),
   and ``safevlm_training.json`` with the settings and the reward curves.
 
 Data is validated before a model is loaded: a bad line stops the run in a second,
@@ -278,11 +279,11 @@ def run_grpo(model: str, data: str | Path, out: str | Path, settings: GRPOSettin
     ``reward`` spec, for rewards written in Python.
     """
     from safevlm.models.loading import resolve_model_path
+    from safevlm.train.resume import find_checkpoint
     from safevlm.train.sft import load_for_training
 
     out = Path(out)
-    if resume is True and not any(out.glob("checkpoint-*")):
-        raise ConfigError(f"--resume: no checkpoint-* folder in {out} to resume from")
+    find_checkpoint(out, resume)  # a missing checkpoint fails before the data and the model load
     wrapper = prompt_wrapper if prompt_wrapper is not None else prompt_wrapper_of(model)
     prompts = load_prompts(data, wrapper)  # before the model: a data error costs a second, not a model load
     if scorer is not None:
