@@ -274,7 +274,7 @@ class Recording(Backend):
 
 def test_concurrent_requests_are_batched_by_parameters():
     backend = Recording()
-    with ServerThread(create_app(backend, model_name="m", limits=ServeLimits(max_batch=8))) as srv:
+    with ServerThread(create_app(backend, model_name="m", limits=ServeLimits(max_batch=8), expose_extra=True)) as srv:
         url = srv.base_url + "/chat/completions"
         bodies = [_body(f"q{k}", max_tokens=5 if k % 2 else 7) for k in range(12)]
         with ThreadPoolExecutor(12) as pool:

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import resume_child
 import torch
 from PIL import Image
 from safetensors.torch import load_file, save_file
@@ -24,9 +25,6 @@ from safetensors.torch import load_file, save_file
 from safevlm.data.jsonl import write_samples
 from safevlm.data.sample import Sample
 from safevlm.errors import ConfigError
-
-sys.path.insert(0, str(Path(__file__).parent))
-import resume_child
 
 CHILD = Path(__file__).parent / "resume_child.py"
 TOLERANCE = 1e-6
@@ -58,7 +56,7 @@ def _max_diff(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
 def test_a_run_killed_mid_way_and_resumed_ends_like_an_uninterrupted_one(trainer, mode, tmp_path, chat_set):
     data = chat_set(tmp_path / "data") if trainer == "sft" else _grpo_prompts(tmp_path / "data")
     killed = tmp_path / "killed"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     child = subprocess.Popen([sys.executable, str(CHILD), trainer, mode, str(data), str(killed), str(KILL_AT)],
                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:  # meanwhile, the same run without interruption

@@ -14,7 +14,8 @@ from rich.logging import RichHandler
 from safevlm.errors import SafeVLMError
 from safevlm.progress import console, err_console
 
-__all__ = ["DataRootOpt", "SpecOpt", "TrustHooksOpt", "console", "err_console", "friendly_errors", "setup_logging"]
+__all__ = ["DataRootOpt", "GuardFailOpenOpt", "RequestTimeoutOpt", "RetriesOpt", "SpecOpt", "TrustCodeOpt", "console",
+           "err_console", "friendly_errors", "remote_options", "setup_logging"]
 
 DataRootOpt = Annotated[Path | None, typer.Option("--data-root", help="Folder with one sub-folder per benchmark "
                                                      "(default: $SAFEVLM_DATA_ROOT, the config file, ~/.cache/safevlm/benchdata).")]
@@ -22,6 +23,20 @@ SpecOpt = Annotated[list[Path] | None, typer.Option("--spec", help="Extra benchm
 TrustHooksOpt = Annotated[bool, typer.Option("--trust-hooks", help="Run the Python hooks of user benchmark specs "
                                              "(off by default, like trust_remote_code; also trust_hooks: true in "
                                              "the config file or SAFEVLM_TRUST_HOOKS=1).")]
+RequestTimeoutOpt = Annotated[float | None, typer.Option("--request-timeout", min=0.1, help="Remote (openai:) "
+                                                         "backends: seconds one attempt of a request may take "
+                                                         "(default 120).")]
+RetriesOpt = Annotated[int | None, typer.Option("--retries", min=0, help="Remote (openai:) backends: retries of a "
+                                                "request that timed out or got 429/5xx (default 3).")]
+GuardFailOpenOpt = Annotated[bool, typer.Option("--guard-fail-open", help="guard: specs: when the rewriter fails, "
+                                                "send the request unrewritten instead of refusing (the default "
+                                                "fails closed).")]
+
+
+def remote_options(timeout: float | None, retries: int | None, guard_fail_open: bool = False) -> dict:
+    """Backend options from ``--request-timeout``, ``--retries`` and ``--guard-fail-open`` (unset: none)."""
+    out = {"timeout_s": timeout, "max_retries": retries, "on_failure": "original" if guard_fail_open else None}
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def setup_logging(verbose: bool = False) -> None:

@@ -13,7 +13,18 @@ from typing import Annotated
 
 import typer
 
-from safevlm.cli.common import DataRootOpt, SpecOpt, TrustHooksOpt, console, err_console, friendly_errors
+from safevlm.cli.common import (
+    DataRootOpt,
+    GuardFailOpenOpt,
+    RequestTimeoutOpt,
+    RetriesOpt,
+    SpecOpt,
+    TrustHooksOpt,
+    console,
+    err_console,
+    friendly_errors,
+    remote_options,
+)
 from safevlm.config import parse_assignments
 from safevlm.errors import ConfigError
 from safevlm.report.terminal import results_table, selection_lines
@@ -82,6 +93,8 @@ def eval_cmd(out: Annotated[Path, typer.Option("--out", "-o", help="Run director
              overwrite: Annotated[bool, typer.Option("--overwrite", help="Discard the run directory's records and "
                                                      "start again.")] = False,
              as_json: Annotated[bool, typer.Option("--json", help="Print results.json to stdout.")] = False,
+             request_timeout: RequestTimeoutOpt = None, retries: RetriesOpt = None,
+             guard_fail_open: GuardFailOpenOpt = False,
              data_root: DataRootOpt = None, spec: SpecOpt = None, trust_hooks: TrustHooksOpt = False):
     """Evaluate a model on benchmarks: responses, judge verdicts and metrics with 95 % intervals.
 
@@ -98,7 +111,8 @@ def eval_cmd(out: Annotated[Path, typer.Option("--out", "-o", help="Run director
         results = rejudge_run(out, judges, progress=not as_json)
     else:
         given = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p, "seed": seed}
-        options = {"max_image_side": max_image_side, "device": device, "dtype": dtype}
+        options = {"max_image_side": max_image_side, "device": device, "dtype": dtype,
+                   **remote_options(request_timeout, retries, guard_fail_open)}
         results = evaluate(model, benches or None, judges, limit, out, limit_mode=limit_mode, limit_seed=limit_seed,
                            trust_hooks=trust_hooks or None,
                            generation={k: v for k, v in given.items() if v is not None}, batch_size=batch_size,

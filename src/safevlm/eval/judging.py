@@ -73,6 +73,14 @@ class JudgePool:
                 close()
 
 
+def remote_judge_options(names: list[str], backend_options: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A run's ``--request-timeout`` / ``--retries`` for the judges that call a model (``rubric:``) too."""
+    from safevlm.backends.registry import REMOTE_OPTS
+
+    remote = {k: v for k, v in backend_options.items() if k in REMOTE_OPTS}
+    return {n: dict(remote) for n in names if remote and n.startswith("rubric:")}
+
+
 def as_verdict(verdict: Any, name: str) -> JudgeVerdict:
     """A judge's return value as a :class:`JudgeVerdict` (user judges may return dicts or dataclasses)."""
     if isinstance(verdict, JudgeVerdict):

@@ -31,12 +31,13 @@ from typing import Any
 import safevlm
 from safevlm import config as sv_config
 from safevlm.backends import Backend, GenerationParams, load_backend
+from safevlm.backends.registry import REMOTE_OPTS
 from safevlm.data.jsonl import write_json
 from safevlm.data.records import RunRecord, read_records, write_records
 from safevlm.errors import ConfigError
 from safevlm.eval import records as R
-from safevlm.eval.config import EvalConfig
-from safevlm.eval.judging import JudgeLike, JudgePool, judge_name, judge_records
+from safevlm.eval.config import OUTPUT_OPTIONS, EvalConfig
+from safevlm.eval.judging import JudgeLike, JudgePool, judge_name, judge_records, remote_judge_options
 from safevlm.eval.metrics import DEFAULT_THRESHOLDS, RESAMPLES
 from safevlm.eval.results import build_results
 from safevlm.eval.selection import Item, load_items, samples_for_records
@@ -142,7 +143,9 @@ def resolve_config(run_dir: Path, model: str | None, benches: list[str] | str | 
     if not isinstance(generation, GenerationParams):
         generation = GenerationParams(**{"max_new_tokens": 256, **(prev.get("generation") or {}),
                                          **(generation or {})})
-    stored_output = {k: v for k, v in (prev.get("backend_options") or {}).items() if k == "max_image_side"}
+    # a resumed run keeps what shapes its outputs (image size, the guard's options) and its remote timeouts
+    stored_output = {k: v for k, v in (prev.get("backend_options") or {}).items()
+                     if k in OUTPUT_OPTIONS or k in REMOTE_OPTS}
     options = {**stored_output, **(given.pop("backend_options", None) or {})}
     defaults = {"limit": None, "limit_mode": "stratified", "limit_seed": 0, "on_missing_image": None,
                 "data_root": None, "extra_specs": [], "mcqa_prompt": True, "prompt_wrapper": None,
@@ -233,9 +236,11 @@ def evaluate(model: str | Backend | None = None, benches: list[str] | str | None
     if reused:
         log.info("%s: re-using %d of %d responses", run_dir, reused, len(items))
 
-    pool = JudgePool([j for j in judges or [] if not isinstance(j, str)])
-    for name in dict.fromkeys([j for _, _, js in to_judge for j in js]
-                              + [j for it in to_generate for j in judges_of[it.bench]]):
+    names = list(dict.fromkeys([j for _, _, js in to_judge for j in js]
+                                + [j for it in to_generate for j in judges_of[it.bench]]))
+    pool = JudgePool([j for j in judges or [] if not isinstance(j, str)],
+                     options=remote_judge_options(names, cfg.backend_options))
+    for name in names:
         pool.get(name)  # build every judge now: a bad judge name must not cost a generation pass
     backend: Backend | None = model if model is not None and not isinstance(model, str) else None
     own_backend = backend is None
@@ -302,7 +307,8 @@ def rejudge(run_dir: str | Path, judges: list[str | JudgeLike] | str, *, progres
     judges_of = {b: list(cfg.judges) for b in dict.fromkeys(list(old.get("judges_by_bench") or cfg.benches)
                                                            + [r.bench for r in final])}
     samples = samples_for_records(final, cfg, run_dir)
-    pool = JudgePool([j for j in judges if not isinstance(j, str)])
+    pool = JudgePool([j for j in judges if not isinstance(j, str)],
+                     options=remote_judge_options(cfg.judges, cfg.backend_options))
     for name in cfg.judges:
         pool.get(name)
     log_file = R.RecordLog(run_dir / R.SAMPLES)  # appended per chunk: a crash keeps what was judged
