@@ -31,7 +31,7 @@ from safevlm.bench.records import Where, read_records
 from safevlm.bench.spec import BenchmarkSpec, LabelMap, MissingImagePolicy, VariantSpec
 from safevlm.data.sample import Expected, ImageRef, Sample, check_image
 from safevlm.errors import ConfigError, DataError
-from safevlm.plugins import is_builtin, load_callable
+from safevlm.plugins import load_callable, needs_trust
 
 log = logging.getLogger(__name__)
 
@@ -172,16 +172,13 @@ def _matches(record: dict[str, Any], where_clause: dict[str, Any]) -> bool:
 
 def hook_needs_trust(variant: VariantSpec) -> bool:
     """The variant runs Python from outside safevlm (a user file or another package)."""
-    return variant.hook is not None and not is_builtin(variant.hook)
+    return variant.hook is not None and needs_trust(variant.hook)
 
 
 def _hook(ctx: BenchContext) -> Any:
-    v = ctx.variant
-    if hook_needs_trust(v) and not ctx.trust_hooks:
-        raise ConfigError(f"benchmark {ctx.uid} ({ctx.spec.spec_path}) runs the Python hook {v.hook!r}; hooks "
-                          "from user paths run only when trusted: pass --trust-hooks (trust_hooks=True), or set "
-                          "trust_hooks: true in the config file or SAFEVLM_TRUST_HOOKS=1")
-    return load_callable(v.hook, base_dir=ctx.spec.base_dir, what="hook")
+    """The variant's hook, through the one trust gate (:mod:`safevlm.plugins`)."""
+    return load_callable(ctx.variant.hook, base_dir=ctx.spec.base_dir, what=f"benchmark {ctx.uid}'s hook",
+                         trust=ctx.trust_hooks, source=str(ctx.spec.spec_path))
 
 
 def iter_samples(ctx: BenchContext) -> Iterator[tuple[Where, Sample]]:

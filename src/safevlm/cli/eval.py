@@ -19,7 +19,7 @@ from safevlm.cli.common import (
     RequestTimeoutOpt,
     RetriesOpt,
     SpecOpt,
-    TrustHooksOpt,
+    TrustCodeOpt,
     console,
     err_console,
     friendly_errors,
@@ -95,7 +95,7 @@ def eval_cmd(out: Annotated[Path, typer.Option("--out", "-o", help="Run director
              as_json: Annotated[bool, typer.Option("--json", help="Print results.json to stdout.")] = False,
              request_timeout: RequestTimeoutOpt = None, retries: RetriesOpt = None,
              guard_fail_open: GuardFailOpenOpt = False,
-             data_root: DataRootOpt = None, spec: SpecOpt = None, trust_hooks: TrustHooksOpt = False):
+             data_root: DataRootOpt = None, spec: SpecOpt = None, trust_code: TrustCodeOpt = False):
     """Evaluate a model on benchmarks: responses, judge verdicts and metrics with 95 % intervals.
 
     An existing --out is resumed with its stored settings; options given here change them.
@@ -108,13 +108,13 @@ def eval_cmd(out: Annotated[Path, typer.Option("--out", "-o", help="Run director
     if rejudge and not (model or benches) and (out / CONFIG).is_file() and not overwrite:
         if not judges:
             raise ConfigError("--rejudge needs --judge NAME[,NAME...]")
-        results = rejudge_run(out, judges, progress=not as_json)
+        results = rejudge_run(out, judges, trust_code=trust_code or None, progress=not as_json)
     else:
         given = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p, "seed": seed}
         options = {"max_image_side": max_image_side, "device": device, "dtype": dtype,
                    **remote_options(request_timeout, retries, guard_fail_open)}
         results = evaluate(model, benches or None, judges, limit, out, limit_mode=limit_mode, limit_seed=limit_seed,
-                           trust_hooks=trust_hooks or None,
+                           trust_code=trust_code or None,
                            generation={k: v for k, v in given.items() if v is not None}, batch_size=batch_size,
                            backend_options={k: v for k, v in options.items() if v is not None},
                            on_missing_image=on_missing_image, data_root=data_root, extra_specs=spec or None,

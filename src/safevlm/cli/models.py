@@ -88,6 +88,7 @@ def generate(model: ModelOpt,
     verdicts), so `safevlm judge --input` scores it with any judge.
     """
     from safevlm import config as sv_config
+    from safevlm.data.jsonl import naming_path
     from safevlm.eval.records import make_record
 
     source, samples = _samples(bench, input_, limit, data_root, spec)
@@ -98,7 +99,7 @@ def generate(model: ModelOpt,
     out.parent.mkdir(parents=True, exist_ok=True)
     chunk = max(batch_size or 8, 1) * 4  # write (and flush) every few batches: a crash keeps what was done
     errors = tokens = 0
-    with backend, out.open("w", encoding="utf-8") as fh, progress_bar(console=err_console) as bar:
+    with backend, naming_path(out), out.open("w", encoding="utf-8") as fh, progress_bar(console=err_console) as bar:
         task = bar.add_task("generating", total=len(samples))
         for start in range(0, len(samples), chunk):
             part = samples[start:start + chunk]

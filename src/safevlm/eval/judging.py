@@ -49,12 +49,18 @@ def judge_name(judge: str | JudgeLike) -> str:
 
 
 class JudgePool:
-    """Builds each named judge once, on first use, and closes them at the end."""
+    """Builds each named judge once, on first use, and closes them at the end.
+
+    ``trust_code``: the user's ``--trust-code`` for judges that are their own Python; ``source``:
+    where the names come from (a run's config.json), for the error when they are not trusted.
+    """
 
     def __init__(self, judges: list[str | JudgeLike] | None = None,
-                 options: dict[str, dict[str, Any]] | None = None):
+                 options: dict[str, dict[str, Any]] | None = None, *, trust_code: bool | None = None,
+                 source: str | None = None):
         self._objects: dict[str, JudgeLike] = {}
         self._options = dict(options or {})
+        self.trust_code, self.source = trust_code, source
         for j in judges or []:
             if not isinstance(j, str):
                 self._objects[judge_name(j)] = j
@@ -62,7 +68,8 @@ class JudgePool:
 
     def get(self, name: str) -> JudgeLike:
         if name not in self._objects:
-            self._objects[name] = get_judge(name, **self._options.get(name, {}))
+            self._objects[name] = get_judge(name, trust_code=self.trust_code, source=self.source,
+                                            **self._options.get(name, {}))
             self._built.append(self._objects[name])
         return self._objects[name]
 

@@ -165,7 +165,7 @@ def evaluate(model: str | Backend | None = None, benches: list[str] | str | None
              judges: list[str | JudgeLike] | str | None = None, limit: int | None = None,
              out: str | Path = "runs/eval", *, generation: GenerationParams | dict[str, Any] | None = None,
              batch_size: int | None = None, backend_options: dict[str, Any] | None = None,
-             limit_mode: str | None = None, limit_seed: int | None = None, trust_hooks: bool | None = None,
+             limit_mode: str | None = None, limit_seed: int | None = None, trust_code: bool | None = None,
              on_missing_image: str | None = None, data_root: str | Path | None = None,
              extra_specs: list[str | Path] | None = None, mcqa_prompt: bool | None = None,
              prompt_wrapper: str | None = None, thresholds: dict[str, float] | None = None,
@@ -190,7 +190,10 @@ def evaluate(model: str | Backend | None = None, benches: list[str] | str | None
         limit: at most this many samples per benchmark, chosen by ``limit_mode`` (``stratified``:
             a seeded sample stratified by category, ``limit_seed``; ``first``: file order).
         out: the run directory.
-        trust_hooks: run Python hooks of user benchmark specs (None: the config's ``trust_hooks``).
+        trust_code: run the user's own Python named by the run: hooks of user benchmark specs and
+            ``file.py:function`` judges (None: the user's config, :func:`safevlm.config.trust_code`).
+            A stored run's config.json names its judges but never grants this: resuming a run
+            whose judge is a user file needs it again.
         generation: decoding settings, or a dict of fields to change on top of the stored ones.
         force_judges: re-judge existing responses even where a verdict is stored.
         The other options are :class:`~safevlm.eval.config.EvalConfig`'s.
@@ -213,7 +216,7 @@ def evaluate(model: str | Backend | None = None, benches: list[str] | str | None
             (run_dir / name).unlink(missing_ok=True)
     if old is not None:
         cfg.check_compatible(old, run_dir)
-    items, judges_of, selection = load_items(cfg, spec, trust_hooks=trust_hooks)
+    items, judges_of, selection = load_items(cfg, spec, trust_hooks=trust_code)
     _write_config(run_dir, cfg, judges_of, (old or {}).get("created"), selection)
 
     records, _ = read_records(run_dir / R.SAMPLES, repair=True)
@@ -238,8 +241,10 @@ def evaluate(model: str | Backend | None = None, benches: list[str] | str | None
 
     names = list(dict.fromkeys([j for _, _, js in to_judge for j in js]
                                 + [j for it in to_generate for j in judges_of[it.bench]]))
+    from_run_dir = judges is None and bool((old or {}).get("judges"))
     pool = JudgePool([j for j in judges or [] if not isinstance(j, str)],
-                     options=remote_judge_options(names, cfg.backend_options))
+                     options=remote_judge_options(names, cfg.backend_options), trust_code=trust_code,
+                     source=str(run_dir / R.CONFIG) if from_run_dir else None)
     for name in names:
         pool.get(name)  # build every judge now: a bad judge name must not cost a generation pass
     backend: Backend | None = model if model is not None and not isinstance(model, str) else None
@@ -284,7 +289,8 @@ def evaluate(model: str | Backend | None = None, benches: list[str] | str | None
 
 
 @R.holding_run_lock("run_dir", create=False)
-def rejudge(run_dir: str | Path, judges: list[str | JudgeLike] | str, *, progress: bool = True) -> dict[str, Any]:
+def rejudge(run_dir: str | Path, judges: list[str | JudgeLike] | str, *, trust_code: bool | None = None,
+            progress: bool = True) -> dict[str, Any]:
     """Judge a run's stored responses again with ``judges`` (primary first); no generation.
 
     Verdicts of these judges are recomputed even where stored; other judges' verdicts
@@ -308,7 +314,7 @@ def rejudge(run_dir: str | Path, judges: list[str | JudgeLike] | str, *, progres
                                                            + [r.bench for r in final])}
     samples = samples_for_records(final, cfg, run_dir)
     pool = JudgePool([j for j in judges if not isinstance(j, str)],
-                     options=remote_judge_options(cfg.judges, cfg.backend_options))
+                     options=remote_judge_options(cfg.judges, cfg.backend_options), trust_code=trust_code)
     for name in cfg.judges:
         pool.get(name)
     log_file = R.RecordLog(run_dir / R.SAMPLES)  # appended per chunk: a crash keeps what was judged
