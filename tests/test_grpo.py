@@ -208,6 +208,10 @@ def test_bad_prompts_fail_before_a_model_loads(tmp_path):
         run_grpo("hf:/nonexistent", data, tmp_path / "out", _settings())
     with pytest.raises(ConfigError, match="not found"):
         run_grpo("hf:/nonexistent", tmp_path / "missing", tmp_path / "out", _settings())
+    row = json.loads(lines[1])
+    (tmp_path / "data" / "evil.jsonl").write_text(json.dumps({**row, "images": ["/etc/passwd"]}) + "\n")
+    with pytest.raises(DataError, match=r"evil.jsonl:1: image /etc/passwd resolves to /etc/passwd, outside"):
+        run_grpo("hf:/nonexistent", tmp_path / "data" / "evil.jsonl", tmp_path / "out", _settings())
 
 
 def test_prompts_keep_the_system_prompt_and_leave_out_ambiguous_and_multi_turn(tmp_path):

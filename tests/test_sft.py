@@ -140,6 +140,26 @@ def test_every_data_error_is_one_line_before_the_model(tmp_path, chat_set, how, 
     assert r.exit_code == 2 and f"train.jsonl:{line}: {problem}" in r.output
 
 
+def test_image_paths_in_training_data_cannot_leave_its_folders(tmp_path, chat_set):
+    """A data file names files; by their real path they must lie in its folder, the data root or image_roots."""
+    data = chat_set(tmp_path / "d", 1)
+    f = data / "train.jsonl"
+    row = json.loads(f.read_text())
+    f.write_text(json.dumps({**row, "images": ["/etc/passwd"]}) + "\n")
+    with pytest.raises(DataError, match=r"train.jsonl:1: image /etc/passwd resolves to /etc/passwd, outside the "
+                                        r"data's folder and the data root"):
+        check_chat_data(f)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "x.png").write_bytes((data / "0.png").read_bytes())
+    (data / "link.png").symlink_to(outside / "x.png")  # spelled inside the data folder, really outside
+    f.write_text(json.dumps({**row, "images": ["link.png"]}) + "\n")
+    with pytest.raises(DataError, match=r"image link.png resolves to .*elsewhere/x.png, outside"):
+        check_chat_data(f)
+    # a folder the user names is allowed, and the checked (real) path is what training opens
+    assert check_chat_data(f, extra_image_roots=[outside]).images == [[str(outside / "x.png")]]
+
+
 def test_prompt_only_data_for_grpo(tmp_path, chat_set):
     data = chat_set(tmp_path / "d", 2)
     rows = [_variant(json.loads(x), "prompt only") for x in (data / "train.jsonl").read_text().splitlines()]

@@ -15,7 +15,6 @@ error names the data file and item, the benchmark variant and its spec file.
 from __future__ import annotations
 
 import logging
-import os
 import string
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -29,6 +28,7 @@ from safevlm import config
 from safevlm.bench.categories import RISK_CATEGORIES
 from safevlm.bench.records import Where, read_records
 from safevlm.bench.spec import BenchmarkSpec, LabelMap, MissingImagePolicy, VariantSpec
+from safevlm.data.paths import inside, real
 from safevlm.data.sample import Expected, ImageRef, Sample, check_image
 from safevlm.errors import ConfigError, DataError
 from safevlm.plugins import load_callable, needs_trust
@@ -113,13 +113,14 @@ def _map_label(mapping: LabelMap, record: dict[str, Any], where: Where, what: st
 
 
 def _image_path(ctx: BenchContext, v: VariantSpec, rel: str, where: Where) -> str:
-    """``rel`` under the image root; a path from the data that leaves it is refused unless the spec allows it."""
+    """``rel`` under the image root; a path from the data that really leaves it (``..``, an absolute path,
+    a symbolic link inside the root pointing out: :mod:`safevlm.data.paths`) is refused unless the spec
+    allows it."""
     path = ctx.image_root / rel
-    if not v.images_outside_root:
-        root, full = os.path.abspath(ctx.image_root), os.path.abspath(path)
-        if os.path.commonpath([root, full]) != root:
-            raise where.error(f"image path {rel!r} resolves to {full}, outside the image root {root}; refused "
-                              "(set images_outside_root: true in the spec if the data really points there)")
+    if not v.images_outside_root and not inside(path, ctx.image_root):
+        raise where.error(f"image path {rel!r} resolves to {real(path)}, outside the image root "
+                          f"{real(ctx.image_root)}; refused (set images_outside_root: true in the spec if the data "
+                          "really points there)")
     return str(path)
 
 

@@ -65,6 +65,7 @@ class GRPOSettings:
     lora_target_modules: list[str] | None = None  # None: the family's (the language model's projections)
     lora_scope: str = "language"
     max_pixels: int | None = 448 * 448
+    image_roots: list[str] = field(default_factory=list)  # folders images may be in besides the data's and data root
     dtype: str = "auto"
     seed: int = 0
     logging_steps: int = 1

@@ -170,12 +170,15 @@ class SFTData:
     heldout: ChatData | None = None
 
 
-def check_sft_data(data: str | Path, *, heldout: bool = True) -> SFTData:
-    """Check ``DIR/train.jsonl`` (or a JSONL file) and ``heldout.jsonl`` beside it; fast, no model."""
+def check_sft_data(data: str | Path, *, heldout: bool = True, image_roots: list[str] | None = None) -> SFTData:
+    """Check ``DIR/train.jsonl`` (or a JSONL file) and ``heldout.jsonl`` beside it; fast, no model.
+    ``image_roots``: folders the images may be in besides the data's own and the data root."""
     path = train_file(data)
     held = path.parent / "heldout.jsonl"
     use_held = heldout and held.is_file() and held.stat().st_size > 0
-    return SFTData(check_chat_data(path), check_chat_data(held) if use_held else None)
+    roots = image_roots or []
+    return SFTData(check_chat_data(path, extra_image_roots=roots),
+                   check_chat_data(held, extra_image_roots=roots) if use_held else None)
 
 
 def run_sft(model: str, data: str | Path | SFTData, out: str | Path, settings: SFTSettings, *,
@@ -188,7 +191,8 @@ def run_sft(model: str, data: str | Path | SFTData, out: str | Path, settings: S
     """
     out = Path(out)
     find_checkpoint(out, resume)  # a missing checkpoint fails before the data and the model load
-    checked = data if isinstance(data, SFTData) else check_sft_data(data, heldout=settings.eval_heldout)
+    checked = data if isinstance(data, SFTData) else check_sft_data(data, heldout=settings.eval_heldout,
+                                                                    image_roots=settings.image_roots)
     path = checked.train.path
     train_ds = checked.train.to_dataset()
     eval_ds = checked.heldout.to_dataset() if checked.heldout is not None and settings.eval_heldout else None
