@@ -302,8 +302,10 @@ class Holding(Backend):
 def test_decoded_images_in_flight_stay_under_the_budget_and_big_images_are_shrunk():
     backend = Holding()
     mib4 = 4 * 2**20  # a 1024 x 1024 image, decoded
-    limits = ServeLimits(max_decoded_bytes=mib4, image_budget_bytes=mib4, image_wait_s=0.3, max_image_side=None,
-                         max_body_bytes=2 * 2**20)
+    # decoding reserves 8 bytes a pixel (the image and its RGB copy), holding 16 (the image and its processing):
+    # one 1024 x 1024 image kept at full size fills a 16 MiB budget until it is answered
+    limits = ServeLimits(max_decoded_bytes=mib4, image_budget_bytes=4 * mib4, image_wait_s=0.3,
+                         max_image_side=None, max_body_bytes=2 * 2**20)
     app = create_app(backend, model_name="m", limits=limits)
     big = _image_body(_data_url(_png((1024, 1024))))
     with ServerThread(app) as srv, ThreadPoolExecutor(1) as pool:
@@ -314,16 +316,16 @@ def test_decoded_images_in_flight_stay_under_the_budget_and_big_images_are_shrun
             time.sleep(0.01)
         r = httpx.post(url, json=big, timeout=10)
         assert r.status_code == 503 and r.json()["error"]["code"] == "image_budget" and r.headers["retry-after"]
-        assert 'safevlm_image_bytes_in_flight 4.194304e+06' in httpx.get(srv.url + "/metrics").text
+        assert 'safevlm_image_bytes_in_flight 1.6777216e+07' in httpx.get(srv.url + "/metrics").text
         backend.release.set()
         assert first.result().status_code == 200
         assert httpx.post(url, json=big, timeout=10).status_code == 200  # released: the next one fits
         assert 'safevlm_image_bytes_in_flight 0.0' in httpx.get(srv.url + "/metrics").text
     # with the side cap, a request holds only its shrunk images: two big ones run together
     backend = Holding()
-    app = create_app(backend, model_name="m", limits=ServeLimits(max_decoded_bytes=mib4, image_budget_bytes=mib4,
-                                                                 image_wait_s=5, max_image_side=256,
-                                                                 max_body_bytes=2 * 2**20))
+    app = create_app(backend, model_name="m", limits=ServeLimits(max_decoded_bytes=mib4,
+                                                                 image_budget_bytes=4 * mib4, image_wait_s=5,
+                                                                 max_image_side=256, max_body_bytes=2 * 2**20))
     with ServerThread(app) as srv, ThreadPoolExecutor(2) as pool:
         url = srv.base_url + "/chat/completions"
         wide = _image_body(_data_url(_png((1024, 512))))

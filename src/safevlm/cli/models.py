@@ -206,7 +206,7 @@ def serve(model: ModelOpt = "gym",
                          default_max_tokens=max_new_tokens, max_tokens=max_tokens_limit,
                          max_batch=max_batch or batch_size or 8, batch_wait_s=batch_wait_ms / 1000,
                          max_queue=max_queue, timeout_s=timeout, max_image_side=max_image_side,
-                         image_budget_bytes=budget, max_decoded_bytes=min(ServeLimits.max_decoded_bytes, budget))
+                         image_budget_bytes=budget, max_decoded_bytes=min(ServeLimits.max_decoded_bytes, budget // 4))
     loopback = host in ("127.0.0.1", "localhost", "::1")
     hosts = allow_host or (list(LOOPBACK_HOSTS) if loopback else ["*"])
     name = served_name or _served_name(model)

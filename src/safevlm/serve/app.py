@@ -175,7 +175,8 @@ def create_app(backend: Backend, *, model_name: str = "safevlm",
         try:
             with batcher.arrival():
                 prepared = await run_in_threadpool(prepare_request, req, limits)
-                need = prepared.decoded_bytes
+                kept = prepared.held_bytes(limits.max_image_side)
+                need = max(prepared.decoding_bytes, kept)  # decoding, then holding what the model processes
                 if not await budget.acquire(need, min(limits.image_wait_s, limits.timeout_s)):
                     prepared.close()
                     raise APIError(503, f"the server is busy decoding images ({budget.used / 2**20:.0f} MiB of "
@@ -184,7 +185,6 @@ def create_app(backend: Backend, *, model_name: str = "safevlm",
                 held = need
                 info.update(images=len(prepared.opened), max_tokens=params.max_new_tokens,
                             image_sizes=[f"{im.width}x{im.height}" for im in prepared.opened])
-                kept = prepared.held_bytes(limits.max_image_side)
                 sample = await run_in_threadpool(prepared.decode, limits)
                 held = await budget.shrink(need, kept)
                 try:

@@ -38,6 +38,11 @@ from safevlm.data.sample import Sample
 
 #: Pillow keeps RGB(A) images at 4 bytes per pixel: the decoded size of an image is pixels x 4.
 BYTES_PER_PIXEL = 4
+#: what the image budget reserves per pixel while decoding (the decoded image and its RGB copy) ...
+DECODING_BYTES_PER_PIXEL = 2 * BYTES_PER_PIXEL
+#: ... and per pixel of the shrunk image until the request is answered: the image, and what a model's
+#: processor makes of it (float32 per channel, 12 bytes a pixel; measured: benchmarks/serve_load.py --large)
+HELD_BYTES_PER_PIXEL = BYTES_PER_PIXEL + 12
 #: data-URL media types accepted, and the Pillow decoders they may use.
 MEDIA_TYPES = {"png": "PNG", "jpeg": "JPEG", "jpg": "JPEG", "webp": "WEBP", "gif": "GIF"}
 
@@ -53,7 +58,7 @@ class ServeLimits:
     #: decoded image bytes in flight across all requests (being decoded, or held until answered);
     #: a request that does not fit waits up to ``image_wait_s``, then gets 503 with Retry-After
     image_budget_bytes: int = 1024 * 2**20
-    image_wait_s: float = 10.0
+    image_wait_s: float = 30.0
     #: images are shrunk so no side exceeds this once decoded (None: kept as sent)
     max_image_side: int | None = 2048
     default_max_tokens: int = 256
@@ -70,9 +75,11 @@ class ServeLimits:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.max_image_side is not None and self.max_image_side < 1:
             raise ValueError(f"max_image_side must be >= 1, got {self.max_image_side}")
-        if self.image_budget_bytes < self.max_decoded_bytes:
-            raise ValueError(f"image_budget_bytes ({self.image_budget_bytes}) must be at least max_decoded_bytes "
-                             f"({self.max_decoded_bytes}), or a request at the per-request limit could never run")
+        worst = self.max_decoded_bytes * HELD_BYTES_PER_PIXEL // BYTES_PER_PIXEL  # at the limit, nothing shrunk
+        if self.image_budget_bytes < worst:
+            raise ValueError(f"image_budget_bytes ({self.image_budget_bytes}) must be at least "
+                             f"{HELD_BYTES_PER_PIXEL // BYTES_PER_PIXEL} x max_decoded_bytes ({worst}): a request at "
+                             "the per-request limit must be able to run, its images decoded and processed")
         if not 1 <= self.default_max_tokens <= self.max_tokens:
             raise ValueError(f"default_max_tokens ({self.default_max_tokens}) must be in 1..max_tokens "
                              f"({self.max_tokens})")
@@ -177,8 +184,8 @@ def open_image(url: str, limits: ServeLimits) -> Image.Image:
     return im
 
 
-def _decoded_bytes(sizes: list[tuple[int, int]]) -> int:
-    return sum(w * h * BYTES_PER_PIXEL for w, h in sizes)
+def _decoded_bytes(sizes: list[tuple[int, int]], per_pixel: int = BYTES_PER_PIXEL) -> int:
+    return sum(w * h * per_pixel for w, h in sizes)
 
 
 def _capped(size: tuple[int, int], side: int | None) -> tuple[int, int]:
@@ -213,18 +220,22 @@ class Prepared:
     opened: list[Image.Image] = field(default_factory=list)
 
     @property
-    def decoded_bytes(self) -> int:
-        """What decoding the images takes at most (RGBA estimate: 4 bytes a pixel)."""
-        return _decoded_bytes([im.size for im in self.opened])
+    def decoding_bytes(self) -> int:
+        """What decoding the images takes at most (:data:`DECODING_BYTES_PER_PIXEL`)."""
+        return _decoded_bytes([im.size for im in self.opened], DECODING_BYTES_PER_PIXEL)
 
     def held_bytes(self, max_side: int | None) -> int:
-        """What the decoded images take once shrunk to ``max_side``."""
-        return _decoded_bytes([_capped(im.size, max_side) for im in self.opened])
+        """What the images take once shrunk to ``max_side``, processed included (:data:`HELD_BYTES_PER_PIXEL`)."""
+        return _decoded_bytes([_capped(im.size, max_side) for im in self.opened], HELD_BYTES_PER_PIXEL)
 
     def decode(self, limits: ServeLimits) -> Sample:
-        """The request as a Sample, its images decoded and shrunk (runs in a worker thread: CPU work)."""
+        """The request as a Sample, its images decoded and shrunk one at a time, each full-size image
+        released before the next is decoded (runs in a worker thread: CPU work)."""
+        images = []
         try:
-            images = [decode(im, limits.max_image_side) for im in self.opened]
+            for im in self.opened:
+                images.append(decode(im, limits.max_image_side))
+                im.close()
         finally:
             self.close()
         metadata = {SYSTEM_PROMPT_KEY: self.system} if self.system is not None else {}
