@@ -128,3 +128,19 @@ def test_request_timeout_and_retries_reach_remote_models_and_judges_and_survive_
         calls["n"] = 0
         r = CliRunner().invoke(app, ["eval", "-o", str(run)])  # resumed: failed generations are retried
         assert r.exit_code == 0 and calls["n"] == 4
+
+
+def test_remote_timeouts_default_from_the_environment_or_config_everywhere(monkeypatch):
+    """Teachers, rewards and judges build their remote backends without a command-line flag: the user's
+    SAFEVLM_REQUEST_TIMEOUT / SAFEVLM_RETRIES (or request_timeout / retries in the config file) apply."""
+    from safevlm.errors import ConfigError
+
+    assert (OpenAIBackend("http://h/v1", "m").timeout_s, OpenAIBackend("http://h/v1", "m").max_retries) == (120.0, 3)
+    monkeypatch.setenv("SAFEVLM_REQUEST_TIMEOUT", "7.5")
+    monkeypatch.setenv("SAFEVLM_RETRIES", "0")
+    b = OpenAIBackend("http://h/v1", "m")
+    assert (b.timeout_s, b.max_retries) == (7.5, 0)
+    assert OpenAIBackend("http://h/v1", "m", timeout_s=2, max_retries=1).timeout_s == 2.0  # a flag wins
+    monkeypatch.setenv("SAFEVLM_RETRIES", "many")
+    with pytest.raises(ConfigError, match="request_timeout / retries"):
+        OpenAIBackend("http://h/v1", "m")

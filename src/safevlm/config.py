@@ -8,6 +8,8 @@ Config file example::
     data_root: /data/vlm-safety
     bench_paths: [/home/me/my-benchmarks]
     trust_code: false           # run user Python: spec hooks, file judges (--trust-code)
+    request_timeout: 120        # remote (openai:) models, judges, teachers, rewards: seconds per attempt
+    retries: 3                  # ... and retries after a timeout, 429 or 5xx
     benchmarks:
       mm-safetybench: {image_root: /data/MM-SafetyBench/imgs}
 """
@@ -83,6 +85,22 @@ def trust_code() -> bool:
 
 
 trust_hooks = trust_code  # the older name, used by the benchmark layer
+
+
+def remote_defaults() -> tuple[float, int]:
+    """``(timeout_s, max_retries)`` for remote backends wherever they are used (models, judges, teachers,
+    rewards) when a command does not set them (``--request-timeout``, ``--retries``):
+    ``SAFEVLM_REQUEST_TIMEOUT`` / ``SAFEVLM_RETRIES``, else ``request_timeout`` / ``retries`` in the
+    config file, else 120 s and 3 retries."""
+    cfg = user_config()
+    try:
+        timeout = float(os.environ.get("SAFEVLM_REQUEST_TIMEOUT") or cfg.get("request_timeout") or 120.0)
+        retries = int(os.environ.get("SAFEVLM_RETRIES") or cfg.get("retries", 3))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"request_timeout / retries: expected numbers ({exc})") from exc
+    if timeout <= 0 or retries < 0:
+        raise ConfigError(f"request_timeout must be > 0 and retries >= 0, got {timeout} and {retries}")
+    return timeout, retries
 
 
 def benchmark_overrides(name: str) -> dict[str, Any]:

@@ -28,9 +28,9 @@ TrustCodeOpt = Annotated[bool, typer.Option("--trust-code", "--trust-hooks", hel
 TrustHooksOpt = TrustCodeOpt  # its older name
 RequestTimeoutOpt = Annotated[float | None, typer.Option("--request-timeout", min=0.1, help="Remote (openai:) "
                                                          "backends: seconds one attempt of a request may take "
-                                                         "(default 120).")]
+                                                         "(default 120, or request_timeout in the config file).")]
 RetriesOpt = Annotated[int | None, typer.Option("--retries", min=0, help="Remote (openai:) backends: retries of a "
-                                                "request that timed out or got 429/5xx (default 3).")]
+                                                "request that timed out or got 429/5xx (default 3, or retries in the config file).")]
 GuardFailOpenOpt = Annotated[bool, typer.Option("--guard-fail-open", help="guard: specs: when the rewriter fails, "
                                                 "send the request unrewritten instead of refusing (the default "
                                                 "fails closed).")]
