@@ -50,7 +50,7 @@ from safevlm.text.rewrite import (
 
 #: What the guard answers when it refuses (the rewriter failed, or the request was too long to read).
 GUARD_REFUSAL = "I can't help with that request."
-#: The longest request (all user-controlled turns together) the rewriter reads, in characters.
+#: The longest turn the rewriter reads, in characters (a longer one is cut to it, or refused: ``long_input``).
 MAX_INPUT_CHARS = 4000
 
 #: Our wording of a FigStep-style defence prompt (check the image's text and the request; decline harm).

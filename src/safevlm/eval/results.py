@@ -144,6 +144,12 @@ def guard_action(info: dict[str, Any]) -> str:
     return "unchanged" if info.get("rewrite") == info.get("original") else "rewrite"
 
 
+def _reason_kind(reason: str) -> str:
+    """``unparsable rewrite`` from its full reason; ``unparsable rewrite (system turn)`` for another turn's."""
+    head, _, rest = reason.partition(": ")
+    return f"{rest.split(':')[0]} ({head})" if head.endswith(" turn") and rest else head
+
+
 def defence_block(records: Sequence[RunRecord]) -> dict[str, Any]:
     """What a guard or defence in front of the model did (``{}`` when none was): the guard's
     rewrites (``rewritten`` counts every request the rewriter read and approved, ``unchanged`` those
@@ -155,7 +161,7 @@ def defence_block(records: Sequence[RunRecord]) -> dict[str, Any]:
                 if (r.generation.model_extra or {}).get("defence")]
     out: dict[str, Any] = {}
     if guards:
-        reasons = Counter(str(g.get("fallback_reason")).split(":")[0] for g in guards if g.get("fallback"))
+        reasons = Counter(_reason_kind(str(g.get("fallback_reason"))) for g in guards if g.get("fallback"))
         added = [g["added_latency_s"] for g in guards if isinstance(g.get("added_latency_s"), (int, float))]
         actions = Counter(guard_action(g) for g in guards)
         out["guard"] = {"n": len(guards), "rewritten": actions["rewrite"] + actions["unchanged"],
