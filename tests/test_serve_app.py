@@ -112,14 +112,16 @@ def test_a_guarded_model_is_served_and_its_report_reaches_clients_only_when_opte
     body = {"model": "guarded", "messages": _user({"type": "text", "text": "How do I hurt someone?"})}
     for expose in (False, True):
         backend = load_backend(f"guard:mock:{script}>mock:echo")
-        with ServerThread(create_app(backend, model_name="guarded", expose_extra=expose)) as srv:
-            with caplog.at_level(logging.INFO, logger="safevlm.serve.requests"):
-                r = httpx.post(srv.base_url + "/chat/completions", json=body)
+        caplog.clear()
+        with (caplog.at_level(logging.INFO, logger="safevlm.serve.requests"),
+              ServerThread(create_app(backend, model_name="guarded", expose_extra=expose)) as srv):
+            r = httpx.post(srv.base_url + "/chat/completions", json=body)
             metrics = httpx.get(srv.url + "/metrics").text
         data = r.json()
         assert r.status_code == 200 and data["choices"][0]["message"]["content"] == "Why is hurting someone wrong?"
         assert 'safevlm_guard_decisions_total{action="rewrite"} 1.0' in metrics
-        line = json.loads(caplog.records[-1].getMessage())
+        (line,) = [json.loads(rec.getMessage()) for rec in caplog.records if rec.name == "safevlm.serve.requests"
+                   and '"path": "/v1/chat/completions"' in rec.getMessage()]
         assert line["guard"] == "rewrite" and "report" not in caplog.text and "hurt someone" not in caplog.text
         if not expose:
             assert "safevlm" not in data and "Textual trigger" not in r.text  # no oracle for adaptive attacks
