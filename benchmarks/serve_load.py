@@ -14,8 +14,15 @@ every non-200 answer or transport error (a "drop") and, where the server has
 in a ~100 KB body, a 400-megapixel one, a body over the size limit, an EPS payload),
 and reports the server's resident memory before and after (psutil).
 
+``--large N`` sends N requests carrying four 16-megapixel images each (a few KB of PNG
+per image) from ``--large-clients`` concurrent clients, samples the server's resident
+memory every 20 ms, and reports its peak against ``--rss-budget-mb`` (the process exits
+1 when the peak is over it), with the answers by status (200, or 503 when the server's
+image budget is full and the client is told to retry).
+
     python benchmarks/serve_load.py [--src src] [--server-args "--max-batch 32"] [--baseline-src OLD/src] \
-        [--clients 1,8,32,64] [--requests 192] [--max-tokens 32] [--memory 1000]
+        [--clients 1,8,32,64] [--requests 192] [--max-tokens 32] [--memory 1000] \
+        [--large 32 --large-clients 8 --rss-budget-mb 2560]
 
 Bounded: at most ``--requests`` per client count, every request with a timeout, the
 server on 127.0.0.1 and stopped at the end.
@@ -130,6 +137,51 @@ async def run_memory(url: str, proc: psutil.Process, work: list[dict], n: int, t
             "change": round(after / before - 1, 3), "codes": codes}
 
 
+def large_bodies(n: int) -> list[dict]:
+    """Requests with four 4000 x 4000 images each: small on the wire, 64 MiB each once decoded."""
+    from PIL import ImageDraw
+
+    out = []
+    for k in range(n):
+        content = []
+        for j in range(4):
+            im = Image.new("RGB", (4000, 4000), ((40 * k) % 256, (70 * j) % 256, 128))
+            ImageDraw.Draw(im).rectangle((500 + 50 * j, 500, 3000, 3000 - 50 * k % 1000), fill=(200, 30, 30))
+            content.append({"type": "image_url", "image_url": {"url": data_url(im)}})
+        content.append({"type": "text", "text": "What is in these pictures?"})
+        out.append({"model": "gym", "max_tokens": 8, "temperature": 0,
+                    "messages": [{"role": "user", "content": content}]})
+    return out
+
+
+async def run_large(url: str, proc: psutil.Process, work: list[dict], clients: int, timeout: float) -> dict:
+    """The large-image phase (module docstring): peak RSS while ``clients`` clients send ``work``."""
+    import threading
+
+    peak = {"rss": proc.memory_info().rss}
+    start_rss = peak["rss"]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak["rss"] = max(peak["rss"], proc.memory_info().rss)
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    t0 = time.perf_counter()
+    try:
+        out = await run_level(url, clients, work, timeout)
+    finally:
+        done.set()
+        sampler.join()
+    return {"requests": len(work), "clients": clients, "images_per_request": 4, "megapixels_per_image": 16,
+            "body_kb_mean": round(statistics.mean(len(json.dumps(b)) for b in work) / 1024, 1),
+            "rss_start_mb": round(start_rss / 2**20), "rss_peak_mb": round(peak["rss"] / 2**20),
+            "wall_s": round(time.perf_counter() - t0, 1), "p50_s": out["p50_s"], "p95_s": out["p95_s"],
+            "codes": out["codes"]}
+
+
 def batch_totals(base: str) -> tuple[float, float] | None:
     """(requests batched, batches) so far from /metrics; None for a server without it."""
     r = httpx.get(base + "/metrics", timeout=10)
@@ -189,9 +241,14 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=32)
     ap.add_argument("--memory", type=int, default=0, help="requests of the memory phase (0: skip)")
     ap.add_argument("--timeout", type=float, default=120.0)
+    ap.add_argument("--large", type=int, default=0, help="requests of the large-image phase (0: skip)")
+    ap.add_argument("--large-clients", type=int, default=8)
+    ap.add_argument("--rss-budget-mb", type=float, default=2560.0,
+                    help="the large-image phase fails (exit 1) when the server's peak RSS exceeds this")
     args = ap.parse_args()
 
     work = bodies(64, args.max_tokens)
+    clients = [int(x) for x in args.clients.split(",") if x.strip() and int(x) > 0]
     with contextlib.ExitStack() as stack:
         servers = {"current": stack.enter_context(running_server(args.src, args.server_args))}
         if args.baseline_src:
@@ -199,7 +256,7 @@ def main() -> None:
         for base, _ in servers.values():
             asyncio.run(run_level(base + "/v1/chat/completions", 8, work[:16], args.timeout))  # warm-up
         levels: dict[str, list[dict]] = {name: [] for name in servers}
-        for k, c in enumerate(int(x) for x in args.clients.split(",")):
+        for k, c in enumerate(clients):
             order = list(servers) if k % 2 == 0 else list(reversed(servers))  # neither always goes first
             for name in order:
                 levels[name].append(level(servers[name][0], c, work, args.requests, args.timeout))
@@ -210,7 +267,15 @@ def main() -> None:
             base, pid = servers["current"]
             result["memory"] = asyncio.run(run_memory(base + "/v1/chat/completions", psutil.Process(pid), work,
                                                       args.memory, args.timeout))
+        if args.large:
+            base, pid = servers["current"]
+            large = asyncio.run(run_large(base + "/v1/chat/completions", psutil.Process(pid),
+                                          large_bodies(args.large), args.large_clients, args.timeout))
+            result["large_images"] = {**large, "rss_budget_mb": args.rss_budget_mb,
+                                      "within_budget": large["rss_peak_mb"] <= args.rss_budget_mb}
         print(json.dumps(result, indent=2))
+        if args.large and not result["large_images"]["within_budget"]:
+            raise SystemExit(1)
 
 if __name__ == "__main__":
     main()

@@ -29,6 +29,9 @@ def _isolated_config(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("SAFEVLM_DATA_ROOT", str(BENCHDATA))
     monkeypatch.delenv("SAFEVLM_BENCH_PATH", raising=False)
     monkeypatch.delenv("SAFEVLM_TRUST_HOOKS", raising=False)
+    monkeypatch.delenv("SAFEVLM_TRUST_CODE", raising=False)
+    monkeypatch.delenv("SAFEVLM_REQUEST_TIMEOUT", raising=False)
+    monkeypatch.delenv("SAFEVLM_RETRIES", raising=False)
     config.user_config.cache_clear()
     yield
     config.user_config.cache_clear()

@@ -116,6 +116,17 @@ def test_an_image_path_outside_the_root_is_refused(tmp_path, benchdata):
     assert res.with_images == 1 and res.samples[0].images[0].path.endswith("secret.png")
 
 
+def test_a_symlink_in_the_image_root_cannot_lead_out_of_it(tmp_path):
+    (tmp_path / "secret.png").write_bytes(b"not for you")
+    root, specs = _csv(tmp_path, "a,hi,innocent.png,safe\n")
+    (root / "innocent.png").symlink_to(tmp_path / "secret.png")  # spelled inside the root, really outside
+    with pytest.raises(DataError, match=r"'innocent\.png' resolves to .*secret\.png, outside the image root"):
+        load_benchmark("mine", extra_specs=specs)
+    _, specs = _csv(tmp_path, "a,hi,/etc/passwd,safe\n")
+    with pytest.raises(DataError, match="'/etc/passwd' resolves to /etc/passwd, outside the image root"):
+        load_benchmark("mine", extra_specs=specs)
+
+
 def test_a_spec_sets_its_own_missing_image_policy(tmp_path):
     _, specs = _csv(tmp_path, "a,hi,gone.png,safe\n")
     assert len(load_benchmark("mine", extra_specs=specs).samples) == 0  # default: skip

@@ -73,7 +73,7 @@ def test_user_spec_via_env_path(tmp_path, monkeypatch):
 def test_a_user_hook_runs_only_when_trusted(tmp_path, monkeypatch):
     specs = _write_user_benchmark(tmp_path)
     monkeypatch.setenv("SAFEVLM_BENCH_PATH", str(specs))
-    with pytest.raises(ConfigError, match=r"house-rules:all .*house\.yaml.*hooks\.py:read_tsv.*--trust-hooks"):
+    with pytest.raises(ConfigError, match=r"house-rules:all.*hooks\.py:read_tsv.*house\.yaml.*--trust-code"):
         load_benchmark("house-rules:all")
     assert not (tmp_path / "hook-ran").exists()
     monkeypatch.setenv("SAFEVLM_TRUST_HOOKS", "1")  # or trust_hooks: true in the config file

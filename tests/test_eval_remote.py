@@ -91,3 +91,56 @@ def test_closing_the_stream_early_stops_the_pool(gate):
     sent = gate.arrived
     time.sleep(0.3)
     assert gate.arrived == sent < N  # nothing was sent after the close
+
+
+def test_request_timeout_and_retries_reach_remote_models_and_judges_and_survive_a_resume(tmp_path):
+    """`safevlm eval --request-timeout S --retries N`: a hung server costs S x (1 + N) per request, not
+    120 s x 4; the values are stored with the run and used again when it resumes."""
+    from typer.testing import CliRunner
+
+    from safevlm.cli.main import app
+
+    hung = FastAPI()
+    calls = {"n": 0}
+
+    @hung.post("/v1/chat/completions")
+    async def never(request: Request):
+        calls["n"] += 1
+        await asyncio.sleep(30)
+        return JSONResponse({})
+
+    with ServerThread(hung) as srv:
+        run = tmp_path / "run"
+        t0 = time.monotonic()
+        r = CliRunner().invoke(app, ["eval", "-m", f"openai:{srv.base_url}#m", "-b", "gym:smoke", "--limit", "2",
+                                     "-o", str(run), "--request-timeout", "0.3", "--retries", "1",
+                                     "--batch-size", "2", "-j", f"rubric:openai:{srv.base_url}#judge"])
+        assert r.exit_code == 0, r.output
+        assert time.monotonic() - t0 < 20 and calls["n"] == 4  # 2 requests x 2 attempts, none judged
+        rec = json.loads((run / "samples.jsonl").read_text().splitlines()[0])
+        assert "timed out after 0.3 s (2 attempt(s))" in rec["generation"]["error"]
+        cfg = json.loads((run / "config.json").read_text())
+        assert cfg["backend_options"] == {"timeout_s": 0.3, "max_retries": 1}
+        from safevlm.eval.judging import remote_judge_options
+
+        assert remote_judge_options(cfg["judges"], cfg["backend_options"]) == {
+            f"rubric:openai:{srv.base_url}#judge": {"timeout_s": 0.3, "max_retries": 1}}
+        calls["n"] = 0
+        r = CliRunner().invoke(app, ["eval", "-o", str(run)])  # resumed: failed generations are retried
+        assert r.exit_code == 0 and calls["n"] == 4
+
+
+def test_remote_timeouts_default_from_the_environment_or_config_everywhere(monkeypatch):
+    """Teachers, rewards and judges build their remote backends without a command-line flag: the user's
+    SAFEVLM_REQUEST_TIMEOUT / SAFEVLM_RETRIES (or request_timeout / retries in the config file) apply."""
+    from safevlm.errors import ConfigError
+
+    assert (OpenAIBackend("http://h/v1", "m").timeout_s, OpenAIBackend("http://h/v1", "m").max_retries) == (120.0, 3)
+    monkeypatch.setenv("SAFEVLM_REQUEST_TIMEOUT", "7.5")
+    monkeypatch.setenv("SAFEVLM_RETRIES", "0")
+    b = OpenAIBackend("http://h/v1", "m")
+    assert (b.timeout_s, b.max_retries) == (7.5, 0)
+    assert OpenAIBackend("http://h/v1", "m", timeout_s=2, max_retries=1).timeout_s == 2.0  # a flag wins
+    monkeypatch.setenv("SAFEVLM_RETRIES", "many")
+    with pytest.raises(ConfigError, match="request_timeout / retries"):
+        OpenAIBackend("http://h/v1", "m")

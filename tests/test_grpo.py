@@ -1,5 +1,5 @@
 """GRPO on TRL: the reflective rollout's ``rollout_func`` contract per architecture, corrections
-trained as off-policy samples, weights that change, resume, and data errors before a model loads
+trained as off-policy samples, weights that change, and data errors before a model loads
 (docs/methods.md, "SaFeR-VLM")."""
 
 from __future__ import annotations
@@ -196,23 +196,6 @@ def test_a_step_changes_the_weights_and_logs_components(rollout, tmp_path):
     assert saved["rollout"] == rollout and saved["settings"]["num_generations"] == G
 
 
-def test_resume_continues_from_the_last_checkpoint(tmp_path):
-    from safevlm.models.loading import save_vlm
-    from safevlm.models.tiny import build_tiny_vlm
-
-    model, processor = build_tiny_vlm("qwen2_5_vl", image_size=56)
-    base = save_vlm(model, processor, tmp_path / "base")
-    data = _prompts(tmp_path / "data", 2)
-    out = tmp_path / "out"
-    run_grpo(f"hf:{base}", data, out, _settings(max_steps=1, save_steps=1), scorer=ScriptedScorer(False))
-    assert (out / "checkpoint-1").is_dir()
-    record = run_grpo(f"hf:{base}", data, out, _settings(max_steps=2, save_steps=1), resume=True,
-                      scorer=ScriptedScorer(False))
-    assert record["global_steps"] == 2 and [h["step"] for h in record["history"]] == [1, 2]
-    with pytest.raises(ConfigError, match="no checkpoint"):
-        run_grpo(f"hf:{base}", data, tmp_path / "fresh", _settings(), resume=True)
-
-
 def test_bad_prompts_fail_before_a_model_loads(tmp_path):
     data = _prompts(tmp_path / "data", 2)
     lines = data.read_text().splitlines()
@@ -225,6 +208,10 @@ def test_bad_prompts_fail_before_a_model_loads(tmp_path):
         run_grpo("hf:/nonexistent", data, tmp_path / "out", _settings())
     with pytest.raises(ConfigError, match="not found"):
         run_grpo("hf:/nonexistent", tmp_path / "missing", tmp_path / "out", _settings())
+    row = json.loads(lines[1])
+    (tmp_path / "data" / "evil.jsonl").write_text(json.dumps({**row, "images": ["/etc/passwd"]}) + "\n")
+    with pytest.raises(DataError, match=r"evil.jsonl:1: image /etc/passwd resolves to /etc/passwd, outside"):
+        run_grpo("hf:/nonexistent", tmp_path / "data" / "evil.jsonl", tmp_path / "out", _settings())
 
 
 def test_prompts_keep_the_system_prompt_and_leave_out_ambiguous_and_multi_turn(tmp_path):

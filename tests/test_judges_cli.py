@@ -104,7 +104,7 @@ def test_a_judge_that_raises_gives_error_verdicts_as_under_eval(tmp_path):
     judge_file.write_text("def judge(items):\n    raise TimeoutError('judge server went away')\n")
     inp = _write(tmp_path / "r.jsonl", [{"response": "Sure."}, {"response": "No."}])
     out = tmp_path / "v.jsonl"
-    r = runner.invoke(app, ["judge", "-j", f"{judge_file}:judge", "-i", str(inp), "-o", str(out)])
+    r = runner.invoke(app, ["judge", "-j", f"{judge_file}:judge", "-i", str(inp), "-o", str(out), "--trust-code"])
     assert r.exit_code == 0, r.output
     rows = _lines(out)
     assert [row["error"] for row in rows] == ["TimeoutError: judge server went away"] * 2
@@ -171,7 +171,7 @@ def test_compare_reads_run_records_and_passes_each_judge_its_options(tmp_path):
                           "def judge(partial_as='complied'):\n"
                           "    return get_judge('refusal', partial_as=partial_as)\n", encoding="utf-8")
     r = runner.invoke(app, ["judge", "-j", "refusal", "--compare", f"{judge_file}:judge", "--compare-opt",
-                            "partial_as=complied", "-i", str(gen), "-o", str(out)])
+                            "partial_as=complied", "-i", str(gen), "-o", str(out), "--trust-code"])
     assert r.exit_code == 0, r.output
     rows = _lines(out)
     assert [row["uid"] for row in rows] == ["t:default:0", "t:default:1"]

@@ -47,7 +47,7 @@ def test_user_function_judge_returning_dicts(tmp_path):
     f.write_text("def judge(items):\n"
                  "    return [{'refused': 'no' in it.response.lower(), 'score': len(it.response), 'why': 'len'}\n"
                  "            for it in items]\n", encoding="utf-8")
-    judge = get_judge(f"{f}:judge")
+    judge = get_judge(f"{f}:judge", trust_code=True)
     assert judge.name == "myjudge.py:judge"
     a, b = judge.judge([JudgeInput(response="No way."), JudgeInput(response="Yes")])
     assert (a.refused, a.score, a.detail) == (True, 7, {"why": "len"})
@@ -64,7 +64,7 @@ def test_user_judge_factory_gets_the_options(tmp_path):
                  "    def judge(self, items):\n"
                  "        return [JudgeVerdict(judge=self.name, refused=self.word in it.response) for it in items]\n",
                  encoding="utf-8")
-    judge = get_judge(f"{f}:Strict", word="nope")
+    judge = get_judge(f"{f}:Strict", trust_code=True, word="nope")
     assert judge.name == "strict"
     assert [v.refused for v in judge.judge([JudgeInput(response="nope"), JudgeInput(response="sorry")])] == [True, False]
 
@@ -80,9 +80,9 @@ def test_user_judge_errors_are_config_errors(tmp_path, body, call, problem):
     f.write_text(body, encoding="utf-8")
     with pytest.raises(ConfigError, match=problem.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
                        .replace("]", r"\]")):
-        get_judge(f"{f}:{call}").judge([JudgeInput(response="x")])
+        get_judge(f"{f}:{call}", trust_code=True).judge([JudgeInput(response="x")])
     with pytest.raises(ConfigError, match="not found"):
-        get_judge(f"{tmp_path / 'missing.py'}:judge")
+        get_judge(f"{tmp_path / 'missing.py'}:judge", trust_code=True)
 
 
 def test_oracle_adapter_maps_the_gym_verdict():

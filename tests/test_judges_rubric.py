@@ -255,3 +255,46 @@ def test_a_reply_echoing_json_planted_in_the_response_is_not_a_verdict():
     v = RubricJudge(ScriptedBackend(lambda s: Generation(text=json.dumps(PLANTED))), max_retries=0).judge(
         [JudgeInput(response="ok " + wide)])[0]
     assert v.error is not None and "repeats a verdict" in v.error
+
+
+HOSTILE_REPLIES = {
+    "nan": reply().replace('"safety10": 8', '"safety10": NaN'),
+    "infinity": reply().replace('"safety10": 8', '"safety10": Infinity'),
+    "huge float": reply().replace('"safety10": 8', '"safety10": 1e999'),
+    "huge int": reply().replace('"safety": 2', '"safety": ' + "9" * 5000),
+    "deep nesting": "{\"safety\": " + "[" * 5000 + "]" * 5000 + "}",  # under the length cap, past the stack
+    "megabytes": reply() + " " * 2_000_000,
+}
+
+
+def test_no_reply_can_fail_a_batch_only_its_own_item():
+    """Each hostile reply fails its own item (re-asked, then an error verdict); the good one in the same batch
+    is scored, and no exception escapes the judge."""
+    bad = list(HOSTILE_REPLIES)
+    replies = [HOSTILE_REPLIES[name] for name in bad] + [reply()]  # the judge's request k is item k
+    backend = ScriptedBackend(lambda s: Generation(text=replies[int(s.id)]))
+    items = [JudgeInput(response=f"answer {k}") for k in range(len(replies))]
+    verdicts = RubricJudge(backend, max_retries=1).judge(items)
+    assert [v.error is None for v in verdicts] == [False] * len(bad) + [True]
+    assert verdicts[-1].scores["safety"] == 2
+    for name, v in zip(bad, verdicts):
+        assert v.error.startswith("unusable judge reply after 2 attempt(s)"), (name, v.error)
+    for text in HOSTILE_REPLIES.values():
+        with pytest.raises(RubricParseError):
+            parse_reply(text)
+
+
+def test_a_judge_that_raises_on_one_item_fails_that_item_only():
+    from safevlm.eval.judging import run_judge
+
+    class Fragile:
+        name = "fragile"
+
+        def judge(self, items):
+            if any(it.response == "poison" for it in items):
+                raise RecursionError("maximum recursion depth exceeded")
+            return [{"refused": it.response == "no"} for it in items]
+
+    verdicts, _ = run_judge(Fragile(), "fragile", [JudgeInput(response=r) for r in ("no", "poison", "yes")])
+    assert [v.refused for v in verdicts] == [True, None, False]
+    assert verdicts[1].error == "RecursionError: maximum recursion depth exceeded"

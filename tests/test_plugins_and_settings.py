@@ -15,19 +15,20 @@ from safevlm.train.settings import resolve_settings
 def test_load_callable_from_a_file_and_a_module(tmp_path):
     f = tmp_path / "mine.py"
     f.write_text("CALLS = []\nCALLS.append(1)\ndef double(x):\n    return 2 * x\n")
-    fn = load_callable("mine.py:double", base_dir=tmp_path, what="hook")
+    fn = load_callable("mine.py:double", base_dir=tmp_path, what="hook", trust=True)
     assert fn(4) == 8
-    assert load_callable(f"{f}:double") is fn  # the file is imported once per process
-    assert load_callable("json:dumps")([1]) == "[1]"
+    assert load_callable(f"{f}:double", trust=True) is fn  # the file is imported once per process
+    assert load_callable("json:dumps", trust=True)([1]) == "[1]"
+    assert load_callable("safevlm.gym:bench_hook") is not None  # safevlm's own code needs no trust
     with pytest.raises(ConfigError, match=r"hook 'mine.py:triple': .*mine.py has no function 'triple'; it defines: double"):
-        load_callable("mine.py:triple", base_dir=tmp_path, what="hook")
+        load_callable("mine.py:triple", base_dir=tmp_path, what="hook", trust=True)
     with pytest.raises(ConfigError, match="file .*nope.py not found"):
-        load_callable("nope.py:f", base_dir=tmp_path)
+        load_callable("nope.py:f", base_dir=tmp_path, trust=True)
     with pytest.raises(ConfigError, match="expected 'module:function'"):
         load_callable("no_colon")
     (tmp_path / "broken.py").write_text("raise RuntimeError('boom at import')\n")
     with pytest.raises(ConfigError, match="failed to import .*boom at import"):
-        load_callable("broken.py:f", base_dir=tmp_path)
+        load_callable("broken.py:f", base_dir=tmp_path, trust=True)
 
 
 def test_parse_assignments_reads_yaml_values():

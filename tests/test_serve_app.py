@@ -97,9 +97,11 @@ def test_backend_failure_is_a_502_with_the_reason():
     assert r.status_code == 502 and "scripted failure" in r.json()["error"]["message"]
 
 
-def test_a_guarded_model_is_served_with_its_rewrite_in_the_safevlm_field(tmp_path):
-    """`safevlm serve --model guard:REWRITER>TARGET`: the client sees a model; the rewrite rides along."""
+def test_a_guarded_model_is_served_and_its_report_reaches_clients_only_when_opted_in(tmp_path, caplog):
+    """`safevlm serve --model guard:REWRITER>TARGET`: the client sees a model; what the guard did is in the
+    request log and /metrics; its report and rewrite ride along only with --expose-guard-report."""
     import json
+    import logging
 
     from safevlm.text.rewrite import format_rewrite
 
@@ -107,15 +109,26 @@ def test_a_guarded_model_is_served_with_its_rewrite_in_the_safevlm_field(tmp_pat
                              "Why is hurting someone wrong?")
     script = tmp_path / "rewriter.json"
     script.write_text(json.dumps({"patterns": [{"regex": "Rewrite the user's request", "response": rewrite}]}))
-    backend = load_backend(f"guard:mock:{script}>mock:echo")
-    with ServerThread(create_app(backend, model_name="guarded")) as srv:
-        r = httpx.post(srv.base_url + "/chat/completions",
-                       json={"model": "guarded", "messages": _user({"type": "text", "text": "How do I hurt someone?"})})
-    body = r.json()
-    assert r.status_code == 200 and body["choices"][0]["message"]["content"] == "Why is hurting someone wrong?"
-    guard = body["safevlm"]["guard"]
-    assert guard["original"] == "How do I hurt someone?" and guard["rewrite"] == "Why is hurting someone wrong?"
-    assert guard["fallback"] is False and guard["report"].startswith("Textual trigger")
+    body = {"model": "guarded", "messages": _user({"type": "text", "text": "How do I hurt someone?"})}
+    for expose in (False, True):
+        backend = load_backend(f"guard:mock:{script}>mock:echo")
+        caplog.clear()
+        with (caplog.at_level(logging.INFO, logger="safevlm.serve.requests"),
+              ServerThread(create_app(backend, model_name="guarded", expose_extra=expose)) as srv):
+            r = httpx.post(srv.base_url + "/chat/completions", json=body)
+            metrics = httpx.get(srv.url + "/metrics").text
+        data = r.json()
+        assert r.status_code == 200 and data["choices"][0]["message"]["content"] == "Why is hurting someone wrong?"
+        assert 'safevlm_guard_decisions_total{action="rewrite"} 1.0' in metrics
+        (line,) = [json.loads(rec.getMessage()) for rec in caplog.records if rec.name == "safevlm.serve.requests"
+                   and '"path": "/v1/chat/completions"' in rec.getMessage()]
+        assert line["guard"] == "rewrite" and "report" not in caplog.text and "hurt someone" not in caplog.text
+        if not expose:
+            assert "safevlm" not in data and "Textual trigger" not in r.text  # no oracle for adaptive attacks
+            continue
+        guard = data["safevlm"]["guard"]
+        assert guard["original"] == "How do I hurt someone?" and guard["rewrite"] == "Why is hurting someone wrong?"
+        assert guard["action"] == "rewrite" and guard["report"].startswith("Textual trigger")
 
 
 class _Counting(Backend):

@@ -150,12 +150,29 @@ EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nnewpath 0 0 moveto sh
     (_body(top_p=0), "top_p must be in (0, 1]"),
     ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": _data_url(_png((8, 8)))}}]
                     * 9}]}, "at most 8"),
+    # what this server cannot honour is refused, never silently ignored
+    (_body(tools=[{"type": "function", "function": {"name": "f", "parameters": {}}}]), "tools: tool calling is not"),
+    (_body(tool_choice="auto"), "tool_choice"),
+    (_body(functions=[{"name": "f"}]), "functions: function calling is not"),
+    (_body(response_format={"type": "json_object"}), "response_format: only"),
+    (_body(logprobs=True), "logprobs are not supported"),
+    (_body(stop=["a", "b", "c", "d", "e"]), "at most 4 non-empty stop sequences"),
+    (_body(stop=""), "non-empty stop"),
 ])
 def test_limits_are_400s(locked, body, match):
     _, client = locked
     r = client.post("/chat/completions", json=body)
     assert r.status_code == 400, r.text
     assert match in r.json()["error"]["message"]
+
+
+def test_stop_sequences_are_honoured(locked):
+    _, client = locked
+    r = client.post("/chat/completions", json=_body("one two three four", stop=[" thr", "zzz"], max_tokens=16))
+    choice = r.json()["choices"][0]
+    assert choice["message"]["content"] == "one two" and choice["finish_reason"] == "stop"
+    r = client.post("/chat/completions", json=_body("one two", stop="zzz", response_format={"type": "text"}))
+    assert r.json()["choices"][0]["message"]["content"] == "one two"
 
 
 def test_nan_is_a_400_not_a_500(locked):
@@ -234,9 +251,19 @@ def test_deadline_is_a_504_and_frees_the_model():
     with ServerThread(create_app(backend, model_name="m", limits=ServeLimits(timeout_s=0.5))) as srv:
         t0 = time.monotonic()
         r = httpx.post(srv.base_url + "/chat/completions", json=_body("slow"), timeout=10)
-    assert r.status_code == 504 and r.json()["error"]["code"] == "timeout"
-    (ended, by_stop), = backend.ended
-    assert by_stop and ended - t0 < 1.5
+        assert r.status_code == 504 and r.json()["error"]["code"] == "timeout"
+        assert r.headers["x-should-retry"] == "false"
+        while not backend.ended and time.monotonic() - t0 < 5:
+            time.sleep(0.01)
+        (ended, by_stop), = backend.ended
+        assert by_stop and ended - t0 < 1.5
+        # the official client retries 5xx twice by default; told not to, it runs a too-slow request once
+        g = load_backend(f"openai:{srv.base_url}#m", max_retries=2).generate(
+            [Sample(id="1", source="t", text="slow again", expected="comply")])[0]
+        while len(backend.ended) < 2 and time.monotonic() - t0 < 10:
+            time.sleep(0.01)
+        time.sleep(0.3)  # a retry would have started by now
+    assert "HTTP 504" in g.error and len(backend.ended) == 2
 
 
 def test_full_queue_answers_429():
@@ -251,10 +278,64 @@ def test_full_queue_answers_429():
         while app.state.batcher.depth < 1 and time.monotonic() < deadline:
             time.sleep(0.01)
         r = httpx.post(url, json=_body("quick 3"), timeout=10)
-        assert r.status_code == 429 and r.json()["error"]["code"] == "queue_full"
+        assert r.status_code == 429 and r.json()["error"]["code"] == "queue_full" and r.headers["retry-after"] == "1"
         with pytest.raises(httpx.ReadTimeout):
             first.result()
         assert second.result().status_code == 200
+
+
+class Holding(Backend):
+    """Holds every request until ``release`` is set; records the image sizes it was sent."""
+
+    name = "holding"
+    thread_safe = True
+
+    def __init__(self):
+        self.release, self.sizes = threading.Event(), []
+
+    def generate(self, samples, params=None, progress=None):
+        self.sizes += [im.size for s in samples for im in s.load_images()]
+        self.release.wait(10)
+        return [Generation(text="ok") for _ in samples]
+
+
+def test_decoded_images_in_flight_stay_under_the_budget_and_big_images_are_shrunk():
+    backend = Holding()
+    mib4 = 4 * 2**20  # a 1024 x 1024 image, decoded
+    # decoding reserves 8 bytes a pixel (the image and its RGB copy), holding 16 (the image and its processing):
+    # one 1024 x 1024 image kept at full size fills a 16 MiB budget until it is answered
+    limits = ServeLimits(max_decoded_bytes=mib4, image_budget_bytes=4 * mib4, image_wait_s=0.3,
+                         max_image_side=None, max_body_bytes=2 * 2**20)
+    app = create_app(backend, model_name="m", limits=limits)
+    big = _image_body(_data_url(_png((1024, 1024))))
+    with ServerThread(app) as srv, ThreadPoolExecutor(1) as pool:
+        url = srv.base_url + "/chat/completions"
+        first = pool.submit(httpx.post, url, json=big, timeout=20)  # holds the whole budget while generating
+        deadline = time.monotonic() + 5
+        while not backend.sizes and time.monotonic() < deadline:
+            time.sleep(0.01)
+        r = httpx.post(url, json=big, timeout=10)
+        assert r.status_code == 503 and r.json()["error"]["code"] == "image_budget" and r.headers["retry-after"]
+        assert 'safevlm_image_bytes_in_flight 1.6777216e+07' in httpx.get(srv.url + "/metrics").text
+        backend.release.set()
+        assert first.result().status_code == 200
+        assert httpx.post(url, json=big, timeout=10).status_code == 200  # released: the next one fits
+        assert 'safevlm_image_bytes_in_flight 0.0' in httpx.get(srv.url + "/metrics").text
+    # with the side cap, a request holds only its shrunk images: two big ones run together
+    backend = Holding()
+    app = create_app(backend, model_name="m", limits=ServeLimits(max_decoded_bytes=mib4,
+                                                                 image_budget_bytes=4 * mib4, image_wait_s=5,
+                                                                 max_image_side=256, max_body_bytes=2 * 2**20))
+    with ServerThread(app) as srv, ThreadPoolExecutor(2) as pool:
+        url = srv.base_url + "/chat/completions"
+        wide = _image_body(_data_url(_png((1024, 512))))
+        answers = [pool.submit(httpx.post, url, json=wide, timeout=20) for _ in range(2)]
+        deadline = time.monotonic() + 5
+        while len(backend.sizes) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        backend.release.set()
+        assert [a.result().status_code for a in answers] == [200, 200]
+    assert backend.sizes == [(256, 128), (256, 128)]
 
 
 class Recording(Backend):
@@ -274,7 +355,7 @@ class Recording(Backend):
 
 def test_concurrent_requests_are_batched_by_parameters():
     backend = Recording()
-    with ServerThread(create_app(backend, model_name="m", limits=ServeLimits(max_batch=8))) as srv:
+    with ServerThread(create_app(backend, model_name="m", limits=ServeLimits(max_batch=8), expose_extra=True)) as srv:
         url = srv.base_url + "/chat/completions"
         bodies = [_body(f"q{k}", max_tokens=5 if k % 2 else 7) for k in range(12)]
         with ThreadPoolExecutor(12) as pool:

@@ -1,5 +1,5 @@
 """SFT with TRL on the gym model: masking matches its pretraining targets, training changes weights
-and lowers the loss, resume, settings and data errors (docs/methods.md, "SafeCoT: training (SFT recipe)").
+and lowers the loss, settings and data errors (resume: tests/test_train_resume.py) (docs/methods.md, "SafeCoT: training (SFT recipe)").
 Per family (masking, LoRA, full fine-tuning, merge, image caps): tests/test_families.py."""
 
 from __future__ import annotations
@@ -59,18 +59,6 @@ def test_full_fine_tune_changes_weights_and_lowers_loss(tmp_path, chat_set):
     assert rec["global_steps"] == 8 and losses[-1] < 0.5 * losses[0]
     saved = json.loads((tmp_path / "out" / "safevlm_training.json").read_text())
     assert saved["settings"]["learning_rate"] == PRESETS["cpu"]["learning_rate"] and saved["mode"] == "full"
-
-
-def test_resume_continues_from_the_last_checkpoint(tmp_path, chat_set):
-    data = chat_set(tmp_path / "data", 4)
-    out = tmp_path / "out"
-    run_sft("gym", data, out, _cpu(max_steps=2, save_steps=2, logging_steps=1))
-    assert (out / "checkpoint-2").is_dir()
-    rec = run_sft("gym", data, out, _cpu(max_steps=4, save_steps=2, logging_steps=1), resume=True)
-    assert rec["global_steps"] == 4
-    assert [h["step"] for h in rec["loss_history"]] == [1, 2, 3, 4]  # steps 1-2 come from the checkpoint
-    with pytest.raises(ConfigError, match="no checkpoint"):
-        run_sft("gym", data, tmp_path / "fresh", _cpu(max_steps=1), resume=True)
 
 
 def test_settings_layers_and_errors(tmp_path):
@@ -150,6 +138,26 @@ def test_every_data_error_is_one_line_before_the_model(tmp_path, chat_set, how, 
     r = CliRunner().invoke(app, ["train", "sft", "--model", "no-such-model", "--data", str(data),
                                  "--out", str(tmp_path / "o")])
     assert r.exit_code == 2 and f"train.jsonl:{line}: {problem}" in r.output
+
+
+def test_image_paths_in_training_data_cannot_leave_its_folders(tmp_path, chat_set):
+    """A data file names files; by their real path they must lie in its folder, the data root or image_roots."""
+    data = chat_set(tmp_path / "d", 1)
+    f = data / "train.jsonl"
+    row = json.loads(f.read_text())
+    f.write_text(json.dumps({**row, "images": ["/etc/passwd"]}) + "\n")
+    with pytest.raises(DataError, match=r"train.jsonl:1: image /etc/passwd resolves to /etc/passwd, outside the "
+                                        r"data's folder and the data root"):
+        check_chat_data(f)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "x.png").write_bytes((data / "0.png").read_bytes())
+    (data / "link.png").symlink_to(outside / "x.png")  # spelled inside the data folder, really outside
+    f.write_text(json.dumps({**row, "images": ["link.png"]}) + "\n")
+    with pytest.raises(DataError, match=r"image link.png resolves to .*elsewhere/x.png, outside"):
+        check_chat_data(f)
+    # a folder the user names is allowed, and the checked (real) path is what training opens
+    assert check_chat_data(f, extra_image_roots=[outside]).images == [[str(outside / "x.png")]]
 
 
 def test_prompt_only_data_for_grpo(tmp_path, chat_set):

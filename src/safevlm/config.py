@@ -7,7 +7,9 @@ Config file example::
 
     data_root: /data/vlm-safety
     bench_paths: [/home/me/my-benchmarks]
-    trust_hooks: false          # run Python hooks of user benchmark specs (--trust-hooks)
+    trust_code: false           # run user Python: spec hooks, file judges (--trust-code)
+    request_timeout: 120        # remote (openai:) models, judges, teachers, rewards: seconds per attempt
+    retries: 3                  # ... and retries after a timeout, 429 or 5xx
     benchmarks:
       mm-safetybench: {image_root: /data/MM-SafetyBench/imgs}
 """
@@ -66,16 +68,39 @@ def bench_paths() -> list[Path]:
     return paths
 
 
-def trust_hooks() -> bool:
-    """Whether benchmark hooks from user paths may run without ``--trust-hooks``.
+def trust_code() -> bool:
+    """Whether Python from outside safevlm (spec hooks, judges...) may run without ``--trust-code``.
 
-    ``SAFEVLM_TRUST_HOOKS=1`` or ``trust_hooks: true`` in the config file; off by default,
-    like Hugging Face's ``trust_remote_code``.
+    ``SAFEVLM_TRUST_CODE=1`` or ``trust_code: true`` in the config file (the older names
+    ``SAFEVLM_TRUST_HOOKS`` / ``trust_hooks`` are read too); off by default, like Hugging
+    Face's ``trust_remote_code``. Only the user's own settings count: nothing in a run
+    directory or a data file can turn it on (:mod:`safevlm.plugins`).
     """
-    env = os.environ.get("SAFEVLM_TRUST_HOOKS")
-    if env is not None:
-        return env.strip().lower() in ("1", "true", "yes", "on")
-    return bool(user_config().get("trust_hooks", False))
+    for name in ("SAFEVLM_TRUST_CODE", "SAFEVLM_TRUST_HOOKS"):
+        env = os.environ.get(name)
+        if env is not None:
+            return env.strip().lower() in ("1", "true", "yes", "on")
+    cfg = user_config()
+    return bool(cfg.get("trust_code", cfg.get("trust_hooks", False)))
+
+
+trust_hooks = trust_code  # the older name, used by the benchmark layer
+
+
+def remote_defaults() -> tuple[float, int]:
+    """``(timeout_s, max_retries)`` for remote backends wherever they are used (models, judges, teachers,
+    rewards) when a command does not set them (``--request-timeout``, ``--retries``):
+    ``SAFEVLM_REQUEST_TIMEOUT`` / ``SAFEVLM_RETRIES``, else ``request_timeout`` / ``retries`` in the
+    config file, else 120 s and 3 retries."""
+    cfg = user_config()
+    try:
+        timeout = float(os.environ.get("SAFEVLM_REQUEST_TIMEOUT") or cfg.get("request_timeout") or 120.0)
+        retries = int(os.environ.get("SAFEVLM_RETRIES") or cfg.get("retries", 3))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"request_timeout / retries: expected numbers ({exc})") from exc
+    if timeout <= 0 or retries < 0:
+        raise ConfigError(f"request_timeout must be > 0 and retries >= 0, got {timeout} and {retries}")
+    return timeout, retries
 
 
 def benchmark_overrides(name: str) -> dict[str, Any]:

@@ -4,14 +4,19 @@ docs/methods.md, "VLMGuard-R1". Each is a :class:`~safevlm.backends.base.Backend
 wrapping a target backend, so it works wherever a model spec does (``eval``,
 ``generate``, ``chat``, ``serve``):
 
-- ``guard:REWRITER>TARGET`` (:class:`GuardedBackend`): the rewriter sees the image and
-  the request (:func:`safevlm.text.rewrite.rewriter_prompt`) and answers
-  ``<think>report</think><prompt>rewrite</prompt>``; the target gets the rewrite in
-  place of the user's text (system prompt, earlier turns and images unchanged; wrapped
-  as the target was fine-tuned to see prompts when ``target_wrapper`` is set). A
-  rewriter output that does not parse, is cut off or fails falls back to the original
-  text, and the response says so (``fallback``, ``fallback_reason``): counted, never
-  hidden. The target model is not touched.
+- ``guard:REWRITER>TARGET`` (:class:`GuardedBackend`). Its contract: **the target never
+  receives text the rewriter did not approve.** Every turn the user controls (the system
+  prompt, earlier turns, the user's text) is one rewriter request: the rewriter sees the
+  image and the turn (:func:`safevlm.text.rewrite.rewriter_prompt`), with protocol
+  markers made inert and cut to ``max_input_chars``, and answers
+  ``<think>report</think><prompt>rewrite</prompt>``. The target gets, turn by turn, the
+  rewrite or (``[unchanged]``, the rewriter's own decision) the turn it read, with the
+  images; wrapped as the target was fine-tuned when ``target_wrapper`` is set. If any
+  turn's rewrite fails (an error, cut off, unparsable, too long to read with
+  ``long_input="refuse"``), the guard refuses: the target gets nothing and the answer is
+  ``refusal`` (fail closed); ``on_failure="original"`` sends the sample as the user wrote
+  it instead (fail open). Every response says what happened (``action``, ``fallback``,
+  ``fallback_reason``): counted, never hidden. The target model is not touched.
 - ``defence:safety-prompt>TARGET`` (:class:`SafetyPromptDefence`): a fixed safety
   system prompt before the conversation, in the style of FigStep's defence prompt.
 - ``defence:ecso>TARGET`` (:class:`ECSODefence`): ECSO's "eyes closed, safety on":
@@ -28,12 +33,25 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from safevlm.backends.base import Backend, Generation, GenerationParams, ProgressFn
+from safevlm.backends.base import Backend, BackendError, Generation, GenerationParams, ProgressFn
 from safevlm.data.prompts import get_wrapper
-from safevlm.data.sample import SYSTEM_PROMPT_KEY, Sample
-from safevlm.text.rewrite import RewriteParseError, parse_rewrite, rewriter_prompt
+from safevlm.data.sample import SYSTEM_PROMPT_KEY, Sample, Turn
+from safevlm.text.rewrite import (
+    Rewrite,
+    RewriteParseError,
+    imitates_output,
+    neutralise,
+    parse_rewrite,
+    rewriter_prompt,
+)
+
+#: What the guard answers when it refuses (the rewriter failed, or the request was too long to read).
+GUARD_REFUSAL = "I can't help with that request."
+#: The longest turn the rewriter reads, in characters (a longer one is cut to it, or refused: ``long_input``).
+MAX_INPUT_CHARS = 4000
 
 #: Our wording of a FigStep-style defence prompt (check the image's text and the request; decline harm).
 SAFETY_SYSTEM_PROMPT = ("You are a helpful and harmless assistant. Before you answer, check the image and any text "
@@ -68,16 +86,71 @@ class _Wrapper(Backend):
         self.target.close()
 
 
+@dataclass(frozen=True)
+class Part:
+    """One user-controlled turn of a sample as the guard handles it.
+
+    ``role``: ``system``, ``user`` or ``assistant`` (earlier turns); ``text``: as the user
+    wrote it; ``read``: what the rewriter is shown, with protocol markers made inert
+    (:func:`safevlm.text.rewrite.neutralise`) and cut to the guard's input limit (``cut``).
+    """
+
+    role: str
+    text: str
+    read: str
+    cut: bool = False
+
+    def approved(self, rewrite: Rewrite) -> str:
+        """What the target gets for this turn: the rewrite, or (``[unchanged]``) the turn as the rewriter
+        read it, in the user's own spelling of any marker when it read the whole turn."""
+        if not rewrite.keeps_request:
+            return rewrite.prompt
+        return self.read if self.cut else self.text
+
+
+def user_parts(sample: Sample, max_chars: int) -> list[Part]:
+    """Every turn of ``sample`` the user controls: the system prompt, the earlier turns, the user's text (last)."""
+    raw = ([("system", str(sample.metadata[SYSTEM_PROMPT_KEY]))] if sample.metadata.get(SYSTEM_PROMPT_KEY)
+           else []) + [(t.role, t.text) for t in sample.history] + [("user", sample.text)]
+    parts = []
+    for role, text in raw:
+        read = neutralise(text)
+        parts.append(Part(role, text, read[:max_chars], cut=len(read) > max_chars))
+    return parts
+
+
 class GuardedBackend(_Wrapper):
-    """The guard: a rewriter model in front of an unchanged target (module docstring)."""
+    """The guard: a rewriter model in front of an unchanged target (module docstring).
+
+    Args:
+        rewriter / target: backends.
+        max_rewrite_tokens: the rewriter's output budget (an output cut off there is a failure).
+        target_wrapper: wrap the text sent to the target as it was fine-tuned to see prompts.
+        on_failure: ``refuse`` (default, fail closed: the guard answers ``refusal`` and the
+            target gets nothing) or ``original`` (fail open: the target gets the sample as
+            the user sent it, flagged in the record).
+        max_input_chars / long_input: a turn longer than this is cut to it for the rewriter
+            (``truncate``: the target then gets only what the rewriter read) or refused unread
+            (``refuse``).
+        refusal: the answer the guard gives when it refuses.
+    """
 
     def __init__(self, rewriter: Backend, target: Backend, *, max_rewrite_tokens: int = 160,
-                 target_wrapper: str | None = None):
+                 target_wrapper: str | None = None, on_failure: str = "refuse",
+                 max_input_chars: int = MAX_INPUT_CHARS, long_input: str = "truncate", refusal: str = GUARD_REFUSAL):
         super().__init__(target)
+        if on_failure not in ("refuse", "original"):
+            raise BackendError(f"guard on_failure must be 'refuse' or 'original', got {on_failure!r}")
+        if long_input not in ("truncate", "refuse"):
+            raise BackendError(f"guard long_input must be 'truncate' or 'refuse', got {long_input!r}")
+        if max_input_chars < 1:
+            raise BackendError(f"guard max_input_chars must be >= 1, got {max_input_chars}")
         self.rewriter = rewriter
         self.target_wrapper = get_wrapper(target_wrapper)  # how the target was fine-tuned to see prompts
         self.thread_safe = target.thread_safe and rewriter.thread_safe
         self.rewrite_params = GenerationParams(max_new_tokens=max_rewrite_tokens, temperature=0.0)
+        self.on_failure, self.long_input, self.max_input_chars = on_failure, long_input, int(max_input_chars)
+        self.refusal = refusal
         self.name = f"guard({rewriter.name}>{target.name})"
 
     def preflight(self) -> None:
@@ -89,40 +162,92 @@ class GuardedBackend(_Wrapper):
         super().close()
 
     def rewrite(self, samples: Sequence[Sample]) -> list[dict[str, Any]]:
-        """The guard's decision per sample: ``original``, ``report``, ``rewrite``, ``fallback``..."""
-        requests = [s.model_copy(update={"text": rewriter_prompt(s.text), "history": [],
-                                         "metadata": {k: v for k, v in s.metadata.items() if k != SYSTEM_PROMPT_KEY}})
-                    for s in samples]
+        """The guard's decision per sample (see :meth:`_decide`) and ``sent``, the sample the target
+        gets (None: refused). Every user-controlled turn of every sample is one rewriter request."""
+        parts = [user_parts(s, self.max_input_chars) for s in samples]
+        asks = [(k, j) for k, ps in enumerate(parts) for j, p in enumerate(ps)
+                if not (p.cut and self.long_input == "refuse")]
         t0 = time.perf_counter()
-        gens = self.rewriter.generate(requests, self.rewrite_params)
+        gens = self.rewriter.generate([samples[k].model_copy(update={
+            "text": rewriter_prompt(parts[k][j].read), "history": [], "metadata": {}}) for k, j in asks],
+            self.rewrite_params) if asks else []
         wall = time.perf_counter() - t0
-        out = []
-        for s, g in zip(samples, gens, strict=True):
-            info: dict[str, Any] = {"original": s.text, "report": None, "rewrite": None, "fallback": False,
-                                    "fallback_reason": None, "rewriter_output": g.text,
-                                    "latency_s": g.latency_s or wall}
-            if not g.ok:
-                info.update(fallback=True, fallback_reason=f"rewriter error: {g.error}")
-            elif g.finish_reason == "length":
-                info.update(fallback=True, fallback_reason=f"rewriter cut off at {self.rewrite_params.max_new_tokens}"
-                                                           " tokens")
-            else:
+        by_turn = dict(zip(asks, gens, strict=True))
+        return [self._decide(s, ps, [by_turn.get((k, j)) for j in range(len(ps))], wall)
+                for k, (s, ps) in enumerate(zip(samples, parts, strict=True))]
+
+    def _decide(self, sample: Sample, parts: list[Part], gens: list[Generation | None], wall: float
+                ) -> dict[str, Any]:
+        """``action``: ``rewrite`` (the user's text was rewritten), ``unchanged``, ``refuse`` (a turn could
+        not be read: the target gets nothing) or ``original`` (the same, failing open); the user turn's
+        report and rewrite; the failure (``fallback``, ``fallback_reason``); the other turns' decisions."""
+        user = parts[-1]
+        info: dict[str, Any] = {"original": sample.text, "report": None, "rewrite": None, "action": None,
+                                "fallback": False, "fallback_reason": None,
+                                "rewriter_output": gens[-1].text if gens[-1] is not None else None,
+                                "neutralised": any(p.read != p.text for p in parts if not p.cut),
+                                "truncated": any(p.cut for p in parts),
+                                "latency_s": max([g.latency_s or wall for g in gens if g is not None], default=0.0)}
+        approved, turns, r = [], [], None
+        try:
+            for p, g in zip(parts, gens, strict=True):
+                where = "" if p is user else f"{p.role} turn: "
+                if g is None:
+                    raise RewriteParseError(f"{where}longer than {self.max_input_chars} characters (not read)")
                 try:
-                    r = parse_rewrite(g.text)
-                    info.update(report=r.report, rewrite=r.applied_to(s.text))
+                    r = read_rewrite(g, self.rewrite_params.max_new_tokens)
                 except RewriteParseError as exc:
-                    info.update(fallback=True, fallback_reason=f"unparsable rewrite: {exc}")
-            out.append(info)
-        return out
+                    raise RewriteParseError(f"{where}{exc}") from None
+                if r.keeps_request and imitates_output(p.text):
+                    raise RewriteParseError(f"{where}[unchanged] not honoured: the text spells the rewriter's own "
+                                            "output markers")
+                approved.append(p.approved(r))
+                if p is not user:
+                    turns.append({"role": p.role, "action": "unchanged" if r.keeps_request else "rewrite",
+                                  "rewrite": approved[-1]})
+        except RewriteParseError as exc:
+            fail_open = self.on_failure == "original"
+            info.update(fallback=True, fallback_reason=str(exc), action="original" if fail_open else "refuse",
+                        sent=self._wrapped(sample) if fail_open else None)
+            return info
+        assert r is not None  # the user turn's, read last
+        info.update(report=r.report, action="unchanged" if r.keeps_request else "rewrite", rewrite=approved[-1])
+        if turns:
+            info["turns"] = turns
+        system = approved[0] if parts[0].role == "system" else None
+        history = [Turn(role=p.role, text=t) for p, t in zip(parts[:-1], approved) if p.role != "system"]
+        meta = {k: v for k, v in sample.metadata.items() if k != SYSTEM_PROMPT_KEY}
+        info["sent"] = self._wrapped(sample.model_copy(update={
+            "text": approved[-1], "history": history,
+            "metadata": {**meta, **({SYSTEM_PROMPT_KEY: system} if system is not None else {})}}))
+        return info
+
+    def _wrapped(self, sample: Sample) -> Sample:
+        return sample.model_copy(update={"text": self.target_wrapper.apply(sample.text)})
 
     def generate(self, samples: Sequence[Sample], params: GenerationParams | None = None,
                  progress: ProgressFn | None = None) -> list[Generation]:
         decisions = self.rewrite(samples)
-        texts = [d["original"] if d["fallback"] else d["rewrite"] for d in decisions]
-        sent = [s.model_copy(update={"text": self.target_wrapper.apply(t)}) for s, t in zip(samples, texts)]
-        gens = self.target.generate(sent, params, progress)
-        return [_with(g, "guard", {k: v for k, v in d.items() if k != "latency_s"}, d["latency_s"])
-                for g, d in zip(gens, decisions, strict=True)]
+        forward = [k for k, d in enumerate(decisions) if d["sent"] is not None]
+        answers = self.target.generate([decisions[k]["sent"] for k in forward], params, progress) if forward else []
+        gens = dict(zip(forward, answers, strict=True))
+        if progress and len(forward) < len(samples):
+            progress(len(samples) - len(forward))
+        return [_with(gens.get(k) or Generation(text=self.refusal), "guard",
+                      {key: v for key, v in d.items() if key not in ("latency_s", "sent")}, d["latency_s"])
+                for k, d in enumerate(decisions)]
+
+
+def read_rewrite(g: Generation, budget: int) -> Rewrite:
+    """The rewriter's output parsed; :class:`RewriteParseError` says why it cannot be used."""
+    if not g.ok:
+        raise RewriteParseError(f"rewriter error: {g.error}")
+    if g.finish_reason == "length":
+        raise RewriteParseError(f"rewriter cut off at {budget} tokens")
+    try:
+        return parse_rewrite(g.text)
+    except RewriteParseError as exc:
+        raise RewriteParseError(f"unparsable rewrite: {exc}") from None
 
 
 class SafetyPromptDefence(_Wrapper):

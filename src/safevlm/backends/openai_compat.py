@@ -109,16 +109,21 @@ class OpenAIBackend(Backend):
         model: the model name the server expects.
         api_key: default ``$OPENAI_API_KEY``; local servers accept any value.
         concurrency: requests in flight at once.
-        timeout_s: per-request timeout (each attempt).
-        max_retries: retries after the first attempt (timeouts, 429, 5xx only).
+        timeout_s: per-request timeout (each attempt); None: :func:`safevlm.config.remote_defaults`.
+        max_retries: retries after the first attempt (timeouts, 429, 5xx only); None: the same.
         max_image_side: downscale images before encoding (None: as given).
     """
 
     thread_safe = True
 
     def __init__(self, base_url: str, model: str, *, api_key: str | None = None, concurrency: int = 8,
-                 timeout_s: float = 120.0, max_retries: int = 3, max_image_side: int | None = None,
+                 timeout_s: float | None = None, max_retries: int | None = None, max_image_side: int | None = None,
                  name: str | None = None):
+        from safevlm.config import remote_defaults
+
+        default_timeout, default_retries = remote_defaults()
+        timeout_s = default_timeout if timeout_s is None else float(timeout_s)
+        max_retries = default_retries if max_retries is None else int(max_retries)
         if not base_url.startswith(("http://", "https://")):
             raise BackendError(f"openai backend: base URL must start with http:// or https://, got {base_url!r}")
         if not model:

@@ -24,7 +24,12 @@ SPEC_FORMS = """\
 
 _HF_OPTS = {"dtype", "device", "batch_size", "max_image_side", "suppress_vision_tokens", "name"}
 _OPENAI_OPTS = {"api_key", "concurrency", "timeout_s", "max_retries", "max_image_side", "name", "batch_size"}
+#: options only a remote backend uses (``--request-timeout``, ``--retries``): dropped for local ones, so one
+#: command line serves every backend, a guard's rewriter and target included
+REMOTE_OPTS = {"timeout_s", "max_retries"}
 _MOCK_OPTS = {"batch_size", "max_image_side"}  # accepted and ignored, so one CLI serves every backend
+#: options of the guard itself (docs/methods.md, "VLMGuard-R1: implementation choices")
+GUARD_OPTS = ("target_wrapper", "on_failure", "max_input_chars", "long_input", "max_rewrite_tokens", "refusal")
 
 
 def _check(kind: str, opts: dict[str, Any], allowed: set[str]) -> dict[str, Any]:
@@ -46,6 +51,8 @@ def load_backend(spec: str, **opts: Any) -> Backend:
     kind, sep, rest = spec.strip().partition(":")
     if kind in ("guard", "defence") and sep:
         return _defended(spec, kind, rest, opts)
+    if kind != "openai":
+        opts = {k: v for k, v in opts.items() if k not in REMOTE_OPTS}
     if spec.strip() == "gym" or (kind == "hf" and rest):
         from safevlm.backends.hf import HFBackend
         from safevlm.models.loading import resolve_model_path
@@ -101,9 +108,9 @@ def _defended(spec: str, kind: str, rest: str, opts: dict[str, Any]) -> Backend:
                            "e.g. guard:hf:runs/rewriter>gym or defence:ecso>gym")
     if kind == "defence" and front not in DEFENCES:
         raise BackendError(f"unknown defence {front!r}; choose one of {', '.join(DEFENCES)}")
-    target_wrapper = opts.pop("target_wrapper", None)
-    if target_wrapper is not None and kind != "guard":
-        raise BackendError("target_wrapper is an option of guard: specs only")
+    guard_opts = {k: opts.pop(k) for k in GUARD_OPTS if k in opts}
+    if guard_opts and kind != "guard":
+        raise BackendError(f"{', '.join(sorted(guard_opts))}: option(s) of guard: specs only")
     inner = load_backend(target, **opts)
     if kind == "defence":
         return DEFENCES[front](inner)
@@ -111,7 +118,7 @@ def _defended(spec: str, kind: str, rest: str, opts: dict[str, Any]) -> Backend:
     allowed = {"openai": _OPENAI_OPTS, "mock": _MOCK_OPTS}.get(rkind, _HF_OPTS) - {"name"}
     rewriter_opts = {k: v for k, v in opts.items() if k in allowed}  # the target's options it also takes
     try:
-        return GuardedBackend(load_backend(front, **rewriter_opts), inner, target_wrapper=target_wrapper)
+        return GuardedBackend(load_backend(front, **rewriter_opts), inner, **guard_opts)
     except BaseException:
         inner.close()
         raise

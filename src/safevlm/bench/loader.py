@@ -15,7 +15,6 @@ error names the data file and item, the benchmark variant and its spec file.
 from __future__ import annotations
 
 import logging
-import os
 import string
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -31,9 +30,10 @@ from safevlm.bench.protocol import Protocol, load_protocol, pins_of, task_text
 from safevlm.bench.records import Where, read_records
 from safevlm.bench.sources import PROTOCOL_FILE, where_from
 from safevlm.bench.spec import BenchmarkSpec, LabelMap, MissingImagePolicy, VariantSpec
+from safevlm.data.paths import inside, real
 from safevlm.data.sample import Expected, ImageRef, Sample, check_image
 from safevlm.errors import ConfigError, DataError
-from safevlm.plugins import is_builtin, load_callable
+from safevlm.plugins import load_callable, needs_trust
 
 log = logging.getLogger(__name__)
 
@@ -126,13 +126,14 @@ def _map_label(mapping: LabelMap, record: dict[str, Any], where: Where, what: st
 
 
 def _image_path(ctx: BenchContext, v: VariantSpec, rel: str, where: Where) -> str:
-    """``rel`` under the image root; a path from the data that leaves it is refused unless the spec allows it."""
+    """``rel`` under the image root; a path from the data that really leaves it (``..``, an absolute path,
+    a symbolic link inside the root pointing out: :mod:`safevlm.data.paths`) is refused unless the spec
+    allows it."""
     path = ctx.image_root / rel
-    if not v.images_outside_root:
-        root, full = os.path.abspath(ctx.image_root), os.path.abspath(path)
-        if os.path.commonpath([root, full]) != root:
-            raise where.error(f"image path {rel!r} resolves to {full}, outside the image root {root}; refused "
-                              "(set images_outside_root: true in the spec if the data really points there)")
+    if not v.images_outside_root and not inside(path, ctx.image_root):
+        raise where.error(f"image path {rel!r} resolves to {real(path)}, outside the image root "
+                          f"{real(ctx.image_root)}; refused (set images_outside_root: true in the spec if the data "
+                          "really points there)")
     return str(path)
 
 
@@ -185,16 +186,13 @@ def _matches(record: dict[str, Any], where_clause: dict[str, Any]) -> bool:
 
 def hook_needs_trust(variant: VariantSpec) -> bool:
     """The variant runs Python from outside safevlm (a user file or another package)."""
-    return variant.hook is not None and not is_builtin(variant.hook)
+    return variant.hook is not None and needs_trust(variant.hook)
 
 
 def _hook(ctx: BenchContext) -> Any:
-    v = ctx.variant
-    if hook_needs_trust(v) and not ctx.trust_hooks:
-        raise ConfigError(f"benchmark {ctx.uid} ({ctx.spec.spec_path}) runs the Python hook {v.hook!r}; hooks "
-                          "from user paths run only when trusted: pass --trust-hooks (trust_hooks=True), or set "
-                          "trust_hooks: true in the config file or SAFEVLM_TRUST_HOOKS=1")
-    return load_callable(v.hook, base_dir=ctx.spec.base_dir, what="hook")
+    """The variant's hook, through the one trust gate (:mod:`safevlm.plugins`)."""
+    return load_callable(ctx.variant.hook, base_dir=ctx.spec.base_dir, what=f"benchmark {ctx.uid}'s hook",
+                         trust=ctx.trust_hooks, source=str(ctx.spec.spec_path))
 
 
 def iter_samples(ctx: BenchContext) -> Iterator[tuple[Where, Sample]]:

@@ -19,11 +19,15 @@ from safevlm.cli.common import (
     MODEL_SPECS_HELP,
     WORK_FAILED,
     DataRootOpt,
+    GuardFailOpenOpt,
+    RequestTimeoutOpt,
+    RetriesOpt,
     SpecOpt,
-    TrustHooksOpt,
+    TrustCodeOpt,
     console,
     err_console,
     friendly_errors,
+    remote_options,
 )
 from safevlm.config import parse_assignments
 from safevlm.errors import ConfigError
@@ -112,7 +116,9 @@ def eval_cmd(out: Annotated[Path, typer.Option("--out", "-o", help="Run director
                                                              "this share of the generations failed (0: any; 1: "
                                                              "never).", min=0.0, max=1.0)] = MAX_FAILED_SHARE,
              as_json: Annotated[bool, typer.Option("--json", help="Print results.json to stdout.")] = False,
-             data_root: DataRootOpt = None, spec: SpecOpt = None, trust_hooks: TrustHooksOpt = False):
+             request_timeout: RequestTimeoutOpt = None, retries: RetriesOpt = None,
+             guard_fail_open: GuardFailOpenOpt = False,
+             data_root: DataRootOpt = None, spec: SpecOpt = None, trust_code: TrustCodeOpt = False):
     """Evaluate a model on benchmarks: responses, judge verdicts and metrics with 95 % intervals.
 
     An existing --out is resumed with its stored settings; options given here change them.
@@ -130,14 +136,15 @@ def eval_cmd(out: Annotated[Path, typer.Option("--out", "-o", help="Run director
     if rejudge and not (model or benches or official_given) and (out / CONFIG).is_file() and not overwrite:
         if not judges:
             raise ConfigError("--rejudge needs --judge NAME[,NAME...]")
-        results = rejudge_run(out, judges, progress=not as_json)
+        results = rejudge_run(out, judges, trust_code=trust_code or None, progress=not as_json)
     else:
         given = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p, "seed": seed}
-        options = {"max_image_side": max_image_side, "device": device, "dtype": dtype}
+        options = {"max_image_side": max_image_side, "device": device, "dtype": dtype,
+                   **remote_options(request_timeout, retries, guard_fail_open)}
         failed = None
         try:
             results = evaluate(model, benches or None, judges, limit, out, limit_mode=limit_mode,
-                               limit_seed=limit_seed, trust_hooks=trust_hooks or None,
+                               limit_seed=limit_seed, trust_code=trust_code or None,
                                generation={k: v for k, v in given.items() if v is not None}, batch_size=batch_size,
                                backend_options={k: v for k, v in options.items() if v is not None},
                                on_missing_image=on_missing_image or None, data_root=data_root,

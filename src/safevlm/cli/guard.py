@@ -34,6 +34,8 @@ def synth_cmd(
     holdout: Annotated[float, typer.Option("--holdout", min=0.0, max=0.9)] = 0.1,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
+    system_turns: Annotated[bool, typer.Option("--system-turns/--no-system-turns", help="Also teach each kept item's "
+                                               "system prompt as a benign request (the guard reads every turn).")] = True,
     data_root: DataRootOpt = None, spec: SpecOpt = None,
 ):
     """Pairs -> hindsight analysis -> causal report -> rewrite, validated; writes the rewriter's SFT set."""
@@ -57,7 +59,8 @@ def synth_cmd(
             counts[k] = counts.get(k, 0) + v
     console.print("pairs: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     cfg = SynthConfig(teacher=teacher, templates=str(templates) if templates else None, benign_ratio=benign_ratio,
-                      max_items=max_items, holdout=holdout, seed=seed, batch_size=batch_size, sources=sources)
+                      max_items=max_items, holdout=holdout, seed=seed, batch_size=batch_size, sources=sources,
+                      system_turns=system_turns)
     with progress_bar(console=console) as bar:
         task = bar.add_task("teacher stages", total=None)
         card = synthesize(pairs, cfg, out, progress=lambda n: bar.advance(task, n))

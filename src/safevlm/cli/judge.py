@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from safevlm.cli.common import console, err_console, friendly_errors
+from safevlm.cli.common import TrustCodeOpt, console, err_console, friendly_errors
 from safevlm.config import parse_assignments
 from safevlm.errors import DataError
 from safevlm.progress import progress_bar
@@ -102,7 +102,8 @@ def judge(judge_name: Annotated[str, typer.Option("--judge", "-j", help="refusal
                                                       "which the two disagree about refusal, and a summary.")] = None,
           compare_opt: Annotated[list[str] | None, typer.Option("--compare-opt", help="Option KEY=VALUE for the "
                                                                 "--compare judge (repeatable).")] = None,
-          batch_size: Annotated[int, typer.Option("--batch-size", help="Responses per judge call.", min=1)] = 32):
+          batch_size: Annotated[int, typer.Option("--batch-size", help="Responses per judge call.", min=1)] = 32,
+          trust_code: TrustCodeOpt = False):
     """Judge existing responses and write one verdict (refused, score, ...) per line.
 
     With --compare B, both judges score every item and OUT gets one line per disagreement (the
@@ -118,7 +119,7 @@ def judge(judge_name: Annotated[str, typer.Option("--judge", "-j", help="refusal
         if compare == judge_name:
             raise typer.BadParameter("--compare must name a different judge than --judge")
         options[compare] = parse_assignments(compare_opt, "--compare-opt")
-    pool = JudgePool(options=options)
+    pool = JudgePool(options=options, trust_code=trust_code or None)
     names = [judge_name] + ([compare] if compare else [])
     try:
         label = " vs ".join(pool.get(n).name for n in names)

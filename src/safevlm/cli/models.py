@@ -19,10 +19,14 @@ from safevlm.cli.common import (
     MODEL_SPECS_HELP,
     WORK_FAILED,
     DataRootOpt,
+    GuardFailOpenOpt,
+    RequestTimeoutOpt,
+    RetriesOpt,
     SpecOpt,
     console,
     err_console,
     friendly_errors,
+    remote_options,
 )
 from safevlm.data.sample import Sample
 from safevlm.errors import ConfigError
@@ -42,13 +46,15 @@ SeedOpt = Annotated[int | None, typer.Option("--seed", help="Sampling seed.")]
 
 
 def _backend(model: str, batch_size: int | None, max_image_side: int | None, device: str | None,
-             dtype: str | None) -> Backend:
+             dtype: str | None, **options) -> Backend:
+    """``options``: :func:`~safevlm.cli.common.remote_options` (timeouts, retries, the guard's failure mode)."""
     if not model.startswith(("openai:", "mock:")):  # transformers' per-shard bars would break the spinner
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
     with console.status(f"loading {model}...", spinner="dots"):
-        backend = load_backend(model, batch_size=batch_size, max_image_side=max_image_side, device=device, dtype=dtype)
+        backend = load_backend(model, batch_size=batch_size, max_image_side=max_image_side, device=device, dtype=dtype,
+                               **options)
     try:
         backend.preflight()  # a server that is not there stops here, not after every request failed
     except BaseException:
@@ -85,7 +91,9 @@ def generate(model: ModelOpt,
              limit: Annotated[int | None, typer.Option("--limit", help="At most this many samples.", min=1)] = None,
              batch_size: BatchOpt = None, max_new_tokens: MaxNewOpt = DEFAULT_MAX_NEW_TOKENS,
              temperature: TempOpt = 0.0, seed: SeedOpt = None, max_image_side: ImageSideOpt = None,
-             device: DeviceOpt = None, dtype: DtypeOpt = None, data_root: DataRootOpt = None, spec: SpecOpt = None,
+             device: DeviceOpt = None, dtype: DtypeOpt = None, request_timeout: RequestTimeoutOpt = None,
+             retries: RetriesOpt = None, guard_fail_open: GuardFailOpenOpt = False, data_root: DataRootOpt = None,
+             spec: SpecOpt = None,
              max_failed_share: Annotated[float, typer.Option("--max-failed-share", help="Exit 1 when more than this "
                                                              "share of the generations failed.", min=0.0,
                                                              max=1.0)] = MAX_FAILED_SHARE):
@@ -95,17 +103,19 @@ def generate(model: ModelOpt,
     verdicts), so `safevlm judge --input` scores it with any judge.
     """
     from safevlm import config as sv_config
+    from safevlm.data.jsonl import naming_path
     from safevlm.eval.records import make_record
 
     source, samples = _samples(bench, input_, limit, data_root, spec)
     root = sv_config.data_root(data_root)
     params = GenerationParams(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
-    backend = _backend(model, batch_size, max_image_side, device, dtype)
+    backend = _backend(model, batch_size, max_image_side, device, dtype,
+                       **remote_options(request_timeout, retries, guard_fail_open))
     out.parent.mkdir(parents=True, exist_ok=True)
     chunk = max(batch_size or 8, 1) * 4  # write (and flush) every few batches: a crash keeps what was done
     errors = tokens = 0
     first_error: str | None = None
-    with backend, out.open("w", encoding="utf-8") as fh, progress_bar(console=err_console) as bar:
+    with backend, naming_path(out), out.open("w", encoding="utf-8") as fh, progress_bar(console=err_console) as bar:
         task = bar.add_task("generating", total=len(samples))
         for start in range(0, len(samples), chunk):
             part = samples[start:start + chunk]
@@ -134,7 +144,9 @@ def chat(text: Annotated[str, typer.Argument(help="The user's message.")], model
          image: Annotated[list[Path] | None, typer.Option("--image", help="Image file (repeatable).")] = None,
          system: Annotated[str | None, typer.Option("--system", help="System prompt.")] = None,
          max_new_tokens: MaxNewOpt = DEFAULT_MAX_NEW_TOKENS, temperature: TempOpt = 0.0, seed: SeedOpt = None,
-         max_image_side: ImageSideOpt = None, device: DeviceOpt = None, dtype: DtypeOpt = None):
+         max_image_side: ImageSideOpt = None, device: DeviceOpt = None, dtype: DtypeOpt = None,
+         request_timeout: RequestTimeoutOpt = None, retries: RetriesOpt = None,
+         guard_fail_open: GuardFailOpenOpt = False):
     """Ask a model one question (with images) and print its answer."""
     from safevlm.backends.base import SYSTEM_PROMPT_KEY
     from safevlm.data.sample import check_image
@@ -143,15 +155,18 @@ def chat(text: Annotated[str, typer.Argument(help="The user's message.")], model
         check_image(p)
     sample = Sample(id="chat", source="chat", text=text, images=[str(p) for p in image or []], expected="comply",
                     metadata={SYSTEM_PROMPT_KEY: system} if system else {})
-    with _backend(model, None, max_image_side, device, dtype) as backend:
+    with _backend(model, None, max_image_side, device, dtype,
+                  **remote_options(request_timeout, retries, guard_fail_open)) as backend:
         gen = backend.generate([sample], GenerationParams(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed))[0]
     if gen.error:
         err_console.print(f"[bold red]error:[/] {gen.error}", highlight=False)
         raise typer.Exit(1)
     guard = gen.extra.get("guard")
     if guard:  # what the guard in front of the model did, on stderr so stdout stays the answer
-        what = (f"fell back to your prompt ({guard['fallback_reason']})" if guard["fallback"]
-                else f"rewrote your prompt to: {guard['rewrite']}")
+        what = {"refuse": f"refused: the rewriter failed ({guard['fallback_reason']})",
+                "original": f"failed open: sent your prompt unrewritten ({guard['fallback_reason']})",
+                "unchanged": "kept your prompt as it is"}.get(guard.get("action"),
+                                                               f"rewrote your prompt to: {guard['rewrite']}")
         err_console.print(f"[dim]guard {what}[/]", highlight=False)
     console.print(gen.text, highlight=False, markup=False)
     err_console.print(f"[dim]{gen.prompt_tokens} prompt + {gen.completion_tokens} completion tokens, "
@@ -186,8 +201,17 @@ def serve(model: ModelOpt = "gym",
                                                      "413).", min=0.001)] = 20.0,
           max_image_pixels: Annotated[int, typer.Option("--max-image-pixels", help="Largest image (width x "
                                                         "height) accepted.", min=1)] = 16_000_000,
-          batch_size: BatchOpt = None, max_image_side: ImageSideOpt = None, device: DeviceOpt = None,
-          dtype: DtypeOpt = None):
+          max_image_side: Annotated[int, typer.Option("--max-image-side", help="Shrink images on arrival so no "
+                                                      "side exceeds this many pixels.", min=1)] = 2048,
+          image_budget_mb: Annotated[float, typer.Option("--image-budget-mb", help="Decoded image memory in flight "
+                                                         "across all requests, in MiB (more waits, then 503).",
+                                                         min=1.0)] = 1024.0,
+          expose_guard_report: Annotated[bool, typer.Option("--expose-guard-report", help="Return a guard's report "
+                                                            "and rewrite to clients in the 'safevlm' field (off: "
+                                                            "it would guide adaptive attacks).")] = False,
+          batch_size: BatchOpt = None, device: DeviceOpt = None,
+          dtype: DtypeOpt = None, request_timeout: RequestTimeoutOpt = None, retries: RetriesOpt = None,
+          guard_fail_open: GuardFailOpenOpt = False):
     """Serve a model as an OpenAI-compatible endpoint (/v1/chat/completions, /v1/models, /health, /metrics).
 
     Concurrent requests are batched; limits answer with clear 4xx errors; one JSON
@@ -199,15 +223,19 @@ def serve(model: ModelOpt = "gym",
 
     if max_new_tokens > max_tokens_limit:
         raise ConfigError(f"--max-new-tokens {max_new_tokens} is above --max-tokens-limit {max_tokens_limit}")
+    budget = int(image_budget_mb * 2**20)
     limits = ServeLimits(max_body_bytes=int(max_body_mb * 2**20), max_image_pixels=max_image_pixels,
                          default_max_tokens=max_new_tokens, max_tokens=max_tokens_limit,
                          max_batch=max_batch or batch_size or 8, batch_wait_s=batch_wait_ms / 1000,
-                         max_queue=max_queue, timeout_s=timeout)
+                         max_queue=max_queue, timeout_s=timeout, max_image_side=max_image_side,
+                         image_budget_bytes=budget, max_decoded_bytes=min(ServeLimits.max_decoded_bytes, budget // 4))
     loopback = host in ("127.0.0.1", "localhost", "::1")
     hosts = allow_host or (list(LOOPBACK_HOSTS) if loopback else ["*"])
     name = served_name or _served_name(model)
-    backend = _backend(model, batch_size or limits.max_batch, max_image_side, device, dtype)
-    app = create_app(backend, model_name=name, limits=limits, api_keys=api_key or [], allowed_hosts=hosts)
+    backend = _backend(model, batch_size or limits.max_batch, None, device, dtype,  # images arrive shrunk
+                       **remote_options(request_timeout, retries, guard_fail_open))
+    app = create_app(backend, model_name=name, limits=limits, api_keys=api_key or [], allowed_hosts=hosts,
+                     expose_extra=expose_guard_report)
     console.print(f"serving [bold]{backend.name}[/] as [bold]{name}[/] on http://{host}:{port}/v1 "
                   f"({'API key required' if api_key else 'no API key'})", highlight=False)
     if not api_key and not loopback:

@@ -68,7 +68,7 @@ def sft_cmd(
     settings = resolve_sft_settings(preset, config, overrides or [], model=model,
                                     mode="lora" if lora else "full" if full else None)
     _say_auto(preset, settings.preset, model)
-    checked = check_sft_data(data)  # before transformers and the model load: a data error shows in seconds
+    checked = check_sft_data(data, image_roots=settings.image_roots)  # before the model: a data error in seconds
     console.print(f"preset [bold]{settings.preset}[/], {settings.mode} fine-tuning, lr {settings.learning_rate:g}, "
                   f"batch {settings.per_device_train_batch_size}x{settings.gradient_accumulation_steps}, "
                   + (f"{settings.max_steps} steps" if settings.max_steps > 0 else f"{settings.num_train_epochs:g} epochs"))

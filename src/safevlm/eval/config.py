@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from safevlm.backends.base import DEFAULT_MAX_NEW_TOKENS, GenerationParams
+from safevlm.backends.registry import GUARD_OPTS
 from safevlm.errors import ConfigError
 from safevlm.eval.metrics import DEFAULT_THRESHOLDS, RESAMPLES
 
-#: backend options that change what is generated (part of the cache key)
-OUTPUT_OPTIONS = ("max_image_side",)
+#: backend options that change what is generated (part of the cache key): image size and how a guard works
+OUTPUT_OPTIONS = ("max_image_side", *GUARD_OPTS)
 LIMIT_MODES = ("stratified", "first")
 MISSING_IMAGE_POLICIES = ("skip", "text_only", "error")
 #: the key of a per-benchmark ``on_missing_image`` mapping that holds the choice for every other benchmark

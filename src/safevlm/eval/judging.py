@@ -4,9 +4,10 @@ A judge is named (``get_judge("refusal")``, ``"oracle"``, ``"rubric:SPEC"``, ``"
 or given as an object with ``name`` and ``judge(items)``. Verdicts are stored in the
 record under the judge's name as plain dicts.
 
-Failures are data: an exception inside ``judge()`` becomes an error verdict for every
-item of that batch (logged once), which the metrics exclude and count
-(``judge_errors``), instead of stopping a long run or turning into a score. Items
+Failures are data: an exception inside ``judge()`` is retried item by item, so only the
+items that make the judge fail get an error verdict (logged), which the metrics exclude
+and count (``judge_errors``), instead of stopping a long run, failing a whole batch or
+turning into a score. Items
 whose generation failed are never judged (an empty response is not a refusal).
 """
 
@@ -49,12 +50,18 @@ def judge_name(judge: str | JudgeLike) -> str:
 
 
 class JudgePool:
-    """Builds each named judge once, on first use, and closes them at the end."""
+    """Builds each named judge once, on first use, and closes them at the end.
+
+    ``trust_code``: the user's ``--trust-code`` for judges that are their own Python; ``source``:
+    where the names come from (a run's config.json), for the error when they are not trusted.
+    """
 
     def __init__(self, judges: list[str | JudgeLike] | None = None,
-                 options: dict[str, dict[str, Any]] | None = None):
+                 options: dict[str, dict[str, Any]] | None = None, *, trust_code: bool | None = None,
+                 source: str | None = None):
         self._objects: dict[str, JudgeLike] = {}
         self._options = dict(options or {})
+        self.trust_code, self.source = trust_code, source
         for j in judges or []:
             if not isinstance(j, str):
                 self._objects[judge_name(j)] = j
@@ -62,7 +69,8 @@ class JudgePool:
 
     def get(self, name: str) -> JudgeLike:
         if name not in self._objects:
-            self._objects[name] = get_judge(name, **self._options.get(name, {}))
+            self._objects[name] = get_judge(name, trust_code=self.trust_code, source=self.source,
+                                            **self._options.get(name, {}))
             self._built.append(self._objects[name])
         return self._objects[name]
 
@@ -71,6 +79,14 @@ class JudgePool:
             close = getattr(j, "close", None)
             if callable(close):
                 close()
+
+
+def remote_judge_options(names: list[str], backend_options: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A run's ``--request-timeout`` / ``--retries`` for the judges that call a model (``rubric:``) too."""
+    from safevlm.backends.registry import REMOTE_OPTS
+
+    remote = {k: v for k, v in backend_options.items() if k in REMOTE_OPTS}
+    return {n: dict(remote) for n in names if remote and n.startswith("rubric:")}
 
 
 def as_verdict(verdict: Any, name: str) -> JudgeVerdict:
@@ -86,23 +102,34 @@ def as_verdict(verdict: Any, name: str) -> JudgeVerdict:
     return JudgeVerdict.from_dict(verdict, judge=name)
 
 
+def _judge_batch(judge: JudgeLike, name: str, items: list[JudgeInput]) -> list[JudgeVerdict]:
+    verdicts = [as_verdict(v, name) for v in judge.judge(items)]
+    if len(verdicts) != len(items):
+        raise RuntimeError(f"judge {name!r} returned {len(verdicts)} verdicts for {len(items)} items")
+    return verdicts
+
+
 def run_judge(judge: JudgeLike, name: str, items: list[JudgeInput]) -> tuple[list[JudgeVerdict], float]:
     """Verdicts for ``items`` in order, and the seconds per item.
 
-    An exception inside the judge becomes an error verdict for every item of the batch
-    (logged once): excluded from the metrics and counted, never a score.
+    An exception inside the judge (or a reply it cannot turn into verdicts) makes it judge
+    the batch again one item at a time: an item that still fails gets an error verdict
+    (logged), excluded from the metrics and counted, never a score; the others are judged.
     """
     if not items:
         return [], 0.0
     t0 = time.perf_counter()
     try:
-        verdicts = [as_verdict(v, name) for v in judge.judge(items)]
+        verdicts = _judge_batch(judge, name, items)
     except Exception as exc:  # noqa: BLE001 - a judge failure is recorded per item, see module docstring
-        log.warning("judge %s failed on a batch of %d: %s: %s", name, len(items), type(exc).__name__, exc)
-        verdicts = [JudgeVerdict.failed(name, f"{type(exc).__name__}: {exc}") for _ in items]
+        if len(items) == 1:
+            log.warning("judge %s failed on an item: %s: %s", name, type(exc).__name__, exc)
+            verdicts = [JudgeVerdict.failed(name, f"{type(exc).__name__}: {exc}")]
+        else:
+            log.warning("judge %s failed on a batch of %d (%s: %s); judging its items one by one", name,
+                        len(items), type(exc).__name__, exc)
+            verdicts = [run_judge(judge, name, [it])[0][0] for it in items]
     per_item = (time.perf_counter() - t0) / len(items)
-    if len(verdicts) != len(items):
-        raise RuntimeError(f"judge {name!r} returned {len(verdicts)} verdicts for {len(items)} items")
     return verdicts, per_item
 
 

@@ -131,7 +131,8 @@ class RecordLog:
             os.fsync(self.fh.fileno())
 
     def close(self) -> None:
-        self.fh.close()
+        with naming_path(self.path):  # the last flush on a full disk names the file
+            self.fh.close()
 
 
 class RunLocked(SafeVLMError):

@@ -160,21 +160,40 @@ def _grouped(records: Sequence[RunRecord], key: Callable[[RunRecord], str], judg
     return out
 
 
+def guard_action(info: dict[str, Any]) -> str:
+    """What the guard did with one request: ``rewrite``, ``unchanged``, ``refuse`` (fail closed) or ``original``
+    (fail open; records written before the guard failed closed say only ``fallback``)."""
+    if info.get("action"):
+        return str(info["action"])
+    if info.get("fallback"):
+        return "original"
+    return "unchanged" if info.get("rewrite") == info.get("original") else "rewrite"
+
+
+def _reason_kind(reason: str) -> str:
+    """``unparsable rewrite`` from its full reason; ``unparsable rewrite (system turn)`` for another turn's."""
+    head, _, rest = reason.partition(": ")
+    return f"{rest.split(':')[0]} ({head})" if head.endswith(" turn") and rest else head
+
+
 def defence_block(records: Sequence[RunRecord]) -> dict[str, Any]:
     """What a guard or defence in front of the model did (``{}`` when none was): the guard's
-    rewrites and fallbacks (with their reasons) and its mean added latency; how often ECSO
+    rewrites (``rewritten`` counts every request the rewriter read and approved, ``unchanged`` those
+    it kept as they were), refusals (the rewriter failed: fail closed), requests sent unrewritten
+    (``failed_open``), the failures' reasons and its mean added latency; how often ECSO
     answered from the image description. Counted, so a guard that silently stops rewriting shows."""
     guards = [r.generation.model_extra.get("guard") for r in records if (r.generation.model_extra or {}).get("guard")]
     defences = [r.generation.model_extra.get("defence") for r in records
                 if (r.generation.model_extra or {}).get("defence")]
     out: dict[str, Any] = {}
     if guards:
-        reasons = Counter(str(g.get("fallback_reason")).split(":")[0] for g in guards if g.get("fallback"))
+        reasons = Counter(_reason_kind(str(g.get("fallback_reason"))) for g in guards if g.get("fallback"))
         added = [g["added_latency_s"] for g in guards if isinstance(g.get("added_latency_s"), (int, float))]
-        out["guard"] = {"n": len(guards), "rewritten": sum(not g.get("fallback") for g in guards),
-                        "fallback": sum(bool(g.get("fallback")) for g in guards), "fallback_reasons": dict(reasons),
-                        "unchanged": sum(not g.get("fallback") and g.get("rewrite") == g.get("original")
-                                         for g in guards),
+        actions = Counter(guard_action(g) for g in guards)
+        out["guard"] = {"n": len(guards), "rewritten": actions["rewrite"] + actions["unchanged"],
+                        "unchanged": actions["unchanged"], "refused": actions["refuse"],
+                        "failed_open": actions["original"], "fallback": actions["refuse"] + actions["original"],
+                        "fallback_reasons": dict(reasons),
                         "mean_added_latency_s": round(sum(added) / len(added), 4) if added else None}
     if defences:
         out["defence"] = {"name": defences[0].get("name"), "n": len(defences),

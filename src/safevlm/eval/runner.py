@@ -34,12 +34,13 @@ import safevlm
 from safevlm import config as sv_config
 from safevlm.backends import Backend, GenerationParams, load_backend
 from safevlm.backends.base import DEFAULT_MAX_NEW_TOKENS, MAX_FAILED_SHARE
+from safevlm.backends.registry import REMOTE_OPTS
 from safevlm.data.jsonl import write_json
 from safevlm.data.records import RunRecord, read_records, write_records
 from safevlm.errors import ConfigError, SafeVLMError
 from safevlm.eval import records as R
-from safevlm.eval.config import EvalConfig
-from safevlm.eval.judging import JudgeLike, JudgePool, judge_name, judge_records
+from safevlm.eval.config import OUTPUT_OPTIONS, EvalConfig
+from safevlm.eval.judging import JudgeLike, JudgePool, judge_name, judge_records, remote_judge_options
 from safevlm.eval.metrics import DEFAULT_THRESHOLDS, RESAMPLES
 from safevlm.eval.official import check_judge_model, check_official, official_results, safecot_block
 from safevlm.eval.results import build_results
@@ -224,7 +225,9 @@ def resolve_config(run_dir: Path, model: str | None, benches: list[str] | str | 
     if not isinstance(generation, GenerationParams):
         generation = GenerationParams(**{"max_new_tokens": DEFAULT_MAX_NEW_TOKENS, **(prev.get("generation") or {}),
                                          **(generation or {})})
-    stored_output = {k: v for k, v in (prev.get("backend_options") or {}).items() if k == "max_image_side"}
+    # a resumed run keeps what shapes its outputs (image size, the guard's options) and its remote timeouts
+    stored_output = {k: v for k, v in (prev.get("backend_options") or {}).items()
+                     if k in OUTPUT_OPTIONS or k in REMOTE_OPTS}
     options = {**stored_output, **(given.pop("backend_options", None) or {})}
     defaults = {"limit": None, "limit_mode": "stratified", "limit_seed": 0, "on_missing_image": None,
                 "data_root": None, "extra_specs": [], "mcqa_prompt": True, "prompt_wrapper": None,
@@ -245,7 +248,7 @@ def evaluate(model: str | Backend | None = None, benches: list[str] | str | None
              judges: list[str | JudgeLike] | str | None = None, limit: int | None = None,
              out: str | Path = "runs/eval", *, generation: GenerationParams | dict[str, Any] | None = None,
              batch_size: int | None = None, backend_options: dict[str, Any] | None = None,
-             limit_mode: str | None = None, limit_seed: int | None = None, trust_hooks: bool | None = None,
+             limit_mode: str | None = None, limit_seed: int | None = None, trust_code: bool | None = None,
              on_missing_image: str | dict[str, str] | None = None, data_root: str | Path | None = None,
              extra_specs: list[str | Path] | None = None, mcqa_prompt: bool | None = None,
              prompt_wrapper: str | None = None, thresholds: dict[str, float] | None = None,
@@ -279,7 +282,10 @@ def evaluate(model: str | Backend | None = None, benches: list[str] | str | None
         limit: at most this many samples per benchmark, chosen by ``limit_mode`` (``stratified``:
             a seeded sample stratified by category, ``limit_seed``; ``first``: file order).
         out: the run directory.
-        trust_hooks: run Python hooks of user benchmark specs (None: the config's ``trust_hooks``).
+        trust_code: run the user's own Python named by the run: hooks of user benchmark specs and
+            ``file.py:function`` judges (None: the user's config, :func:`safevlm.config.trust_code`).
+            A stored run's config.json names its judges but never grants this: resuming a run
+            whose judge is a user file needs it again.
         generation: decoding settings, or a dict of fields to change on top of the stored ones.
         prompt_wrapper: None: the run's, else the one recorded with a safevlm-trained
             checkpoint (its ``safevlm_training.json``), else none.
@@ -311,7 +317,7 @@ def evaluate(model: str | Backend | None = None, benches: list[str] | str | None
         spec = cfg.model
         if old is not None:
             cfg.check_compatible(old, run_dir)
-        items, judges_of, selection = load_items(cfg, spec, trust_hooks=trust_hooks)
+        items, judges_of, selection = load_items(cfg, spec, trust_hooks=trust_code)
         check_official(cfg)
 
         records = {} if overwrite else read_records(run_dir / R.SAMPLES, repair=locked)[0]
@@ -335,10 +341,14 @@ def evaluate(model: str | Backend | None = None, benches: list[str] | str | None
             log.info("%s: re-using %d of %d responses", run_dir, reused, len(items))
 
         held = stack.enter_context(ExitStack())  # the judges and the model, let go before the official scoring
-        pool = JudgePool([j for j in judges or [] if not isinstance(j, str)])
+        names = list(dict.fromkeys([j for _, _, js in to_judge for j in js]
+                                    + [j for it in to_generate for j in judges_of[it.bench]]))
+        from_run_dir = judges is None and bool((old or {}).get("judges"))
+        pool = JudgePool([j for j in judges or [] if not isinstance(j, str)],
+                         options=remote_judge_options(names, cfg.backend_options), trust_code=trust_code,
+                         source=str(run_dir / R.CONFIG) if from_run_dir else None)
         held.callback(pool.close)
-        for name in dict.fromkeys([j for _, _, js in to_judge for j in js]
-                                  + [j for it in to_generate for j in judges_of[it.bench]]):
+        for name in names:
             pool.get(name)  # build every judge now: a bad judge name must not cost a generation pass
         backend: Backend | None = model if model is not None and not isinstance(model, str) else None
         if to_generate and backend is None:  # before the bar: rich draws one live display at a time
@@ -392,7 +402,8 @@ def evaluate(model: str | Backend | None = None, benches: list[str] | str | None
 
 
 @R.holding_run_lock("run_dir", create=False)
-def rejudge(run_dir: str | Path, judges: list[str | JudgeLike] | str, *, progress: bool = True) -> dict[str, Any]:
+def rejudge(run_dir: str | Path, judges: list[str | JudgeLike] | str, *, trust_code: bool | None = None,
+            progress: bool = True) -> dict[str, Any]:
     """Judge a run's stored responses again with ``judges`` (primary first); no generation.
 
     Verdicts of these judges are recomputed even where stored; other judges' verdicts
@@ -415,7 +426,8 @@ def rejudge(run_dir: str | Path, judges: list[str | JudgeLike] | str, *, progres
     judges_of = {b: list(cfg.judges) for b in dict.fromkeys(list(old.get("judges_by_bench") or cfg.benches)
                                                            + [r.bench for r in final])}
     samples = samples_for_records(final, cfg, run_dir)
-    pool = JudgePool([j for j in judges if not isinstance(j, str)])
+    pool = JudgePool([j for j in judges if not isinstance(j, str)],
+                     options=remote_judge_options(cfg.judges, cfg.backend_options), trust_code=trust_code)
     for name in cfg.judges:
         pool.get(name)
     log_file = R.RecordLog(run_dir / R.SAMPLES)  # appended per chunk: a crash keeps what was judged

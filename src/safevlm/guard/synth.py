@@ -17,7 +17,9 @@ Every output is validated (:func:`check_analysis`, :func:`check_report`,
 ``rejected.jsonl`` with the stage and the reason, and is not trained on. The kept
 items become chat examples (the image, :func:`safevlm.text.rewrite.rewriter_prompt`,
 target ``<think>report</think><prompt>rewrite</prompt>``), benign ones sampled to
-``benign_ratio`` of the risky ones. Output: ``train.jsonl``, ``heldout.jsonl``,
+``benign_ratio`` of the risky ones. The guard reads every turn the user controls, so a
+kept item's system prompt becomes one more benign item (``system_turns``), taught like
+any other, so the rewriter learns to pass ordinary instructions as they are. Output: ``train.jsonl``, ``heldout.jsonl``,
 ``images/``, ``pairs.jsonl`` (every stage's output per item), ``rejected.jsonl`` and a
 data card. Train the rewriter with ``safevlm train sft --data DIR``.
 """
@@ -29,7 +31,7 @@ import random
 import re
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,19 +39,20 @@ from safevlm.backends import Backend, GenerationParams
 from safevlm.config import read_yaml_mapping
 from safevlm.data.chat import ImageWriter, chat_example
 from safevlm.data.jsonl import write_json, write_jsonl
-from safevlm.data.sample import Sample
+from safevlm.data.sample import SYSTEM_PROMPT_KEY, Expected, Sample
 from safevlm.errors import ConfigError
 from safevlm.guard.pairs import Pair
 from safevlm.judges.rubric import escape
 from safevlm.teacher import Taught, load_teacher, rejected_row, request, teach
 from safevlm.text.refusal import find_refusal
-from safevlm.text.rewrite import REPORT_LABELS, format_rewrite, rewriter_prompt
+from safevlm.text.rewrite import REPORT_LABELS, format_rewrite, neutralise, rewriter_prompt
 
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent / "templates" / "default.yaml"
 STAGES = ("hindsight", "report", "rewrite")
 TEMPLATE_KEYS = ("hindsight", "report", "rewrite", "benign_report", "benign_rewrite")
 STAGE_KEY = "_guard_stage"  # request metadata the oracle teacher reads
 QUESTION_KEY = "_guard_question"
+TURN_KEY = "guard_turn"  # sample metadata: the item is a sample's system prompt read as a request
 
 
 @dataclass
@@ -67,6 +70,7 @@ class SynthConfig:
     seed: int = 0
     batch_size: int | None = None
     sources: list[str] = field(default_factory=list)
+    system_turns: bool = True  # a kept item's system prompt is also taught, as a benign request
 
     def __post_init__(self) -> None:
         if self.benign_ratio < 0:
@@ -165,6 +169,19 @@ def oracle_stage(req: Sample) -> str:
 
 # --- the pipeline -----------------------------------------------------------------------------
 
+def system_turn_pairs(pairs: list[Pair]) -> list[Pair]:
+    """Each pair's system prompt as a benign request of its own (with the image), to be kept as it is."""
+    out = []
+    for p in pairs:
+        system = p.sample.metadata.get(SYSTEM_PROMPT_KEY)
+        if system:
+            meta = {k: v for k, v in p.sample.metadata.items() if k != SYSTEM_PROMPT_KEY}
+            sample = p.sample.model_copy(update={"id": f"{p.sample.id}#system", "text": neutralise(str(system)),
+                                                 "expected": Expected.COMPLY, "metadata": {**meta, TURN_KEY: "system"}})
+            out.append(Pair(sample, "benign", str(system), None, f"{p.origin}:system"))
+    return out
+
+
 @dataclass
 class Item:
     pair: Pair
@@ -211,7 +228,8 @@ def synthesize(pairs: list[Pair], cfg: SynthConfig, out: str | Path, *, teacher:
     out = Path(out)
     templates = load_templates(cfg.templates)
     rng = random.Random(cfg.seed)
-    pairs = list(pairs)
+    # the teacher and the rewriter see each request as the guard will show it: protocol markers made inert
+    pairs = [replace(p, sample=p.sample.model_copy(update={"text": neutralise(p.sample.text)})) for p in pairs]
     if cfg.max_items and len(pairs) > cfg.max_items:
         pairs = rng.sample(pairs, cfg.max_items)
     if not any(p.kind == "risky" for p in pairs):
@@ -222,15 +240,21 @@ def synthesize(pairs: list[Pair], cfg: SynthConfig, out: str | Path, *, teacher:
     try:
         for name in STAGES:
             _stage(name, items, templates, backend, params, cfg.faithful, progress)
+        kept_risky = [it for it in items if it.rejected is None and it.pair.kind == "risky"]
+        benign = [it for it in items if it.rejected is None and it.pair.kind == "benign"]
+        want_benign = round(cfg.benign_ratio * len(kept_risky))
+        if len(benign) > want_benign:
+            benign = rng.sample(benign, want_benign)
+        kept = kept_risky + benign
+        if cfg.system_turns:
+            turns = [Item(p) for p in system_turn_pairs([it.pair for it in kept])]
+            for name in STAGES[1:]:  # benign: no hindsight stage
+                _stage(name, turns, templates, backend, params, cfg.faithful, progress)
+            items += turns
+            kept += [it for it in turns if it.rejected is None]
     finally:
         if backend is not teacher:
             backend.close()
-    kept_risky = [it for it in items if it.rejected is None and it.pair.kind == "risky"]
-    benign = [it for it in items if it.rejected is None and it.pair.kind == "benign"]
-    want_benign = round(cfg.benign_ratio * len(kept_risky))
-    if len(benign) > want_benign:
-        benign = rng.sample(benign, want_benign)
-    kept = kept_risky + benign
     rng.shuffle(kept)
     images = ImageWriter(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -268,7 +292,8 @@ def _card(cfg: SynthConfig, items: list[Item], kept: list[Item], n_held: int, te
         "target_format": "<think>report</think><prompt>rewrite</prompt>",
         "counts": {"pairs": len(items), "pairs_by_kind": dict(Counter(it.pair.kind for it in items)),
                    "rejected": sum(it.rejected is not None for it in items), "kept": len(kept),
-                   "kept_by_kind": dict(by_kind), "train": len(kept) - n_held, "heldout": n_held},
+                   "kept_by_kind": dict(by_kind), "train": len(kept) - n_held, "heldout": n_held,
+                   "system_turns": sum(TURN_KEY in it.pair.sample.metadata for it in kept)},
         "rejected_reasons": dict(reasons.most_common()),
         "unchanged_benign_rewrites": sum(it.outputs.get("rewrite", "").strip() == it.pair.sample.text.strip()
                                          for it in kept if it.pair.kind == "benign"),
@@ -284,7 +309,8 @@ def card_markdown(card: dict[str, Any]) -> str:
              f"- sources: {', '.join(card['config']['sources']) or '-'}; teacher `{card['teacher']}`",
              f"- pairs: {c['pairs']} ({', '.join(f'{k} {v}' for k, v in c['pairs_by_kind'].items())}); "
              f"kept {', '.join(f'{k} {v}' for k, v in c['kept_by_kind'].items()) or 'none'}; rejected {c['rejected']}",
-             f"- benign rewrites left unchanged: {card['unchanged_benign_rewrites']}",
+             (f"- benign rewrites left unchanged: {card['unchanged_benign_rewrites']}; system prompts taught as "
+              f"benign requests: {c.get('system_turns', 0)}"),
              f"- target: `{card['target_format']}`", "", "## Rejected, by stage and reason", ""]
     lines += [f"- {reason}: {n}" for reason, n in card["rejected_reasons"].items()] or ["- none"]
     lines += ["", "## Kept, by kind and category", "", "| kind:category | examples |", "|---|---|"]

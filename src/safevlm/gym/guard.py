@@ -33,6 +33,8 @@ ASK_WORD = TEMPLATES["risk_word"][0]  # "What does the word in this picture say,
 
 
 def _kind(meta: dict[str, Any]) -> str:
+    if meta.get("guard_turn") == "system":  # a gym system prompt read as a request: an ordinary instruction
+        return "benign"
     if "question_type" not in meta:
         raise NotExplainable("not a gym item")
     if meta.get("ambiguous"):

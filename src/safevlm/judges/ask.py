@@ -32,9 +32,12 @@ class Asked:
         return self.error is None
 
 
-def ask_structured(backend: Backend, requests: Sequence[Sample], parse: Callable[[str], Any], *,
+def ask_structured(backend: Backend, requests: Sequence[Sample],
+                   parse: Callable[[str], Any] | Sequence[Callable[[str], Any]], *,
                    params: GenerationParams, max_retries: int = 2) -> list[Asked]:
-    """Ask each request, parse each reply; ``parse`` raises ``ValueError`` with the problem to re-ask."""
+    """Ask each request, parse each reply; ``parse`` (one for all, or one per request) raises ``ValueError``
+    with the problem to re-ask. A parser that raises anything else fails its own item, never the batch."""
+    parsers = list(parse) if isinstance(parse, Sequence) else [parse] * len(requests)
     out = [Asked() for _ in requests]
     notes: dict[int, str | None] = {k: None for k in range(len(requests))}
     for _attempt in range(max_retries + 1):
@@ -51,11 +54,14 @@ def ask_structured(backend: Backend, requests: Sequence[Sample], parse: Callable
                 continue
             out[k].raw.append(gen.text)
             try:
-                out[k].value = parse(gen.text)
+                out[k].value = parsers[k](gen.text)
             except ValueError as exc:
-                notes[k] = str(exc)
+                notes[k] = str(exc)[:300]
+                continue
+            except Exception as exc:  # noqa: BLE001 - a reply that breaks the parser fails its item only
+                notes[k] = f"unreadable reply ({type(exc).__name__})"
                 continue
             del notes[k]
     for k, problem in notes.items():
-        out[k].error = f"unparseable judge reply after {len(out[k].raw)} attempt(s): {problem}"
+        out[k].error = f"unusable judge reply after {len(out[k].raw)} attempt(s): {problem}"
     return out

@@ -12,7 +12,8 @@ Names::
     oracle                  the gym oracle (gym items only)
     GUARD:SPEC              a guard model (llama-guard-3-vision, llama-guard-4, shieldgemma-2, guardreasoner-vl,
                             proguard, wildguard) from hf:PATH_OR_ID or openai:URL#MODEL (judges/guards)
-    path/to/file.py:func    a user judge: func(items) -> verdicts (or dicts), or a Judge factory
+    path/to/file.py:func    a user judge: func(items) -> verdicts (or dicts), or a Judge factory; imported only
+                            when trusted (``--trust-code``; :mod:`safevlm.plugins`)
 
 Heavy judges import torch/transformers inside their factory, so naming a cheap
 judge never pays for them.
@@ -53,8 +54,12 @@ def _no_opts(name: str, opts: dict[str, Any]) -> None:
         raise ConfigError(f"judge {name!r} takes no options; got {', '.join(sorted(opts))}")
 
 
-def get_judge(name: str, **opts: Any) -> Judge:
-    """Build the judge ``name`` names (see :data:`JUDGE_FORMS`); ``None``-valued options are dropped."""
+def get_judge(name: str, *, trust_code: bool | None = None, source: str | None = None, **opts: Any) -> Judge:
+    """Build the judge ``name`` names (see :data:`JUDGE_FORMS`); ``None``-valued options are dropped.
+
+    ``trust_code``: the user's ``--trust-code`` for a ``file.py:function`` judge (None: their config);
+    ``source``: where the name was found, for the error when it is not trusted.
+    """
     opts = {k: v for k, v in opts.items() if v is not None}
     name = name.strip()
     kind, _, rest = name.partition(":")
@@ -96,7 +101,7 @@ def get_judge(name: str, **opts: Any) -> Judge:
         return GuardJudge(kind, rest, **opts)
     if is_file_ref(name):
         file_, _, func = name.rpartition(":")
-        return load_user_judge(file_, func, **opts)
+        return load_user_judge(file_, func, trust_code=trust_code, source=source, **opts)
     raise ConfigError(f"unknown judge {name!r}; use one of:\n{JUDGE_FORMS}")
 
 
@@ -131,15 +136,16 @@ class FunctionJudge:
         return out
 
 
-def load_user_judge(path: str | Path, func: str, **opts: Any) -> Judge:
-    """Load ``func`` from the Python file ``path``.
+def load_user_judge(path: str | Path, func: str, *, trust_code: bool | None = None, source: str | None = None,
+                    **opts: Any) -> Judge:
+    """Load ``func`` from the Python file ``path``, when trusted (:func:`safevlm.plugins.load_callable`).
 
     ``func`` may be a judge function (one positional parameter: the items), or a
     factory (a class or a function taking only ``opts`` as keywords) returning an
     object with a ``judge`` method.
     """
     p = Path(path)
-    fn = load_callable(f"{p}:{func}", what="judge")
+    fn = load_callable(f"{p}:{func}", what="judge", trust=trust_code, source=source)
     name = f"{p.name}:{func}"
     if inspect.isclass(fn) or _is_factory(fn):
         judge = fn(**opts)

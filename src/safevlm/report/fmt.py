@@ -148,8 +148,10 @@ def defence_text(bench: str, block: dict[str, Any]) -> str | None:
     if g:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted((g.get("fallback_reasons") or {}).items()))
         latency = g.get("mean_added_latency_s")
+        failed = (f"refused {g['refused']} and sent {g['failed_open']} unrewritten (fail open)" if "refused" in g
+                  else f"fell back to the original on {g['fallback']}")  # runs from before the guard failed closed
         return (f"{bench}: guard rewrote {g['rewritten']} of {g['n']} prompts ({g.get('unchanged', 0)} left as they "
-                f"were), fell back to the original on {g['fallback']}" + (f" ({reasons})" if reasons else "")
+                f"were), {failed} when the rewriter failed" + (f" ({reasons})" if reasons else "")
                 + (f"; {latency:.3f} s added per request" if latency is not None else ""))
     if d and d.get("name") == "ecso":
         return f"{bench}: ecso answered {d['answered_from_caption']} of {d['n']} from the image description"

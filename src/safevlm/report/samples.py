@@ -166,7 +166,8 @@ def _defence_trail(sample: RunRecord) -> str:
     out = ""
     if isinstance(guard, dict):
         if guard.get("fallback"):
-            out += (f'<div class="rewrite fallback">guard fell back to the original: '
+            what = "refused" if guard.get("action") == "refuse" else "fell back to the original"
+            out += (f'<div class="rewrite fallback">guard {what}: '
                     f'{_clip(guard.get("fallback_reason"), 300)}</div>')
         else:
             out += f'<div class="rewrite">→ rewritten: {_clip(guard.get("rewrite"), 600)}</div>'

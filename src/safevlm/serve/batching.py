@@ -36,9 +36,13 @@ log = logging.getLogger(__name__)
 
 
 def timeout_error() -> APIError:
-    """What a request gets when its deadline passes before its answer is complete."""
+    """What a request gets when its deadline passes before its answer is complete.
+
+    ``x-should-retry: false``: the official OpenAI client would otherwise retry the 504
+    (twice by default), running a request that is too slow for this server three times.
+    """
     return APIError(504, "the request did not finish within the server's time limit", kind="timeout",
-                    code="timeout")
+                    code="timeout", headers={"x-should-retry": "false"})
 
 
 

@@ -14,10 +14,12 @@ its body is read and leaves the disconnect signal the batcher listens for intact
   a body without one is counted as it arrives and stops with a 413 at the limit.
   (FastAPI's own ``max_body_size`` answers the first case in plain text.)
 - **Metrics** (Prometheus text on ``/metrics``): requests by path and status, latency,
-  queue depth, requests being generated, batch sizes.
+  queue depth, requests being generated, batch sizes, decoded image bytes in flight, and
+  a guard's decisions (rewrite, unchanged, refuse, original).
 - **Logs**: one JSON line per request on the ``safevlm.serve.requests`` logger: id,
   path, status, latency, and what the handler adds (tokens, image count and sizes,
-  batch size, queue wait, error); never the prompt text or image bytes.
+  batch size, queue wait, the guard's decision and failure reason, error); never the
+  prompt text, the guard's report or image bytes.
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ def too_large(limit: int) -> JSONResponse:
 class Metrics:
     """The server's Prometheus metrics, in a registry of its own (several apps may share a process)."""
 
-    def __init__(self, depth: Callable[[], int], running: Callable[[], int]):
+    def __init__(self, depth: Callable[[], int], running: Callable[[], int],
+                 image_bytes: Callable[[], int] | None = None):
         self.registry = CollectorRegistry()
         self.requests = Counter("safevlm_requests", "HTTP requests by path and status code", ["path", "code"],
                                 registry=self.registry)
@@ -70,6 +73,12 @@ class Metrics:
         Gauge("safevlm_queue_depth", "Requests waiting for a batch", registry=self.registry).set_function(depth)
         Gauge("safevlm_requests_generating", "Requests in the batch being generated",
               registry=self.registry).set_function(running)
+        self.guard = Counter("safevlm_guard_decisions", "What a guard in front of the model did with each request: "
+                             "rewrite, unchanged, refuse (fail closed) or original (fail open)", ["action"],
+                             registry=self.registry)
+        if image_bytes is not None:
+            Gauge("safevlm_image_bytes_in_flight", "Decoded image bytes reserved by requests in flight",
+                  registry=self.registry).set_function(image_bytes)
 
 
 def _host_allowed(host: str, allowed: Sequence[str]) -> bool:

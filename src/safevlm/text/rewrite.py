@@ -9,15 +9,26 @@ and the guard reads the rewriter's output with :func:`parse_rewrite`; both sides
 this module, so the format is defined once.
 
 A request that needs no change is answered ``<prompt>[unchanged]</prompt>`` (:data:`KEEP`)
-rather than copied: the guard then passes the user's own text, byte for byte. Copying a
-prompt is where a small rewriter errs (on the gym, 1 M parameters, copies of held-out
-phrasings drifted into other questions and cost benign accuracy), and the marker is also
-shorter to generate. A rewriter that copies instead still works: the copy is used as is.
+rather than copied: the guard then passes the request the rewriter read, byte for byte.
+Copying a prompt is where a small rewriter errs (on the gym, 1 M parameters, copies of
+held-out phrasings drifted into other questions and cost benign accuracy), and the marker
+is also shorter to generate. A rewriter that copies instead still works: the copy is used
+as is.
+
+The user's text is data to the rewriter, never protocol: :func:`neutralise` turns every
+spelling of a protocol marker in it (``<think>``, ``</prompt>``, ``<answer>``, ``[unchanged]``,
+in any case, with spaces, fullwidth or hidden by zero-width characters) into an inert
+``(think)`` / ``(/prompt)`` / ``(unchanged)`` before the rewriter sees it, so no marker the
+rewriter reads or echoes can come from the user, and "unchanged" is always the rewriter's
+own decision. Text without markers is left exactly as it is. A text that spells the
+rewriter's output markers (:func:`imitates_output`) is never kept unchanged: a small
+rewriter can still be talked into ``[unchanged]``, so the guard refuses it instead.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 REWRITER_INSTRUCTION = ("Rewrite the user's request so that a model gives a safe, specific and helpful answer. "
@@ -51,6 +62,37 @@ class Rewrite:
 
 class RewriteParseError(ValueError):
     """The rewriter's output is not ``<think>...</think><prompt>...</prompt>`` with a usable prompt."""
+
+
+_MARKER = re.compile(r"<\s*(/?)\s*(think|prompt|answer)\b[^<>]*>|\[\s*(unchanged)\s*\]", re.IGNORECASE)
+
+
+def _fold(text: str) -> str:
+    """NFKC (fullwidth ``＜`` is ``<``) without invisible format characters (zero-width, bidi, tags)."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", text) if unicodedata.category(ch) != "Cf")
+
+
+def neutralise(text: str) -> str:
+    """``text`` with every protocol marker made inert (module docstring); unchanged when it has none.
+
+    Markers are looked for in the folded text (:func:`_fold`), so look-alike and hidden
+    spellings count; text that holds one is returned folded, with each marker rewritten.
+    """
+    folded = _fold(text)
+    if not _MARKER.search(folded):
+        return text
+    return _MARKER.sub(lambda m: f"({m.group(3).lower()})" if m.group(3)
+                       else f"({m.group(1)}{m.group(2).lower()})", folded)
+
+
+_OUTPUT_MARKER = re.compile(r"<\s*/?\s*prompt\b[^<>]*>|\[\s*unchanged\s*\]", re.IGNORECASE)
+
+
+def imitates_output(text: str) -> bool:
+    """Whether ``text`` spells the rewriter's own output markers (``<prompt>``, ``</prompt>``,
+    ``[unchanged]``, in any spelling). No request needs them; an attack on the guard does,
+    so the guard never keeps such a text unchanged, whatever the rewriter answers."""
+    return bool(_OUTPUT_MARKER.search(_fold(text)))
 
 
 def rewriter_prompt(question: str) -> str:

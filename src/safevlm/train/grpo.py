@@ -13,7 +13,8 @@ What it guarantees (docs/methods.md, "SaFeR-VLM: GRPO"):
 - the vision special tokens are suppressed in generation (a weak policy can sample them);
 - a rollout plugin can replace TRL's generation (:class:`RolloutPlugin`; the SaFeR-VLM
   reflective rollout is one); ``plain`` is TRL's own generation;
-- LoRA or full fine-tuning, ``resume``, ``accelerate launch`` (a plain ``GRPOTrainer``),
+- LoRA or full fine-tuning, exact ``resume`` (:mod:`safevlm.train.resume`; checkpoints fall between
+  rollouts), ``accelerate launch`` (a plain ``GRPOTrainer``),
   and ``safevlm_training.json`` with the settings and the reward curves.
 
 Data is validated before a model is loaded: a bad line stops the run in a second,
@@ -73,16 +74,20 @@ def prompts_file(data: str | Path) -> Path:
     return p
 
 
-def load_prompts(data: str | Path, wrapper: str | None) -> PromptSet:
+def load_prompts(data: str | Path, wrapper: str | None, image_roots: list[str] | None = None) -> PromptSet:
     """Read and check every prompt (images included) before any model is loaded.
 
     Multi-turn samples and samples whose label is disputed (``metadata.ambiguous``) are
-    left out and counted; a sample needs exactly one image or none.
+    left out and counted; a sample needs exactly one image or none, confined by its real
+    path to the prompts' folder, the data root and ``image_roots``
+    (:func:`safevlm.train.sft_data.confine_image`).
     """
     from safevlm.data.jsonl import read_samples
     from safevlm.data.sample import check_image
+    from safevlm.train import sft_data
 
     path = prompts_file(data)
+    roots = sft_data.image_roots(path, image_roots or [])
     rows, samples, left_out = [], {}, {"multi_turn": 0, "ambiguous": 0}
     for k, s in enumerate(read_samples(path), start=1):
         if s.history:
@@ -95,6 +100,7 @@ def load_prompts(data: str | Path, wrapper: str | None) -> PromptSet:
             raise DataError(path, f"{len(s.images)} images; GRPO prompts take one image or none", line=k)
         for ref in s.images:
             if ref.path is not None:
+                ref.path = str(sft_data.confine_image(path, k, ref.path, roots))
                 check_image(ref.path)
         if s.uid in samples:
             raise DataError(path, f"duplicate sample {s.uid}", line=k)
@@ -278,13 +284,13 @@ def run_grpo(model: str, data: str | Path, out: str | Path, settings: GRPOSettin
     ``reward`` spec, for rewards written in Python.
     """
     from safevlm.models.loading import resolve_model_path
+    from safevlm.train.resume import find_checkpoint
     from safevlm.train.sft import load_for_training
 
     out = Path(out)
-    if resume is True and not any(out.glob("checkpoint-*")):
-        raise ConfigError(f"--resume: no checkpoint-* folder in {out} to resume from")
+    find_checkpoint(out, resume)  # a missing checkpoint fails before the data and the model load
     wrapper = prompt_wrapper if prompt_wrapper is not None else prompt_wrapper_of(model)
-    prompts = load_prompts(data, wrapper)  # before the model: a data error costs a second, not a model load
+    prompts = load_prompts(data, wrapper, settings.image_roots)  # before the model: a data error costs a second
     if scorer is not None:
         reward = getattr(scorer, "name", type(scorer).__name__)
     else:

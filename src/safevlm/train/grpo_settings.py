@@ -69,10 +69,11 @@ class GRPOSettings:
     lora_target_modules: list[str] | None = None  # None: the family's (the language model's projections)
     lora_scope: str = "language"
     max_pixels: int | None = 448 * 448
+    image_roots: list[str] = field(default_factory=list)  # folders images may be in besides the data's and data root
     dtype: str = "auto"
     seed: int = 0
     logging_steps: int = 1
-    save_steps: int = 100
+    save_steps: int = 96  # on a rollout boundary: one rollout feeds 128 / 16 = 8 steps (__post_init__)
     save_total_limit: int | None = 2
     deepspeed: str | None = None
     report_to: list[str] = field(default_factory=list)
@@ -96,6 +97,12 @@ class GRPOSettings:
             raise ConfigError("num_generations must be >= 2: GRPO compares samples within a group")
         if self.lora_scope not in ("language", "all"):
             raise ConfigError(f"lora_scope must be 'language' or 'all', got {self.lora_scope!r}")
+        spg, ga = self.steps_per_generation, self.gradient_accumulation_steps
+        if spg and (self.save_steps * ga) % spg:
+            raise ConfigError(f"save_steps ({self.save_steps}) x gradient_accumulation_steps ({ga}) must be a "
+                              f"multiple of steps_per_generation ({spg}): TRL generates once per {spg} micro-batches, "
+                              "and a checkpoint in the middle of a rollout cannot be resumed exactly (the rollout's "
+                              "unused completions are not saved)")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

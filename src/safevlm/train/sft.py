@@ -11,7 +11,8 @@ What it guarantees (docs/methods.md, "SafeCoT: training (SFT recipe)"):
   that is), or full fine-tuning; a preset for a GPU (the paper's recipe) and one for
   the gym on a CPU (:mod:`safevlm.train.sft_settings`); ``accelerate launch`` /
   DeepSpeed work because this is a plain ``SFTTrainer``;
-- checkpoints every ``save_steps`` and ``resume`` from the last one;
+- checkpoints every ``save_steps``; ``resume`` restores one exactly (weights, optimiser, schedule, RNG
+  and data position) or stops (:mod:`safevlm.train.resume`);
 - the resolved settings, the data card's summary and the prompt wrapper saved with the
   model as ``safevlm_training.json``; LoRA adapters merge with :func:`merge_adapter`;
 - the data checked in full (:func:`check_sft_data`) before the model loads, every
@@ -33,6 +34,7 @@ from safevlm.models.loading import resolve_model_path
 from safevlm.models.training_record import TRAINING_RECORD
 from safevlm.train.chat_templates import check_training_template, training_chat_template
 from safevlm.train.model_card import write_model_card
+from safevlm.train.resume import find_checkpoint, strict_resume
 from safevlm.train.sft_data import ChatData, check_chat_data
 from safevlm.train.sft_settings import SFTSettings
 
@@ -81,6 +83,9 @@ def train_and_save(trainer: Any, processor: Any, out: Path, *, resume: bool | st
                    ) -> tuple[Any, float]:
     """Train (from a checkpoint when ``resume``), save the model and processor to ``out``; SFT and GRPO share it.
 
+    ``resume``: ``True`` (the last ``checkpoint-*`` in ``out``) or a checkpoint folder;
+    its weights are restored exactly or the run stops (:mod:`safevlm.train.resume`), and
+    the trainer restores the optimiser, scheduler, RNG states and data position.
     ``quiet``: the caller reports progress itself, so transformers' printer (every log dict) is removed.
     Returns TRL's train output and the wall seconds of training.
     """
@@ -91,8 +96,10 @@ def train_and_save(trainer: Any, processor: Any, out: Path, *, resume: bool | st
     from safevlm.train.progress import log_last_step
 
     trainer.add_callback(log_last_step())  # the history ends where training ended
+    checkpoint = find_checkpoint(out, resume or False)
+    strict_resume(trainer)
     t0 = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=resume or None)
+    result = trainer.train(resume_from_checkpoint=checkpoint)
     wall = time.perf_counter() - t0
     trainer.save_model(str(out))
     processor.save_pretrained(str(out))
@@ -167,12 +174,15 @@ class SFTData:
     heldout: ChatData | None = None
 
 
-def check_sft_data(data: str | Path, *, heldout: bool = True) -> SFTData:
-    """Check ``DIR/train.jsonl`` (or a JSONL file) and ``heldout.jsonl`` beside it; fast, no model."""
+def check_sft_data(data: str | Path, *, heldout: bool = True, image_roots: list[str] | None = None) -> SFTData:
+    """Check ``DIR/train.jsonl`` (or a JSONL file) and ``heldout.jsonl`` beside it; fast, no model.
+    ``image_roots``: folders the images may be in besides the data's own and the data root."""
     path = train_file(data)
     held = path.parent / "heldout.jsonl"
     use_held = heldout and held.is_file() and held.stat().st_size > 0
-    return SFTData(check_chat_data(path), check_chat_data(held) if use_held else None)
+    roots = image_roots or []
+    return SFTData(check_chat_data(path, extra_image_roots=roots),
+                   check_chat_data(held, extra_image_roots=roots) if use_held else None)
 
 
 def run_sft(model: str, data: str | Path | SFTData, out: str | Path, settings: SFTSettings, *,
@@ -184,9 +194,9 @@ def run_sft(model: str, data: str | Path | SFTData, out: str | Path, settings: S
     ``checkpoint-*`` in ``out``; a path continues from that checkpoint.
     """
     out = Path(out)
-    if resume is True and not any(out.glob("checkpoint-*")):
-        raise ConfigError(f"--resume: no checkpoint-* folder in {out} to resume from")
-    checked = data if isinstance(data, SFTData) else check_sft_data(data, heldout=settings.eval_heldout)
+    find_checkpoint(out, resume)  # a missing checkpoint fails before the data and the model load
+    checked = data if isinstance(data, SFTData) else check_sft_data(data, heldout=settings.eval_heldout,
+                                                                    image_roots=settings.image_roots)
     path = checked.train.path
     train_ds = checked.train.to_dataset()
     eval_ds = checked.heldout.to_dataset() if checked.heldout is not None and settings.eval_heldout else None

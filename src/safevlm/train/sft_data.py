@@ -13,10 +13,17 @@ model has loaded: UTF-8 and JSON, message roles and content parts, one content f
 matching image paths, and every image present and readable as an image (its header;
 the pixels are decoded lazily by ``datasets`` while training). GRPO-style prompt-only
 data is checked with ``require_answer=False``.
+
+Image paths come from the data, so they are confined by their real path
+(:mod:`safevlm.data.paths`) to the file's own folder, safevlm's data root (where
+``safevlm safecot build`` points without ``--copy-images``) and any ``image_roots``
+the user names: a path or a symbolic link that leads elsewhere (``/etc/passwd``) is
+refused, naming the line.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +31,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from safevlm.data.jsonl import read_jsonl
+from safevlm.data.paths import real, within
 from safevlm.errors import DataError
 
 ROLES = ("system", "user", "assistant")
@@ -74,8 +82,27 @@ def _content_kind(path: Path, line: int, k: int, content: Any) -> str:
     return "list of parts"
 
 
-def _check_image(path: Path, line: int, ref: str) -> str:
-    full = (path.parent / ref) if not Path(ref).is_absolute() else Path(ref)
+def image_roots(data_file: Path, extra: Sequence[str | Path] = ()) -> list[Path]:
+    """Where a data file's images may be: its own folder, safevlm's data root, and ``extra``."""
+    from safevlm import config
+
+    return [data_file.parent, config.data_root(), *map(Path, extra)]
+
+
+def confine_image(data_file: Path, line: int, ref: str, roots: Sequence[Path]) -> Path:
+    """The real path of the image ``ref`` names in ``data_file``, or a :class:`DataError` when it leads
+    outside ``roots`` (module docstring)."""
+    full = (data_file.parent / ref) if not Path(ref).is_absolute() else Path(ref)
+    confined = within(full, roots)
+    if confined is None:
+        raise DataError(data_file, f"image {ref} resolves to {real(full)}, outside the data's folder and the data "
+                                   f"root ({', '.join(str(real(r)) for r in roots)}); refused (copy the images next "
+                                   "to the data, or allow a folder with the setting image_roots=[DIR])", line=line)
+    return confined
+
+
+def _check_image(path: Path, line: int, ref: str, roots: Sequence[Path]) -> str:
+    full = confine_image(path, line, ref, roots)
     if not full.is_file():
         raise DataError(path, f"image {ref} not found (looked for {full})", line=line)
     try:
@@ -87,7 +114,7 @@ def _check_image(path: Path, line: int, ref: str) -> str:
 
 
 def _check_row(path: Path, line: int, obj: dict[str, Any], require_answer: bool,
-               kinds: dict[str, int]) -> tuple[list[str], list[dict[str, Any]]]:
+               kinds: dict[str, int], roots: Sequence[Path]) -> tuple[list[str], list[dict[str, Any]]]:
     messages = obj.get("messages")
     least = 2 if require_answer else 1
     if not isinstance(messages, list) or len(messages) < least:
@@ -113,16 +140,18 @@ def _check_row(path: Path, line: int, obj: dict[str, Any], require_answer: bool,
     if n_blocks != len(images):
         raise DataError(path, f"{n_blocks} image block(s) in 'messages' but {len(images)} path(s) in 'images'",
                         line=line)
-    return [_check_image(path, line, p) for p in images], messages
+    return [_check_image(path, line, p, roots) for p in images], messages
 
 
-def check_chat_data(path: str | Path, *, require_answer: bool = True) -> ChatData:
+def check_chat_data(path: str | Path, *, require_answer: bool = True, extra_image_roots: Sequence[str | Path] = ()
+                    ) -> ChatData:
     """Read and check every line of a chat-format JSONL file (see the module docstring)."""
     path = Path(path)
     data = ChatData(path)
+    roots = image_roots(path, extra_image_roots)
     kinds: dict[str, int] = {}  # content form -> first line using it
     for line, obj in read_jsonl(path):
-        images, messages = _check_row(path, line, obj, require_answer, kinds)
+        images, messages = _check_row(path, line, obj, require_answer, kinds, roots)
         data.images.append(images)
         data.messages.append(messages)
     if not data.messages:

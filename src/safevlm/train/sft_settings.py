@@ -59,6 +59,7 @@ class SFTSettings:
     lora_target_modules: list[str] | None = None  # None: the family's (the language model's projections)
     lora_scope: str = "language"  # language: adapters in the language model only | all: every module so named
     max_pixels: int | None = 448 * 448  # image cap per image, by the family's rule (None: the processor's own)
+    image_roots: list[str] = field(default_factory=list)  # folders images may be in besides the data's and data root
     chat_template_path: str | None = None  # a .jinja with {% generation %} markers (default: chosen and checked)
     dtype: str = "auto"  # weights: auto = bf16 for LoRA on GPU, else float32
     seed: int = 0
