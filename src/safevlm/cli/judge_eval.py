@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from safevlm.cli.common import DataRootOpt, console, err_console, friendly_errors
+from safevlm.cli.common import DataRootOpt, TrustCodeOpt, console, err_console, friendly_errors
 from safevlm.config import parse_assignments
 
 SHOWN = (("accuracy", "accuracy"), ("precision", "precision"), ("recall", "recall"), ("f1", "F1"),
@@ -50,8 +50,9 @@ def _confusion(report: dict[str, Any]) -> str:
 
 @friendly_errors
 def judge_eval(judge_name: Annotated[str, typer.Option("--judge", "-j", help="Any judge --judge takes: refusal, "
-                                                       "phrases:gcg, logit:PATH, rubric:MODEL_SPEC, guard:..., "
-                                                       "FILE.py:FUNCTION.")],
+                                                       "phrases:gcg, logit:PATH, rubric:MODEL_SPEC, a guard model "
+                                                       "(wildguard:hf:PATH, ...), FILE.py:FUNCTION (with "
+                                                       "--trust-code).")],
                labels: Annotated[list[str], typer.Option("--labels", "-l", help="A labelled JSONL/CSV file, or a "
                                                          "built-in set: hand, vlguard-train, vlguard-test, "
                                                          "chatgpt-refusals, gptfuzz, rbr-gold, or 'builtin' for all "
@@ -71,7 +72,8 @@ def judge_eval(judge_name: Annotated[str, typer.Option("--judge", "-j", help="An
                data_root: DataRootOpt = None,
                batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Responses per judge call.")] = 64,
                resamples: Annotated[int, typer.Option("--resamples", min=10, help="Bootstrap resamples.")] = 1000,
-               seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0):
+               seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+               trust_code: TrustCodeOpt = False):
     """Score a judge against human labels: accuracy, precision, recall, F1, kappa (95 % CIs), confusion matrix,
     per-source figures, disagreements and the judge's fingerprint."""
     from safevlm import config
@@ -90,7 +92,7 @@ def judge_eval(judge_name: Annotated[str, typer.Option("--judge", "-j", help="An
     for item in labels:
         names += list(BUILTIN) if item == "builtin" else [item]
     options = parse_assignments(opt, "--opt")
-    pool = JudgePool(options={judge_name: options})
+    pool = JudgePool(options={judge_name: options}, trust_code=trust_code or None)
     summary: dict[str, Any] = {}
     fp: dict[str, Any] | None = None
     try:
