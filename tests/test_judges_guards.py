@@ -309,6 +309,37 @@ def test_served_guard_gets_the_conversation_and_template_options(monkeypatch):
         get_judge("wildguard:openai:http://127.0.0.1:9/v1")
 
 
+def test_a_hostile_guard_reply_fails_only_its_own_item(monkeypatch):
+    """A served guard's replies: garbage, a megabyte, one that breaks the parser: each is that item's judge
+    error; the items around them get their verdicts. A NaN probability is never read as "not violated"."""
+    import openai
+
+    replies = iter(["unsafe\nS10", "x" * 1_000_000, "BREAKS THE PARSER", "garbage", "safe"])
+
+    class FakeClient:
+        def __init__(self, **kw):
+            msg = lambda: type("M", (), {"content": next(replies)})  # noqa: E731
+            create = lambda **_: type("R", (), {"choices": [type("C", (), {"message": msg()})]})  # noqa: E731
+            self.chat = type("Ch", (), {"completions": type("Co", (), {"create": staticmethod(create)})})
+
+    monkeypatch.setattr(openai, "OpenAI", FakeClient)
+    judge = get_judge("llama-guard-4:openai:http://127.0.0.1:9/v1#lg4")
+    parse = judge.fmt.parse
+
+    def breaking(text):
+        if text == "BREAKS THE PARSER":
+            raise RecursionError("maximum recursion depth exceeded")
+        return parse(text)
+
+    monkeypatch.setattr(judge.fmt, "parse", breaking)
+    v = judge.judge([_item() for _ in range(5)])
+    assert [x.harmful for x in v] == [True, None, None, None, False]
+    assert "longer than 20,000 characters" in v[1].error
+    assert "RecursionError" in v[2].error and "unparseable guard reply" in v[3].error
+    with pytest.raises(GuardParseError, match="outside"):
+        FORMATS["shieldgemma-2"].read_probabilities(["violence"], [(float("nan"), float("nan"))])
+
+
 def test_a_missing_gated_checkpoint_says_how_to_get_it(tmp_path):
     with pytest.raises(ModelNotFoundError, match="gated on the Hugging Face Hub.*Llama 4 Community License"):
         get_judge(f"llama-guard-4:hf:{tmp_path / 'nowhere'}")

@@ -523,6 +523,22 @@ def test_vlsbench_rates(tmp_path, benchdata):
                                                                                       response="R-one")
 
 
+def test_a_hostile_judge_reply_fails_only_its_own_item(tmp_path, benchdata):
+    """NaN, deep nesting, a 5,000-digit number, a megabyte: each is its own item's judge error, counted; the
+    other items are scored (the run is never stopped by one reply)."""
+    ids = [s.id for s in load_benchmark("vlsbench", on_missing_image="text_only").samples[:5]]
+    script = {"patterns": [{"regex": "R-deep", "response": '{"label": ' + "[" * 100_000 + "]" * 100_000 + "}"},
+                           {"regex": "R-nan", "response": '{"label": NaN}'},
+                           {"regex": "R-digits", "response": '{"label": ' + "9" * 5000 + "}"},
+                           {"regex": "R-huge", "response": '{"label": 1, "pad": "' + "x" * 1_000_000 + '"}'},
+                           {"regex": ".", "response": '{"label": 3}'}]}
+    block, _ = score(tmp_path, "vlsbench", dict(zip(ids, ["R-deep", "R-nan", "R-digits", "R-huge", "R-ok"],
+                                                        strict=True)), script)
+    rate = block["safe_rate"]
+    assert (rate["value"], rate["n"]) == (0.0, 1)  # only R-ok was read: label 3, unsafe
+    assert rate["judge_errors"] == 4
+
+
 def test_mssbench_pairs_mean_of_safe_and_unsafe_accuracy(tmp_path, benchdata):
     # pair q0: safe answered (2) right, unsafe warned (1) right; q1: safe refused (0) wrong, unsafe answered (2)
     # wrong; pair 1-q0: the unsafe reply has no class tag

@@ -106,7 +106,7 @@ def _judge_all(benches: list[_Bench], judge_model: str | None, store_dir: Path, 
         for name, judge in b.judges.items():
             for i, case in enumerate(b.cases):
                 if not judge.llm:
-                    b.labels[name][i] = judge.label(case)
+                    b.labels[name][i] = judge.read_response(case)
                     continue
                 first = judge.first(case)
                 if isinstance(first, Label):
@@ -134,7 +134,7 @@ def _judge_all(benches: list[_Bench], judge_model: str | None, store_dir: Path, 
                 for b, name, i, req in pending:
                     judge, case = b.judges[name], b.cases[i]
                     reply, error = answers[request_key(judge_model, req)]
-                    out = judge.failed(error, case, req) if reply is None else judge.parse(reply, case, req)
+                    out = judge.failed(error, case, req) if reply is None else judge.read(reply, case, req)
                     if isinstance(out, JudgeRequest):
                         again.append((b, name, i, out))
                         continue

@@ -22,6 +22,10 @@ from safevlm.data.sample import Expected, Sample, is_unsafe
 
 EXPECTED_VALUES = tuple(e.value for e in Expected)
 
+#: the longest judge reply any parser reads: every judge is asked for a short answer (at most about a
+#: thousand tokens), so a longer reply is not an answer, and no regex or JSON parser gets megabytes to chew on
+MAX_REPLY_CHARS = 20_000
+
 
 @dataclass
 class JudgeInput:

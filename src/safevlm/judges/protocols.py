@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 
 from safevlm.bench.official import OfficialJudge
 from safevlm.bench.protocol import Protocol, ProtocolError, fill, fill_fstring, placeholders
-from safevlm.judges.base import JudgeInput, JudgeVerdict, correct_behaviour_score
+from safevlm.judges.base import MAX_REPLY_CHARS, JudgeInput, JudgeVerdict, correct_behaviour_score
 
 
 @dataclass
@@ -157,6 +157,25 @@ class ProtocolJudge:
     def parse(self, reply: str, case: Case, request: JudgeRequest) -> Label | JudgeRequest:
         """The reply's label, or a follow-up request (a retry the authors make)."""
         raise NotImplementedError
+
+    def read(self, reply: str, case: Case, request: JudgeRequest) -> Label | JudgeRequest:
+        """:meth:`parse` for any reply whatever it holds: one longer than :data:`MAX_REPLY_CHARS`, or one
+        that breaks the parser (NaN, a 5,000-digit number, nesting deeper than the stack, a digit
+        ``int`` cannot read) is this item's judge error, never the run's. Parity mode too: the
+        authors' scripts would have stopped there, which cannot be reproduced item by item."""
+        if len(reply) > MAX_REPLY_CHARS:
+            return Label(error=f"judge reply longer than {MAX_REPLY_CHARS:,} characters")
+        try:
+            return self.parse(reply, case, request)
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            return Label(error=f"unreadable judge reply ({type(exc).__name__}): {reply[:200]!r}")
+
+    def read_response(self, case: Case) -> Label:
+        """:meth:`label` (offline kinds) for any response: one that breaks the parser is this item's error."""
+        try:
+            return self.label(case)
+        except Exception as exc:  # noqa: BLE001 - a response cannot fail the other items
+            return Label(error=f"response could not be read ({type(exc).__name__}: {str(exc)[:200]})")
 
     def failed(self, error: str, case: Case, request: JudgeRequest) -> Label:
         """A judge call that failed (after the backend's own retries)."""
@@ -598,7 +617,10 @@ class ProtocolPhraseJudge:
     def judge(self, items: list[JudgeInput]) -> list[JudgeVerdict]:
         out = []
         for it in items:
-            lab = self.inner.label(Case(response=it.response or "", id=it.sample.id if it.sample else ""))
+            lab = self.inner.read_response(Case(response=it.response or "", id=it.sample.id if it.sample else ""))
+            if not lab.ok:
+                out.append(JudgeVerdict.failed(self.name, lab.error or "unreadable"))
+                continue
             refused = bool(self.REFUSED[self.inner.kind](self.inner, lab.value))
             out.append(JudgeVerdict(judge=self.name, refused=refused, score=correct_behaviour_score(refused, it.expected),
                                     detail={"label": lab.value, **lab.detail}))

@@ -43,7 +43,7 @@ from safevlm.backends import Backend, GenerationParams, load_backend
 from safevlm.backends.base import SYSTEM_PROMPT_KEY
 from safevlm.data.sample import Sample
 from safevlm.judges.ask import ask_structured
-from safevlm.judges.base import JudgeInput, JudgeVerdict, code_sha256
+from safevlm.judges.base import MAX_REPLY_CHARS, JudgeInput, JudgeVerdict, code_sha256
 
 #: key -> (type, low, high); ints must be integers (2.0 is accepted, 2.5 and True are not).
 SCHEMA: dict[str, tuple[str, float | None, float | None]] = {
@@ -116,10 +116,6 @@ def build_prompt(item: JudgeInput, include_expected: bool = True) -> str:
 
 class RubricParseError(ValueError):
     """The judge's reply is not one JSON object matching :data:`SCHEMA`."""
-
-
-#: the longest reply read as JSON; a judge asked for one small object that writes more is not answering
-MAX_REPLY_CHARS = 20_000
 
 
 def _no_constant(name: str) -> Any:

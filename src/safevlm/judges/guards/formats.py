@@ -189,6 +189,8 @@ class ShieldGemma2(GuardFormat):
         if len(policies) != len(yes_no):
             raise GuardParseError(f"{len(yes_no)} probability pairs for {len(policies)} policies")
         scores = {p: round(float(y), 6) for p, (y, _n) in zip(policies, yes_no, strict=True)}
+        if not all(0.0 <= y <= 1.0 for y in scores.values()):  # NaN fails too: never read as "not violated"
+            raise GuardParseError(f"probabilities outside [0, 1]: {scores}")
         violated = [p for p, y in scores.items() if y >= threshold]
         return Reading(prompt_unsafe=bool(violated), categories=violated, scores=scores)
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 from typing import Any
 
 from safevlm.errors import ConfigError
-from safevlm.judges.base import JudgeInput, JudgeVerdict, code_sha256
+from safevlm.judges.base import MAX_REPLY_CHARS, JudgeInput, JudgeVerdict, code_sha256
 from safevlm.judges.guards.formats import FORMATS, GuardFormat, GuardItem, GuardParseError, Reading
 
 LEVELS = ("auto", "prompt", "response")
@@ -133,13 +133,21 @@ class GuardJudge:
             except Exception as exc:  # noqa: BLE001 - a failed call is this item's error, never a score
                 out.append(JudgeVerdict.failed(self.name, f"guard call failed: {type(exc).__name__}: {exc}"))
                 continue
-            try:
-                reading = self.fmt.parse(raw)
-            except GuardParseError as exc:
-                out.append(JudgeVerdict.failed(self.name, f"unparseable guard reply: {exc}", raw=raw))
-                continue
-            out.append(self._verdict(reading, gi, item, raw))
+            out.append(self._read(raw, gi, item))
         return out
+
+    def _read(self, raw: str, gi: GuardItem, item: JudgeInput) -> JudgeVerdict:
+        """The verdict a reply gives, or this item's error whatever the reply holds (too long, or anything
+        that breaks the parser): one reply never fails the others."""
+        if len(raw) > MAX_REPLY_CHARS:
+            return JudgeVerdict.failed(self.name, f"guard reply longer than {MAX_REPLY_CHARS:,} characters",
+                                       raw=raw[:200])
+        try:
+            return self._verdict(self.fmt.parse(raw), gi, item, raw)
+        except GuardParseError as exc:
+            return JudgeVerdict.failed(self.name, f"unparseable guard reply: {exc}", raw=raw)
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            return JudgeVerdict.failed(self.name, f"unreadable guard reply ({type(exc).__name__})", raw=raw[:200])
 
     def _verdict(self, reading: Reading, gi: GuardItem, item: JudgeInput, raw: str) -> JudgeVerdict:
         if self.fmt.assesses_last_turn and gi.level == "response":
