@@ -115,19 +115,68 @@ def test_request_timeout_and_retries_reach_remote_models_and_judges_and_survive_
         r = CliRunner().invoke(app, ["eval", "-m", f"openai:{srv.base_url}#m", "-b", "gym:smoke", "--limit", "2",
                                      "-o", str(run), "--request-timeout", "0.3", "--retries", "1",
                                      "--batch-size", "2", "-j", f"rubric:openai:{srv.base_url}#judge"])
-        assert r.exit_code == 0, r.output
+        assert r.exit_code == 1, r.output  # every generation failed: the work failed (--max-failed-share)
         assert time.monotonic() - t0 < 20 and calls["n"] == 4  # 2 requests x 2 attempts, none judged
         rec = json.loads((run / "samples.jsonl").read_text().splitlines()[0])
         assert "timed out after 0.3 s (2 attempt(s))" in rec["generation"]["error"]
         cfg = json.loads((run / "config.json").read_text())
         assert cfg["backend_options"] == {"timeout_s": 0.3, "max_retries": 1}
-        from safevlm.eval.judging import remote_judge_options
+        from safevlm.eval.judging import JudgePool, remote_judge_options
 
-        assert remote_judge_options(cfg["judges"], cfg["backend_options"]) == {
-            f"rubric:openai:{srv.base_url}#judge": {"timeout_s": 0.3, "max_retries": 1}}
+        name = f"rubric:openai:{srv.base_url}#judge"
+        judge = JudgePool(options=remote_judge_options(cfg["judges"], cfg["backend_options"])).get(name)
+        # the judge's calls get the run's timeout and retries; its own re-asks of an unusable reply stay 2
+        assert (judge.backend.timeout_s, judge.backend.max_retries, judge.max_retries) == (0.3, 1, 2)
         calls["n"] = 0
         r = CliRunner().invoke(app, ["eval", "-o", str(run)])  # resumed: failed generations are retried
-        assert r.exit_code == 0 and calls["n"] == 4
+        assert r.exit_code == 1 and calls["n"] == 4
+
+
+def _reply(text: str) -> JSONResponse:
+    return JSONResponse({"id": "x", "object": "chat.completion", "created": 0, "model": "m",
+                         "choices": [{"index": 0, "finish_reason": "stop",
+                                      "message": {"role": "assistant", "content": text}}]})
+
+
+def test_request_timeout_and_retries_reach_the_preflight_and_the_official_judge_model(tmp_path, benchdata):
+    """The model's preflight (GET /v1/models) is retried as a request is: a server that answers 503 once
+    passes with --retries 1 and stops the run (exit 2, nothing written) with --retries 0. The official
+    --judge-model gets the run's timeout and retries: a hung judge costs 0.3 s x 2 attempts per call."""
+    from typer.testing import CliRunner
+
+    from safevlm.cli.main import app
+
+    server = FastAPI()
+    hits = {"models": 0, "judge": 0}
+
+    @server.get("/v1/models")
+    async def models():
+        hits["models"] += 1
+        if hits["models"] % 2:  # every other check finds the server still starting
+            return JSONResponse({"error": {"message": "loading"}}, status_code=503)
+        return JSONResponse({"object": "list", "data": [{"id": "m", "object": "model"}]})
+
+    @server.post("/v1/chat/completions")
+    async def chat(request: Request):
+        if (await request.json())["model"] == "judge":
+            hits["judge"] += 1
+            await asyncio.sleep(30)
+        return _reply("I'm sorry, I can't help with that.")
+
+    with ServerThread(server) as srv:
+        args = ["eval", "-m", f"openai:{srv.base_url}#m", "-b", "xstest", "--limit", "2",
+                "--judge-model", f"openai:{srv.base_url}#judge", "--request-timeout", "0.3"]
+        r = CliRunner().invoke(app, [*args, "-o", str(tmp_path / "no"), "--retries", "0"])
+        assert r.exit_code == 2 and "HTTP 503" in r.output and not (tmp_path / "no").exists()
+        hits["models"] = 0
+        t0 = time.monotonic()
+        r = CliRunner().invoke(app, [*args, "-o", str(tmp_path / "run"), "--retries", "1", "--json"])
+        assert r.exit_code == 0, r.output
+        assert hits["models"] == 2  # the 503, then the retry that found the model
+        assert hits["judge"] == 2 * 2 and time.monotonic() - t0 < 20  # 2 items x (1 + 1 retry), 0.3 s each
+        official = json.loads(r.output)["benchmarks"]["xstest:default"]["official"]
+        llm = [m for m in official.values() if (m.get("judge") or {}).get("model") == f"openai:{srv.base_url}#judge"]
+        assert llm and all(m["judge_errors"] == 1 and m["computed"] is False for m in llm)  # each metric's item
 
 
 def test_remote_timeouts_default_from_the_environment_or_config_everywhere(monkeypatch):
@@ -141,6 +190,17 @@ def test_remote_timeouts_default_from_the_environment_or_config_everywhere(monke
     b = OpenAIBackend("http://h/v1", "m")
     assert (b.timeout_s, b.max_retries) == (7.5, 0)
     assert OpenAIBackend("http://h/v1", "m", timeout_s=2, max_retries=1).timeout_s == 2.0  # a flag wins
+    from safevlm.eval.judging import JudgePool, remote_judge_options
+    from safevlm.judges import get_judge
+
+    guard = "wildguard:openai:http://h/v1#wg"  # a served guard model: its own client, the same defaults
+    client = get_judge(guard).runner.client
+    assert (client.timeout, client.max_retries) == (7.5, 0)
+    opts = remote_judge_options([guard, "wildguard:hf:some/path", "refusal"], {"timeout_s": 2.0, "max_retries": 1,
+                                                                               "device": "cpu"})
+    assert opts == {guard: {"timeout_s": 2.0, "max_retries": 1}}  # --request-timeout/--retries win
+    client = JudgePool(options=opts).get(guard).runner.client
+    assert (client.timeout, client.max_retries) == (2.0, 1)
     monkeypatch.setenv("SAFEVLM_RETRIES", "many")
     with pytest.raises(ConfigError, match="request_timeout / retries"):
         OpenAIBackend("http://h/v1", "m")

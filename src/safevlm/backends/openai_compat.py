@@ -141,25 +141,30 @@ class OpenAIBackend(Backend):
         return run_sync(self.agenerate(samples, params, progress))
 
     def preflight(self, timeout_s: float = 10.0) -> None:
-        """``GET {base_url}/models`` once (no retries): the server answers, accepts the key and
-        serves :attr:`model`, or :class:`BackendError` says which of these failed.
+        """``GET {base_url}/models``: the server answers, accepts the key and serves :attr:`model`, or
+        :class:`BackendError` says which of these failed.
 
+        Each attempt waits at most ``timeout_s`` (or the backend's shorter request timeout,
+        ``--request-timeout``) and a timeout, a refused connection, 429 or 5xx is retried as a
+        request is (``--retries``), so a server still starting gets the same patience as the run.
         A server without the endpoint (404/405: some proxies) is let through; the first
         request then tells.
         """
         import openai
 
         where = f"{self.base_url}/models"
+        wait = min(timeout_s, self.timeout_s)
+        attempts = f" ({self.max_retries + 1} attempts)" if self.max_retries else ""
         try:
-            with openai.OpenAI(base_url=self.base_url, api_key=self.api_key, max_retries=0,
-                               timeout=min(timeout_s, self.timeout_s)) as client:
+            with openai.OpenAI(base_url=self.base_url, api_key=self.api_key, max_retries=self.max_retries,
+                               timeout=wait) as client:
                 served = [m.id for m in client.models.list().data]
         except openai.APITimeoutError:
-            raise BackendError(f"{where}: no answer within {min(timeout_s, self.timeout_s):g} s; is the server "
-                               "up (and not still loading the model)?") from None
+            raise BackendError(f"{where}: no answer within {wait:g} s{attempts}; is the server up (and not still "
+                               "loading the model)?") from None
         except openai.APIConnectionError as exc:
-            raise BackendError(f"{where}: cannot reach the server ({exc.__cause__ or exc}); is it running, and are "
-                               "the host and port right?") from None
+            raise BackendError(f"{where}: cannot reach the server{attempts} ({exc.__cause__ or exc}); is it running, "
+                               "and are the host and port right?") from None
         except openai.APIStatusError as exc:
             if exc.status_code in (404, 405):
                 return

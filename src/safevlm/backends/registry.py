@@ -27,6 +27,13 @@ _OPENAI_OPTS = {"api_key", "concurrency", "timeout_s", "max_retries", "max_image
 #: options only a remote backend uses (``--request-timeout``, ``--retries``): dropped for local ones, so one
 #: command line serves every backend, a guard's rewriter and target included
 REMOTE_OPTS = {"timeout_s", "max_retries"}
+
+
+def remote_only(options: dict[str, Any]) -> dict[str, Any]:
+    """The :data:`REMOTE_OPTS` of a run's backend options: what the models its judges call take too."""
+    return {k: v for k, v in options.items() if k in REMOTE_OPTS and v is not None}
+
+
 _MOCK_OPTS = {"batch_size", "max_image_side"}  # accepted and ignored, so one CLI serves every backend
 #: options of the guard itself (docs/methods.md, "VLMGuard-R1: implementation choices")
 GUARD_OPTS = ("target_wrapper", "on_failure", "max_input_chars", "long_input", "max_rewrite_tokens", "refusal")

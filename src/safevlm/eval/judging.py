@@ -82,11 +82,23 @@ class JudgePool:
 
 
 def remote_judge_options(names: list[str], backend_options: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """A run's ``--request-timeout`` / ``--retries`` for the judges that call a model (``rubric:``) too."""
-    from safevlm.backends.registry import REMOTE_OPTS
+    """A run's ``--request-timeout`` / ``--retries`` for the judges that call a model too, in each one's
+    terms: a ``rubric:`` judge's backend (``request_retries``: its own ``max_retries`` counts re-asks of an
+    unusable reply) and a served guard model (``GUARD:openai:URL#MODEL``)."""
+    from safevlm.backends.registry import remote_only
+    from safevlm.judges.registry import GUARD_NAMES
 
-    remote = {k: v for k, v in backend_options.items() if k in REMOTE_OPTS}
-    return {n: dict(remote) for n in names if remote and n.startswith("rubric:")}
+    remote = remote_only(backend_options)
+    if not remote:
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for n in names:
+        kind, _, rest = n.partition(":")
+        if kind == "rubric":
+            out[n] = {"timeout_s": remote.get("timeout_s"), "request_retries": remote.get("max_retries")}
+        elif kind in GUARD_NAMES and rest.startswith("openai:"):
+            out[n] = dict(remote)
+    return {n: {k: v for k, v in o.items() if v is not None} for n, o in out.items()}
 
 
 def as_verdict(verdict: Any, name: str) -> JudgeVerdict:

@@ -99,8 +99,10 @@ def _load(ref: str, records: list[RunRecord], cfg: Any) -> _Bench | None:
 # --- judging ---------------------------------------------------------------------------------------
 
 
-def _judge_all(benches: list[_Bench], judge_model: str | None, store_dir: Path, progress: bool) -> None:
-    """Fill every bench's labels: offline judges directly, LLM judges through the cached judge model."""
+def _judge_all(benches: list[_Bench], judge_model: str | None, store_dir: Path, progress: bool,
+               backend_options: dict[str, Any] | None = None) -> None:
+    """Fill every bench's labels: offline judges directly, LLM judges through the cached judge model
+    (``backend_options``: the run's ``--request-timeout`` / ``--retries``, which a remote judge model takes)."""
     pending: list[tuple[_Bench, str, int, JudgeRequest]] = []
     for b in benches:
         for name, judge in b.judges.items():
@@ -127,7 +129,7 @@ def _judge_all(benches: list[_Bench], judge_model: str | None, store_dir: Path, 
             task = bar.add_task(f"official judge {judge_model}", total=total)
             while pending:
                 if backend is None and any(store.reply(request_key(judge_model, r)) is None for *_, r in pending):
-                    backend = load_backend(judge_model)
+                    backend = load_backend(judge_model, **(backend_options or {}))
                 answers = store.run(backend, judge_model, [req for *_, req in pending],
                                     progress=lambda n: bar.advance(task, n))
                 again = []
@@ -346,7 +348,9 @@ def official_results(records: list[RunRecord], cfg: Any, run_dir: Path, *, progr
     for rec in records:
         by_bench.setdefault(rec.bench, []).append(rec)
     benches = [b for ref, recs in by_bench.items() if (b := _load(ref, recs, cfg)) is not None]
-    _judge_all(benches, cfg.judge_model, run_dir, progress)
+    from safevlm.backends.registry import remote_only
+
+    _judge_all(benches, cfg.judge_model, run_dir, progress, remote_only(cfg.backend_options or {}))
     return {b.ref: _block(b, cfg.judge_model, opts) for b in benches}
 
 

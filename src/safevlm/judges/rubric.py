@@ -219,6 +219,8 @@ class RubricJudge:
     Args:
         model: a backend spec (see :func:`safevlm.backends.load_backend`) or a built :class:`Backend`.
         max_retries: re-asks after an unparseable reply (so at most ``1 + max_retries`` calls per item).
+        request_retries: retries of a call that timed out or got 429/5xx, by the backend (its
+            ``max_retries``; ``--retries``); None: the backend's default.
         max_new_tokens: the judge's reply budget.
         include_expected: tell the judge the benchmark's label for the request.
         with_images: also show the judge the sample's images (needs a multimodal judge).
@@ -228,10 +230,14 @@ class RubricJudge:
     name = "rubric"
 
     def __init__(self, model: str | Backend, *, max_retries: int = 2, max_new_tokens: int = 256,
-                 include_expected: bool = True, with_images: bool = False, **backend_opts: Any):
+                 include_expected: bool = True, with_images: bool = False, request_retries: int | None = None,
+                 **backend_opts: Any):
         if max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {max_retries}")
-        self.backend = load_backend(model, **backend_opts) if isinstance(model, str) else model
+        if isinstance(model, str):
+            self.backend = load_backend(model, **backend_opts, max_retries=request_retries)
+        else:
+            self.backend = model
         self.spec = model if isinstance(model, str) else self.backend.name
         self.max_retries = int(max_retries)
         self.params = GenerationParams(max_new_tokens=int(max_new_tokens), temperature=0.0)

@@ -61,7 +61,10 @@ class GuardJudge:
         system_prompt: replaces a format's system text (GuardReasoner-VL, ProGuard).
         template_kwargs: passed to the chat template (Llama Guard: ``excluded_category_keys``, ``categories``).
         generate_kwargs: passed to ``generate`` (hf).
-        max_new_tokens, device, dtype, timeout_s, api_key, max_retries: as their names say.
+        max_new_tokens, device, dtype, api_key: as their names say.
+        timeout_s / max_retries: a served guard's seconds per attempt and retries of a call (default: the
+            user's ``SAFEVLM_REQUEST_TIMEOUT`` / ``SAFEVLM_RETRIES`` or config, as every remote backend;
+            ``safevlm eval --request-timeout/--retries`` pass theirs).
     """
 
     def __init__(self, family: str, spec: str | None = None, *, model: Any = None, processor: Any = None,
@@ -69,7 +72,7 @@ class GuardJudge:
                  custom_policies: dict[str, str] | None = None, system_prompt: str | None = None,
                  template_kwargs: dict[str, Any] | None = None, generate_kwargs: dict[str, Any] | None = None,
                  max_new_tokens: int | None = None, device: str = "auto", dtype: Any = "auto",
-                 timeout_s: float = 120.0, api_key: str | None = None, max_retries: int = 2):
+                 timeout_s: float | None = None, api_key: str | None = None, max_retries: int | None = None):
         from safevlm.judges.guards.run import HFRunner, OpenAIRunner
 
         if family not in FORMATS:

@@ -99,13 +99,19 @@ class OpenAIRunner:
     for a format without a chat template (WildGuard), the raw prompt to the completions endpoint."""
 
     def __init__(self, fmt: GuardFormat, base_url: str, model: str, *, api_key: str | None = None,
-                 timeout_s: float = 120.0, max_retries: int = 2, template_kwargs: dict[str, Any] | None = None,
+                 timeout_s: float | None = None, max_retries: int | None = None,
+                 template_kwargs: dict[str, Any] | None = None,
                  max_new_tokens: int | None = None, system_prompt: str | None = None):
         if fmt.kind != "generate":
             raise ConfigError(f"{fmt.name} is an image classifier (yes/no probabilities), not a chat model: load it "
                               "with hf:PATH_OR_ID")
         from openai import OpenAI
 
+        from safevlm.config import remote_defaults
+
+        default_timeout, default_retries = remote_defaults()  # as every remote backend (--request-timeout, --retries)
+        timeout_s = default_timeout if timeout_s is None else float(timeout_s)
+        max_retries = default_retries if max_retries is None else int(max_retries)
         self.fmt = fmt
         self.spec = f"openai:{base_url}#{model}"
         self.model = model
