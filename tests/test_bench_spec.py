@@ -127,6 +127,53 @@ def test_a_symlink_in_the_image_root_cannot_lead_out_of_it(tmp_path):
         load_benchmark("mine", extra_specs=specs)
 
 
+def test_mssbench_images_stay_inside_its_image_root(tmp_path, benchdata):
+    """MSSBench's hook yields records whose image fields go through the same real-path check: a symbolic link
+    in its image root or a ``..`` in combined.json cannot lead out of it."""
+    import shutil
+
+    root, images = tmp_path / "MSSBench", tmp_path / "images"
+    (root / "eval").mkdir(parents=True)
+    (images / "chat").mkdir(parents=True)
+    shutil.copy(benchdata / "MSSBench" / "eval" / "protocol.json", root / "eval" / "protocol.json")
+    png = (benchdata / "FigStep-SafeBench/data/images/SafeBench/query_ForbidQI_1_1_6.png").read_bytes()
+    (images / "chat" / "safe.png").write_bytes(png)
+    (tmp_path / "secret.png").write_bytes(png)
+
+    def load(unsafe: str):
+        entry = {"safe_image_path": "safe.png", "unsafe_image_path": unsafe, "queries": ["Can I do this here?"],
+                 "Type": "harmful"}
+        (root / "combined.json").write_text(json.dumps({"chat": [entry], "embodied": []}))
+        return load_benchmark("mssbench:chat", root=root, image_root=images)
+
+    (images / "chat" / "unsafe.png").write_bytes(png)
+    assert load("unsafe.png").with_images == 2  # inside: both sides load
+    (images / "chat" / "link.png").symlink_to(tmp_path / "secret.png")
+    for unsafe in ("link.png", "../../secret.png"):  # an absolute path is spelled under chat/, so stays inside
+        with pytest.raises(DataError, match=r"combined\.json.*resolves to .*secret\.png, outside the image root"):
+            load(unsafe)
+
+
+def test_a_hooks_own_samples_are_confined_too(tmp_path):
+    """A (trusted) hook may yield ready samples; their image files are checked against the image root as well."""
+    root = tmp_path / "data"
+    root.mkdir()
+    (tmp_path / "secret.png").write_bytes(b"x")
+    (tmp_path / "hooks.py").write_text(textwrap.dedent(f"""
+        from safevlm.bench.loader import Where
+        from safevlm.data.sample import Sample
+
+        def read(ctx):
+            yield Where(ctx.path("hooks.py")), Sample(id="a", source="mine", text="hi", images=[{str(tmp_path / 'secret.png')!r}],
+                                                      expected="comply")
+    """))
+    spec = tmp_path / "mine.yaml"
+    spec.write_text(f"name: mine\nroot: {root}\nvariants:\n  default:\n    hook: hooks.py:read\n    id: x\n    text: x\n"
+                    "    expected: comply\n")
+    with pytest.raises(DataError, match="outside the image root"):
+        load_benchmark("mine", extra_specs=[spec], trust_hooks=True, verify_images=False)
+
+
 def test_a_spec_sets_its_own_missing_image_policy(tmp_path):
     _, specs = _csv(tmp_path, "a,hi,gone.png,safe\n")
     assert len(load_benchmark("mine", extra_specs=specs).samples) == 0  # default: skip

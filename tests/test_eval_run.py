@@ -216,3 +216,20 @@ def test_rejudging_reads_saved_gym_images_from_the_run(tmp_path):
     assert rec.images[0].startswith("images/")
     sample = sample_from_record(rec, d, data_root=tmp_path / "elsewhere")
     assert sample.images[0].path == str(d / rec.images[0]) and sample.load_images()[0].size == (112, 112)
+
+
+def test_a_run_directory_cannot_point_at_a_file_outside_its_folders(tmp_path):
+    """Record image paths are data: one that leads out of the run directory and the data root (``..``, an
+    absolute path, a symbolic link among the run's images) is left out, never opened, judged or trained on."""
+    from safevlm.data.records import read_records
+    from safevlm.eval.selection import sample_from_record
+
+    run(tmp_path, limit=1)
+    d = tmp_path / "run"
+    rec = next(iter(read_records(d / "samples.jsonl")[0].values()))
+    (tmp_path / "secret.png").write_bytes((d / rec.images[0]).read_bytes())
+    (d / "images" / "link.png").symlink_to(tmp_path / "secret.png")
+    for path in ("../secret.png", str(tmp_path / "secret.png"), "images/link.png"):
+        tampered = rec.model_copy(update={"images": [path, rec.images[0]]})
+        assert [ref.path for ref in sample_from_record(tampered, d, data_root=tmp_path / "elsewhere").images] \
+            == [str((d / rec.images[0]).resolve())], path

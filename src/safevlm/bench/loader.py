@@ -130,11 +130,15 @@ def _image_path(ctx: BenchContext, v: VariantSpec, rel: str, where: Where) -> st
     a symbolic link inside the root pointing out: :mod:`safevlm.data.paths`) is refused unless the spec
     allows it."""
     path = ctx.image_root / rel
+    _check_inside(ctx, v, path, rel, where)
+    return str(path)
+
+
+def _check_inside(ctx: BenchContext, v: VariantSpec, path: str | Path, shown: str, where: Where) -> None:
     if not v.images_outside_root and not inside(path, ctx.image_root):
-        raise where.error(f"image path {rel!r} resolves to {real(path)}, outside the image root "
+        raise where.error(f"image path {shown!r} resolves to {real(path)}, outside the image root "
                           f"{real(ctx.image_root)}; refused (set images_outside_root: true in the spec if the data "
                           "really points there)")
-    return str(path)
 
 
 def _as_image_ref(value: Any, ctx: BenchContext, v: VariantSpec, where: Where) -> ImageRef:
@@ -227,7 +231,10 @@ def _built_samples(ctx: BenchContext) -> Iterator[tuple[Where, Sample]]:
         produced = (pair for f in files for pair in read_records(ctx.path(f), v.format))
     sides = [(s, v.side(s)) for s in v.items or []]
     for where, item in produced:
-        if isinstance(item, Sample):
+        if isinstance(item, Sample):  # a hook's own sample: its image files are confined all the same
+            for ref in item.images:
+                if ref.path is not None:
+                    _check_inside(ctx, v, ref.path, ref.path, where)
             yield where, item
         elif not _matches(item, v.where):
             continue

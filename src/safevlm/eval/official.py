@@ -38,7 +38,7 @@ from safevlm.data.records import RunRecord
 from safevlm.errors import ConfigError, SafeVLMError
 from safevlm.eval import metrics as M
 from safevlm.eval.results import is_ambiguous
-from safevlm.eval.selection import QUESTION_KEY
+from safevlm.eval.selection import QUESTION_KEY, record_images
 from safevlm.judges.protocols import Case, JudgeRequest, Label, ProtocolJudge, build
 from safevlm.progress import progress_bar
 
@@ -54,30 +54,27 @@ class _Bench:
     """One benchmark's official protocol, judges and cases, while it is scored."""
 
     def __init__(self, ref: str, official: OfficialSpec, protocol: Any, records: list[RunRecord],
-                 data_root: Path, parity: bool):
+                 data_root: Path, parity: bool, image_root: Path | None = None, run_dir: Path | None = None):
         self.ref, self.official, self.parity = ref, official, parity
         used = {j for m in official.metrics.values() for j in m.judges}
         self.judges: dict[str, ProtocolJudge] = {n: build(n, official.judges[n], protocol, parity)
                                                  for n in official.judges if n in used}
         self.records = [r for r in records if not r.generation_failed and not is_ambiguous(r)]
-        self.cases = [_case(r, data_root) for r in self.records]
+        roots = (image_root,) if image_root is not None else ()
+        self.cases = [_case(r, data_root, run_dir, roots) for r in self.records]
         self.labels: dict[str, list[Label | None]] = {n: [None] * len(self.cases) for n in self.judges}
 
 
-def _case(rec: RunRecord, data_root: Path) -> Case:
-    images = []
-    for p in rec.images:
-        if p is None:
-            continue
-        path = Path(p) if Path(p).is_absolute() else data_root / p
-        if path.is_file():
-            images.append(str(path))
+def _case(rec: RunRecord, data_root: Path, run_dir: Path | None, roots: tuple[Path, ...]) -> Case:
+    """What the judge reads of one record; its images confined as the loader's (a run directory names
+    them, and is never trusted to point a judge model at another file: :func:`record_images`)."""
+    images = [p for p in record_images(rec, run_dir, data_root, roots) if Path(p).is_file()]
     return Case(response=rec.response, question=str(rec.metadata.get(QUESTION_KEY, rec.text)), id=rec.id,
                 category=rec.category, metadata=rec.metadata, reference=rec.reference, answer=rec.answer,
                 images=images)
 
 
-def _load(ref: str, records: list[RunRecord], cfg: Any) -> _Bench | None:
+def _load(ref: str, records: list[RunRecord], cfg: Any, run_dir: Path | None = None) -> _Bench | None:
     from safevlm.bench.loader import make_context
     from safevlm.bench.registry import get_spec, parse_ref
 
@@ -92,8 +89,9 @@ def _load(ref: str, records: list[RunRecord], cfg: Any) -> _Bench | None:
         return None
     official = spec.official_for(variant)
     assert official is not None
-    protocol = make_context(spec, variant, data_root=cfg.data_root).protocol()
-    return _Bench(ref, official, protocol, records, sv_config.data_root(cfg.data_root), cfg.parity)
+    ctx = make_context(spec, variant, data_root=cfg.data_root)
+    return _Bench(ref, official, ctx.protocol(), records, sv_config.data_root(cfg.data_root), cfg.parity,
+                  ctx.image_root, run_dir)
 
 
 # --- judging ---------------------------------------------------------------------------------------
@@ -347,7 +345,7 @@ def official_results(records: list[RunRecord], cfg: Any, run_dir: Path, *, progr
     by_bench: dict[str, list[RunRecord]] = {}
     for rec in records:
         by_bench.setdefault(rec.bench, []).append(rec)
-    benches = [b for ref, recs in by_bench.items() if (b := _load(ref, recs, cfg)) is not None]
+    benches = [b for ref, recs in by_bench.items() if (b := _load(ref, recs, cfg, run_dir)) is not None]
     from safevlm.backends.registry import remote_only
 
     _judge_all(benches, cfg.judge_model, run_dir, progress, remote_only(cfg.backend_options or {}))

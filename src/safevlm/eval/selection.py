@@ -274,27 +274,42 @@ def load_items(cfg: EvalConfig, model: str, *, verify_images: bool = True, trust
     return items, judges_of, selection
 
 
-def sample_from_record(rec: RunRecord, run_dir: Path | None = None, data_root: str | Path | None = None) -> Sample:
-    """Rebuild the sample a record was made from.
+def record_images(rec: RunRecord, run_dir: Path | None, data_root: str | Path | None,
+                  roots: tuple[str | Path, ...] = ()) -> list[str]:
+    """The files behind a record's image fields, confined by their real path as the loader confines a
+    benchmark's (:mod:`safevlm.data.paths`): a relative path under the run directory (images the run
+    saved, such as the gym's ``images/<hash>.png``) when the file is there, else under the data root;
+    an absolute path only under the data root, the run directory or ``roots`` (a benchmark's image
+    root). A path that leads elsewhere (``..``, a symbolic link, any other folder) is left out and
+    logged: a run directory is data, and never makes safevlm open a file (or send it to a judge
+    model, or train on it) outside those folders."""
+    from safevlm.data.paths import within
 
-    An image path is resolved like the report resolves it: absolute as given; relative
-    to the run directory when the file is there (images the run saved, such as the
-    gym's ``images/<hash>.png``); else relative to the data root (benchmark files).
-    """
-    source, split, _ = rec.uid.split(":", 2)
     root = sv_config.data_root(data_root)
-    images = []
+    allowed = [root, *([run_dir] if run_dir is not None else []), *roots]
+    out = []
     for p in rec.images:
         if p is None:
             continue
         if os.path.isabs(p):
-            images.append(p)
+            path = within(p, allowed)
         elif run_dir is not None and (run_dir / p).is_file():
-            images.append(str(run_dir / p))
+            path = within(run_dir / p, [run_dir])
         else:
-            images.append(str(root / p))
-    return Sample(id=rec.id, source=source, split=split, text=rec.text, history=rec.history, images=images,
-                  expected=rec.expected,
+            path = within(root / p, [root])
+        if path is None:
+            log.warning("%s: image %r leads outside the data root%s; left out", rec.uid, p,
+                        " and the run directory" if run_dir is not None else "")
+            continue
+        out.append(str(path))
+    return out
+
+
+def sample_from_record(rec: RunRecord, run_dir: Path | None = None, data_root: str | Path | None = None) -> Sample:
+    """Rebuild the sample a record was made from; its images as :func:`record_images` finds them."""
+    source, split, _ = rec.uid.split(":", 2)
+    return Sample(id=rec.id, source=source, split=split, text=rec.text, history=rec.history,
+                  images=record_images(rec, run_dir, data_root), expected=rec.expected,
                   category=rec.category, risk_category=rec.risk_category, reference=rec.reference,
                   choices=rec.choices, answer=rec.answer, group=rec.group, metadata=rec.metadata)
 
