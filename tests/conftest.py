@@ -5,11 +5,22 @@ from __future__ import annotations
 
 import json
 import os
+
+# One thread per torch process, whatever the caller's environment: set before torch is first imported
+# (here and in every subprocess a test starts, which inherits the environment). On a shared machine
+# torch's OpenMP threads spin-wait against each other and a run takes several times as long.
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ[_var] = "1"
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
+
+torch.set_num_threads(1)
+torch.set_num_interop_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
 BENCHDATA = Path(os.environ.get("SAFEVLM_TEST_BENCHDATA", REPO.parent / "shared" / "benchdata"))

@@ -1,4 +1,5 @@
-"""A training run that ``kill -9``s itself mid-way (run as a script by tests/test_train_resume.py).
+"""A training run that ``kill -9``s itself mid-way (:func:`killed_run`, in a process that
+tests/test_train_resume.py forks, or as a script).
 
 ``python tests/resume_child.py sft|grpo full|lora DATA OUT KILL_AT`` trains the gym model with
 :func:`settings` and sends itself SIGKILL at the end of step ``KILL_AT`` (after the last checkpoint
@@ -55,8 +56,8 @@ def train(trainer: str, mode: str, data: str | Path, out: str | Path, *, resume:
                     scorer=TextScorer())
 
 
-def main() -> None:
-    trainer, mode, data, out, kill_at = sys.argv[1:6]
+def killed_run(trainer: str, mode: str, data: str | Path, out: str | Path, kill_at: int) -> None:
+    """:func:`train`, and SIGKILL at the end of step ``kill_at``: no handler, no flush, no cleanup runs."""
     from transformers import TrainerCallback
 
     class Kill(TrainerCallback):
@@ -65,6 +66,11 @@ def main() -> None:
                 os.kill(os.getpid(), signal.SIGKILL)
 
     train(trainer, mode, data, out, callbacks=[Kill()])
+
+
+def main() -> None:
+    trainer, mode, data, out, kill_at = sys.argv[1:6]
+    killed_run(trainer, mode, data, out, int(kill_at))
 
 
 if __name__ == "__main__":

@@ -185,8 +185,10 @@ def test_preflight_says_what_is_wrong_before_any_request(echo_url, broken):
     assert not broken.hits  # and the check sent no chat request
 
 
-def test_preflight_of_a_guard_checks_both_models(echo_url):
+def test_preflight_of_a_guard_checks_both_models(echo_url, monkeypatch):
     from safevlm.serve import free_port
+
+    monkeypatch.setenv("SAFEVLM_RETRIES", "0")  # a dead server is not retried (tests/test_eval_remote.py: it is)
 
     dead = f"openai:http://127.0.0.1:{free_port()}/v1#m"
     with pytest.raises(BackendError, match="cannot reach the server"):

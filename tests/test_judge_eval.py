@@ -41,7 +41,7 @@ def _files(tmp_path):
 def test_figures_equal_hand_computed_ones(tmp_path):
     judge, labels = _files(tmp_path)
     out = tmp_path / "out"
-    r = CliRunner().invoke(app, ["judge-eval", "-j", f"{judge}:judge", "-l", str(labels), "-o", str(out),
+    r = CliRunner().invoke(app, ["judge-eval", "-j", f"{judge}:judge", "--trust-code", "-l", str(labels), "-o", str(out),
                                  "--map", "response=answer", "--map", "label=human", "--map", "source=src",
                                  "--map", "id=key", "--label-map", "R=refused", "--label-map", "C=complied"])
     assert r.exit_code == 0, r.output
