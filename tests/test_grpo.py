@@ -88,7 +88,7 @@ def _batch(trainer):
 def test_rollout_func_contract(arch, tmp_path):
     from trl.data_utils import prepare_multimodal_messages
 
-    trainer, plugin, prompts, processor = _trainer(arch, tmp_path, ScriptedScorer())
+    trainer, _plugin, _prompts, processor = _trainer(arch, tmp_path, ScriptedScorer())
     seen = {}
     inner = trainer.rollout_func
 

@@ -12,7 +12,7 @@ from PIL import Image
 from safevlm.data.sample import ImageRef, Sample
 from safevlm.errors import ConfigError
 from safevlm.judges import JudgeInput, get_judge
-from safevlm.judges.guards.formats import FORMATS, GuardItem, GuardParseError, parse_llama_guard
+from safevlm.judges.guards.formats import FORMATS, GuardParseError, parse_llama_guard
 from safevlm.judges.guards.judge import GuardJudge, guard_call
 from safevlm.models.loading import ModelNotFoundError
 from safevlm.models.tiny import build_tiny_guard, build_tiny_vlm
@@ -233,8 +233,8 @@ def test_shieldgemma_2_scores_the_image_alone():
 
 
 @pytest.mark.parametrize("family, reply, harmful, prompt_unsafe", [
-    ("guardreasoner-vl", "<think>\nA knife.\n</think>\n<result>\nAnswers:\nRequest: harmful\nResponse: unharmful\n"
-                         "</result>", False, True),
+    ("guardreasoner-vl", ("<think>\nA knife.\n</think>\n<result>\nAnswers:\nRequest: harmful\nResponse: "
+                          "unharmful\n</result>"), False, True),
     ("proguard", "<think>\nWeapons.\n</think>\n<answer>\nRequest:unsafe\nResponse:unsafe\nCategory:C8S1\n</answer>",
      True, True),
 ])
@@ -318,8 +318,8 @@ def test_a_hostile_guard_reply_fails_only_its_own_item(monkeypatch):
 
     class FakeClient:
         def __init__(self, **kw):
-            msg = lambda: type("M", (), {"content": next(replies)})  # noqa: E731
-            create = lambda **_: type("R", (), {"choices": [type("C", (), {"message": msg()})]})  # noqa: E731
+            msg = lambda: type("M", (), {"content": next(replies)})
+            create = lambda **_: type("R", (), {"choices": [type("C", (), {"message": msg()})]})
             self.chat = type("Ch", (), {"completions": type("Co", (), {"create": staticmethod(create)})})
 
     monkeypatch.setattr(openai, "OpenAI", FakeClient)

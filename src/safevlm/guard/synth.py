@@ -264,7 +264,7 @@ def synthesize(pairs: list[Pair], cfg: SynthConfig, out: str | Path, *, teacher:
         target = format_rewrite(it.outputs["report"], it.outputs["rewrite"], original=s.text)
         examples.append(chat_example(s, rewriter_prompt(s.text), target, images.paths(s), system=False,
                                      kind=it.pair.kind, origin=it.pair.origin))
-    n_held = int(round(cfg.holdout * len(examples)))
+    n_held = round(cfg.holdout * len(examples))
     write_jsonl(out / "train.jsonl", examples[n_held:])
     write_jsonl(out / "heldout.jsonl", examples[:n_held])
     write_jsonl(out / "pairs.jsonl", [{"id": it.pair.sample.uid, "kind": it.pair.kind, "origin": it.pair.origin,
@@ -307,8 +307,8 @@ def card_markdown(card: dict[str, Any]) -> str:
     c = card["counts"]
     lines = [f"# Guard rewriter data: {c['kept']} examples ({c['train']} train, {c['heldout']} held out)", "",
              f"- sources: {', '.join(card['config']['sources']) or '-'}; teacher `{card['teacher']}`",
-             f"- pairs: {c['pairs']} ({', '.join(f'{k} {v}' for k, v in c['pairs_by_kind'].items())}); "
-             f"kept {', '.join(f'{k} {v}' for k, v in c['kept_by_kind'].items()) or 'none'}; rejected {c['rejected']}",
+             (f"- pairs: {c['pairs']} ({', '.join(f'{k} {v}' for k, v in c['pairs_by_kind'].items())}); "
+              f"kept {', '.join(f'{k} {v}' for k, v in c['kept_by_kind'].items()) or 'none'}; rejected {c['rejected']}"),
              (f"- benign rewrites left unchanged: {card['unchanged_benign_rewrites']}; system prompts taught as "
               f"benign requests: {c.get('system_turns', 0)}"),
              f"- target: `{card['target_format']}`", "", "## Rejected, by stage and reason", ""]
