@@ -375,8 +375,9 @@ def test_concurrent_requests_are_batched_by_parameters():
 
 
 def test_request_log_is_one_json_line_without_image_bytes(caplog):
-    with (ServerThread(create_app(MockBackend("echo"), model_name="m")) as srv,
-          caplog.at_level(logging.INFO, logger="safevlm.serve.requests")):
+    # the log level outlives the server: a request's line is written after its response, until the server stops
+    with (caplog.at_level(logging.INFO, logger="safevlm.serve.requests"),
+          ServerThread(create_app(MockBackend("echo"), model_name="m")) as srv):
         r = httpx.post(srv.base_url + "/chat/completions",
                        json=_image_body(_data_url(_png((30, 20)))), timeout=10)
         bad = httpx.post(srv.base_url + "/chat/completions", json=_body(max_tokens=0), timeout=10)
