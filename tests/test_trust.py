@@ -29,6 +29,7 @@ def test_a_judge_file_named_in_a_run_directory_runs_only_with_the_trust_flag(tmp
     (run / "evil.py").write_text(EVIL.format(marker=str(marker)))  # a file inside the run directory itself
     cfg = json.loads((run / "config.json").read_text())
     cfg["judges"] = [f"{run / 'evil.py'}:judge"]
+    cfg |= {"trust_code": True, "trust_hooks": True}  # a run directory cannot vouch for itself either
     (run / "config.json").write_text(json.dumps(cfg))
 
     before = _tree(run)
@@ -41,6 +42,14 @@ def test_a_judge_file_named_in_a_run_directory_runs_only_with_the_trust_flag(tmp
     with pytest.raises(ConfigError, match="trust_code=True"):
         evaluate(out=run, progress=False)
     assert not marker.exists()
+
+    # the official judge model it stores is a model spec, never code
+    (run / "config.json").write_text(json.dumps({**cfg, "judges": ["refusal"],
+                                                 "judge_model": f"{run / 'evil.py'}:judge"}))
+    r = CliRunner().invoke(app, ["eval", "-o", str(run)])
+    assert r.exit_code == 2 and "--judge-model" in r.output and not marker.exists()
+    assert _tree(run) == {**before, "config.json": (run / "config.json").read_bytes()}
+    (run / "config.json").write_text(json.dumps(cfg))
 
     r = CliRunner().invoke(app, ["eval", "-o", str(run), "--trust-code", "--json"])
     assert r.exit_code == 0, r.output
