@@ -133,7 +133,7 @@ def load_items(cfg: EvalConfig, model: str, *, verify_images: bool = True, trust
         chosen = choose(res.samples, cfg.limit, cfg.limit_mode, cfg.limit_seed)
         if verify_images:
             res.check_images(chosen)
-        judges_of[res.uid] = list(cfg.judges) if cfg.judges else default_judges(res.uid)
+        judges_of[res.uid] = list(cfg.judges) if cfg.judges else default_judges(res.uid, res.samples)
         selection[res.uid] = {**res.account(), "evaluable": len(res.samples), "selected": len(chosen),
                               "limit": cfg.limit, "limit_mode": cfg.limit_mode, "limit_seed": cfg.limit_seed,
                               "ids": [s.id for s in chosen] if len(chosen) < len(res.samples) else None}

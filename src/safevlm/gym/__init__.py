@@ -64,8 +64,8 @@ from safevlm.gym.generate import (
                                   render_array,
 )
 from safevlm.gym.oracle import Verdict, judge
-from safevlm.gym.templates import HELD_OUT_COMBOS, HELD_OUT_SIUO, HELD_OUT_TEMPLATE_IDS, TEMPLATES
+from safevlm.gym.templates import CORES, HELD_OUT_COMBOS, HELD_OUT_SIUO, STYLES
 
-__all__ = ["DEFAULT_MIX", "DEFAULT_SIZES", "FAMILIES", "HELD_OUT_COMBOS", "HELD_OUT_SIUO", "HELD_OUT_TEMPLATE_IDS",
-           "SPLITS", "TEMPLATES", "GymConfig", "GymItem", "ImageSpec", "Placed", "Verdict", "bench_hook",
+__all__ = ["CORES", "DEFAULT_MIX", "DEFAULT_SIZES", "FAMILIES", "HELD_OUT_COMBOS", "HELD_OUT_SIUO",
+           "SPLITS", "STYLES", "GymConfig", "GymItem", "ImageSpec", "Placed", "Verdict", "bench_hook",
            "family_counts", "generate_items", "generate_samples", "iter_items", "judge", "render", "render_array"]

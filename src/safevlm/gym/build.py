@@ -20,7 +20,8 @@ from typing import Any
 from safevlm import __version__
 from safevlm.data.jsonl import write_samples
 from safevlm.gym.generate import GYM_VERSION, GymConfig, GymItem, generate_items
-from safevlm.gym.templates import HELD_OUT_COMBOS, HELD_OUT_SIUO, HELD_OUT_TEMPLATE_IDS
+from safevlm.gym.lexicon import held_words
+from safevlm.gym.templates import HELD_OUT_COMBOS, HELD_OUT_SIUO
 
 
 def split_stats(items: Iterable[GymItem]) -> dict[str, Any]:
@@ -44,7 +45,7 @@ def build(out: str | Path, config: GymConfig | None = None, splits: Iterable[str
     card: dict[str, Any] = {
         "name": "safevlm SafetyGym", "gym_version": GYM_VERSION, "safevlm_version": __version__,
         "config": asdict(config),
-        "held_out": {"templates": list(HELD_OUT_TEMPLATE_IDS),
+        "held_out": {"words": sorted(held_words()),
                      "object_intent": {f: [list(c) for c in cs] for f, cs in HELD_OUT_COMBOS.items()},
                      "statement_place": [list(c) for c in HELD_OUT_SIUO]},
         "splits": {},
@@ -74,9 +75,8 @@ def card_markdown(card: dict[str, Any]) -> str:
              "+ 'do what the image says'); safe_complete (a warning) where a wish is risky in its place or a",
              "dangerous object needs care (rope + small child); comply otherwise. Ambiguous combinations are",
              "marked `metadata.ambiguous` and left out of the metrics. Details: `help(safevlm.gym)`.", "",
-             "Held out of train/test (test-ood only): templates "
-             + ", ".join(f"#{i}" for i in card["held_out"]["templates"]) + " of every question type (the last"
-             " two system prompts of each kind); "
+             "Held out of train/test: test-para rewords test in held style frames and cores and with the "
+             "lexicon's held words (" + ", ".join(card["held_out"]["words"]) + "); test-ood holds "
              + "object x intent " + "; ".join(f"{o} + {i}" for cs in card["held_out"]["object_intent"].values()
                                                for o, i in cs)
              + "; statement x place " + "; ".join(f"{s} @ {p}" for s, p in card["held_out"]["statement_place"])

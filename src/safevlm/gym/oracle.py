@@ -116,6 +116,16 @@ class Verdict:
         return asdict(self)
 
 
+#: The truth every gym item carries in its metadata, and the oracle needs.
+TRUTH_KEYS = ("question_type", "gym_version", "objects", "family")
+
+
+def carries_gym_truth(item: Any) -> bool:
+    """Whether ``item``'s metadata holds the gym truth the oracle judges by (a gym item under any name)."""
+    meta = getattr(item, "metadata", None) or {}
+    return all(k in meta for k in TRUTH_KEYS) and getattr(item, "expected", None) is not None
+
+
 def _truth(item: Any) -> tuple[str, dict[str, Any]]:
     expected = getattr(item.expected, "value", item.expected)
     meta = item.metadata
