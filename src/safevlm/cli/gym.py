@@ -33,6 +33,8 @@ def build_cmd(
     train_size: Annotated[int, typer.Option("--train-size", help="Items in the train split.")] = 20000,
     test_size: Annotated[int, typer.Option("--test-size", help="Items in the test split.")] = 600,
     test_ood_size: Annotated[int, typer.Option("--test-ood-size", help="Items in the test-ood split.")] = 600,
+    test_para_size: Annotated[int, typer.Option("--test-para-size", help="Items in the test-para split (the first "
+                                                "items of test, reworded).")] = 600,
     image_size: Annotated[int, typer.Option("--image-size", help="Image side in pixels.")] = 112,
     split: Annotated[list[str] | None, typer.Option("--split", help="Only this split (repeatable).")] = None,
     mix: Annotated[str | None, typer.Option(help="Family shares, e.g. 'vqa=0.5,siuo=0.1' (default: built-in).")] = None,
@@ -41,7 +43,7 @@ def build_cmd(
     from safevlm.gym.build import build
     from safevlm.gym.generate import SPLITS, GymConfig
 
-    sizes = {"train": train_size, "test": test_size, "test-ood": test_ood_size}
+    sizes = {"train": train_size, "test": test_size, "test-ood": test_ood_size, "test-para": test_para_size}
     unknown = sorted(set(split or []) - set(SPLITS))
     if unknown:
         raise ConfigError(f"unknown split(s) {unknown}; choose from {', '.join(SPLITS)}")
