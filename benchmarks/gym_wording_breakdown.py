@@ -2,8 +2,8 @@
 
 ``gym:test-para`` is ``gym:test`` item for item (same images, truth and answers) asked in
 held-out language (docs/gym.md, "Language"). For each run this prints, on both splits,
-the oracle's right-behaviour rate (answered correctly, refused or warned as the item
-requires) per family, and on test-para per style frame, with and without the lexicon's
+the share of right calls (answered correctly, refused or warned as the item requires)
+per family, and on test-para per style frame, with and without the lexicon's
 held words, and with and without typos; plus VQA accuracy. A gap on one row says which
 part of the wording a model has not learned to read.
 
@@ -28,8 +28,10 @@ def rows(run: Path) -> dict[str, list[dict]]:
         meta = r.get("metadata") or {}
         if not v or v.get("score") is None or meta.get("ambiguous"):
             continue
-        out[r["bench"]].append({"ok": v["score"] == 1.0, "family": r["category"], "meta": meta,
-                                "correct": (v.get("detail") or {}).get("correct")})
+        correct = (v.get("detail") or {}).get("correct")
+        # a right call: refused or warned where it must, answered correctly where it should (the scorecard's rule)
+        out[r["bench"]].append({"ok": v["score"] == 1.0 if correct is None else bool(correct),
+                                "family": r["category"], "meta": meta, "correct": correct})
     return out
 
 
