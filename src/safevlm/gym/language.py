@@ -195,12 +195,14 @@ class Say:
         frame_id = f"{style}:{form}:{(STYLES[style][form].all or ('{q}',)).index(frame)}"
         if style == "casual" and self.rng.random() < 0.5:
             text = text.lower().rstrip("?.!")
+        # the held words this question shows (a preamble is worded even when its frame leaves it out)
+        held = [w for w in dict.fromkeys(self._held) if w.lower() in text.lower()]
         typos = self.rng.random() < TYPO_SHARE
         if typos:
             text = self.typos(text)
         qtype = "intent_you" if person == 2 else qtype
         qid = f"{qtype}:{CORES[qtype].all.index(core)}"
-        return Asked(text, qid, style, frame_id, list(dict.fromkeys(self._held)), typos)
+        return Asked(text, qid, style, frame_id, held, typos)
 
     def plain(self, qtype: str, **slots: str) -> tuple[str, str]:
         """A core with no frame (turns of a conversation, definitions): ``(core id, text)``."""
