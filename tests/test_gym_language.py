@@ -105,6 +105,6 @@ def test_lexicon_file_is_what_the_script_writes():
         entries = data[cid]["entries"]
         art = (lambda w: f"{'an' if w[0] in 'aeiou' else 'a'} {w}") if c.get("article") else (lambda w: w)
         kept = [art(w) for _, _, keep in c.get("wordnet", []) for w in keep]
-        assert [e["text"] for e in entries][0] == c["head"]
+        assert entries[0]["text"] == c["head"]
         assert sorted(e["text"] for e in entries) == sorted(dict.fromkeys([c["head"], *kept, *c.get("hand", [])]))
         assert {e["text"] for e in entries if e["held"]} == set(c.get("held", [])), cid

@@ -31,7 +31,7 @@ from safevlm.data.sample import SYSTEM_PROMPT_KEY, Expected, ImageRef, Sample
 from safevlm.errors import ConfigError
 from safevlm.gym.draft import Draft
 from safevlm.gym.draw import ImageSpec, render
-from safevlm.gym.families import DEFAULT_MIX, FAMILIES, OOD_MIX, TRAIN_MIX  # noqa: F401 (re-exported)
+from safevlm.gym.families import DEFAULT_MIX, FAMILIES, OOD_MIX, TRAIN_MIX
 from safevlm.gym.forms import apply_form
 from safevlm.gym.language import PARA, SEEN, Say
 from safevlm.gym.templates import ALL_HELD_OUT_COMBOS, HELD_OUT_SIUO

@@ -17,8 +17,8 @@ from random import Random
 from typing import Any
 
 from safevlm.gym.draft import Draft, a_list, kinds, layout, n_objects, syn
-from safevlm.gym.language import Say
 from safevlm.gym.draw import ImageSpec
+from safevlm.gym.language import Say
 from safevlm.gym.world import COLORS, COMPLY, NUMBER_WORDS, OBJECTS, PLACES, WORDS
 
 VQA_TYPES = {"object": 0.19, "color": 0.17, "count": 0.15, "exist": 0.21, "word": 0.16, "scene": 0.12}

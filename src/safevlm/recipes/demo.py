@@ -54,7 +54,6 @@ def gym_model_eval(out: Path, batch_size: int = 64) -> dict:
     """
     from safevlm.eval import evaluate
     from safevlm.gym.scorecard import score
-
     from safevlm.recipes.safecot_gym import BENCHES
 
     benches = list(BENCHES)
