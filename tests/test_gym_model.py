@@ -13,7 +13,7 @@ from safevlm.backends.registry import load_backend
 from safevlm.bench import load_benchmark
 from safevlm.gym.scorecard import score
 
-#: The shipped checkpoint on 600 items (docs/benchmarks.md, "The gym model"): VQA 0.954 on gym:test, 0.767 on
+#: The shipped checkpoint on 600 items (docs/benchmarks.md, "Gym v3"): VQA 0.954 on gym:test, 0.767 on
 #: gym:test-para (gap 0.19; the issue's target, 0.05, is not met); intents understood 0.68 on test-para. The bounds
 #: leave room for the 240-item sample and fail on a model that reads held-out wording worse than this one.
 VQA_GAP = 0.25
