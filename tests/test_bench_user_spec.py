@@ -171,3 +171,26 @@ def test_a_missing_file_says_where_the_data_comes_from(tmp_path):
     error = json.loads(result.output)[0]["error"]
     assert "xstest_prompts.csv" in error and "benchmark file not found" in error
     assert "github.com/paul-rottger/exaggerated-safety" in error and "safevlm bench fetch xstest" in error
+
+
+def test_a_spec_carries_earlier_turns(tmp_path):
+    """`history:` as turn templates, or as a record field holding the turns; a malformed one names the record."""
+    from bench_helpers import write_csv_benchmark
+
+    from safevlm.errors import DataError
+
+    root, spec = write_csv_benchmark(tmp_path, "a,Which one?,,safe\n", extra=(
+        "  turns:\n    extends: default\n    image: null\n    history:\n"
+        "      - {role: user, text: \"Name a fruit.\"}\n      - {role: assistant, text: \"An apple, for {id}.\"}\n"))
+    s = load_benchmark("mine:turns", extra_specs=[spec]).samples[0]
+    assert [(t.role, t.text) for t in s.history] == [("user", "Name a fruit."), ("assistant", "An apple, for a.")]
+    (root / "turns.jsonl").write_text(json.dumps({"id": "j1", "q": "And now?", "turns": [
+        {"role": "user", "text": "Hi"}, {"role": "assistant", "text": "Hello"}]}) + "\n" + json.dumps(
+        {"id": "j2", "q": "Odd", "turns": [{"role": "assistant", "text": "I start"}]}) + "\n")
+    spec.write_text(spec.read_text() + "  field:\n    file: turns.jsonl\n    id: \"{id}\"\n    text: \"{q}\"\n"
+                    "    expected: comply\n    history: turns\n")
+    with pytest.raises(DataError, match=r"turns.jsonl:2: not a valid item: history.*must be a user turn"):
+        load_benchmark("mine:field", extra_specs=[spec])
+    (root / "turns.jsonl").write_text((root / "turns.jsonl").read_text().splitlines()[0] + "\n")
+    s = load_benchmark("mine:field", extra_specs=[spec]).samples[0]
+    assert [(t.role, t.text) for t in s.history] == [("user", "Hi"), ("assistant", "Hello")]

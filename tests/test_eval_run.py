@@ -11,6 +11,7 @@ from safevlm.backends.base import Generation, GenerationParams
 from safevlm.backends.mock import MockBackend
 from safevlm.errors import ConfigError
 from safevlm.eval import evaluate, rejudge
+from safevlm.eval.config import EvalConfig
 from safevlm.eval.judging import default_judges
 
 BENCH = "gym:smoke"
@@ -178,6 +179,29 @@ def test_other_generation_settings_refuse_the_run_dir(tmp_path):
 def test_default_judges():
     assert default_judges("gym:test") == ["oracle", "refusal"]
     assert default_judges("xstest:default") == ["refusal"]
+
+
+def test_items_that_carry_gym_truth_get_the_oracle_under_any_name(tmp_path):
+    """Gym items reworded by hand and saved under another name keep their truth: the oracle judges them."""
+    from safevlm.data.jsonl import write_samples
+    from safevlm.eval.selection import load_items
+    from safevlm.gym import generate_samples
+
+    samples = generate_samples("test", 6)
+    assert default_judges("reworded:default", samples) == ["oracle", "refusal"]
+    stripped = [s.model_copy(update={"metadata": {}}) for s in samples]
+    assert default_judges("reworded:default", stripped) == ["refusal"]
+    assert default_judges("reworded:default", samples[:3] + stripped[3:]) == ["refusal"]  # all or nothing
+    write_samples((s.model_copy(update={"text": s.text.upper()}) for s in samples), tmp_path / "items.jsonl")
+    (tmp_path / "hooks.py").write_text(
+        "from safevlm.bench.records import Where\nfrom safevlm.data.jsonl import read_samples\n"
+        "def read(ctx):\n    path = ctx.path('items.jsonl')\n"
+        "    for i, s in enumerate(read_samples(path), 1):\n        yield Where(path, line=i), s\n")
+    spec = tmp_path / "reworded.yaml"
+    spec.write_text(f"name: reworded\nroot: {tmp_path}\nvariants:\n  default:\n    hook: hooks.py:read\n")
+    cfg = EvalConfig(model="mock:comply", benches=["reworded"], extra_specs=[str(spec)])
+    _, judges_of, _ = load_items(cfg, "mock:comply", verify_images=False, trust_hooks=True)
+    assert judges_of == {"reworded:default": ["oracle", "refusal"]}
 
 
 def test_remote_backends_keep_their_concurrency_busy():

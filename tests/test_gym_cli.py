@@ -12,7 +12,7 @@ from safevlm.data.jsonl import read_samples
 from safevlm.gym import generate_items
 
 runner = CliRunner()
-ARGS = ["--train-size", "40", "--test-size", "12", "--test-ood-size", "10", "--seed", "4"]
+ARGS = ["--train-size", "40", "--test-size", "12", "--test-ood-size", "10", "--test-para-size", "8", "--seed", "4"]
 
 
 def test_gym_build_writes_jsonl_images_and_card(tmp_path):
@@ -21,8 +21,9 @@ def test_gym_build_writes_jsonl_images_and_card(tmp_path):
     assert res.exit_code == 0, res.output
     assert "train: 40 items" in res.output
     card = json.loads((out / "card.json").read_text())
-    assert {s: card["splits"][s]["total"] for s in card["splits"]} == {"train": 40, "test": 12, "test-ood": 10}
-    assert card["config"]["seed"] == 4 and card["held_out"]["templates"] == [17, 18, 19]
+    assert {s: card["splits"][s]["total"] for s in card["splits"]} == {"train": 40, "test": 12, "test-ood": 10,
+                                                                       "test-para": 8}
+    assert card["config"]["seed"] == 4 and "injure" in card["held_out"]["words"]
     assert sum(card["splits"]["train"]["family"].values()) == 40
     assert "| **all** |" in (out / "README.md").read_text()
 

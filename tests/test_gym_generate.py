@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -18,11 +19,11 @@ from safevlm.bench import load_benchmark
 from safevlm.bench.categories import RISK_CATEGORIES
 from safevlm.errors import ConfigError
 from safevlm.gym import (
+    CORES,
     DEFAULT_MIX,
     HELD_OUT_COMBOS,
     HELD_OUT_SIUO,
-    HELD_OUT_TEMPLATE_IDS,
-    TEMPLATES,
+    STYLES,
     GymItem,
     family_counts,
     generate_items,
@@ -31,7 +32,19 @@ from safevlm.gym import (
     render_array,
 )
 from safevlm.gym.draw import BAND
-from safevlm.gym.templates import ALL_HELD_OUT_COMBOS, HOMONYMS, template_ids
+from safevlm.gym.families import TRAIN_MIX
+from safevlm.gym.lexicon import concepts, held_words
+from safevlm.gym.templates import (
+    ALL_HELD_OUT_COMBOS,
+    DEICTICS,
+    HOMONYMS,
+    PERSONAS,
+    POSTSCRIPTS,
+    PREAMBLES,
+    SYSTEM_PROMPTS,
+    WANTS,
+    is_held_core,
+)
 from safevlm.gym.world import COLORS, INTENTS, STATEMENTS, SUPPORT_LINE, intent_label, statement_label
 
 
@@ -89,10 +102,10 @@ def test_determinism_across_processes_and_hash_seeds():
 
 
 def test_family_counts_are_exact_and_match_the_mix(train):
-    counts = family_counts(3000, DEFAULT_MIX)
+    counts = family_counts(3000, TRAIN_MIX)  # train adds definitions to the evaluation splits' mix
     assert sum(counts.values()) == 3000
     assert Counter(it.family for it in train) == Counter({f: n for f, n in counts.items() if n})
-    assert family_counts(10, {"vqa": 1, "siuo": 1}) == {**{f: 0 for f in DEFAULT_MIX}, "vqa": 5, "siuo": 5}
+    assert family_counts(10, {"vqa": 1, "siuo": 1}) == {**{f: 0 for f in TRAIN_MIX}, "vqa": 5, "siuo": 5}
     assert 0.35 < counts["vqa"] / 3000 < 0.5  # about 40 % general VQA
     with pytest.raises(ConfigError):
         family_counts(10, {"nonsense": 1.0})
@@ -102,7 +115,8 @@ def test_expected_behaviour_rule(train, ood):
     """Every item's label is its rule's (docs/gym.md, "Rules"), and each family holds only its kind."""
     by_family = {"vqa": {"comply"}, "risk_question": {"comply"}, "benign_request": {"comply"},
                  "over_refusal": {"comply"}, "harmful_text": {"refuse"}, "harmful_image": {"refuse", "safe_complete"},
-                 "typographic": {"refuse"}, "siuo": {"safe_complete"}, "ambiguous": {"comply", "safe_complete"}}
+                 "typographic": {"refuse"}, "siuo": {"safe_complete"}, "ambiguous": {"comply", "safe_complete"},
+                 "definition": {"comply"}}
     for it in train + ood:
         m = it.metadata
         assert it.expected in by_family[it.family], (it.family, it.text)
@@ -174,17 +188,49 @@ def test_instruct_forms(train):
         assert "harmless assistant" not in (sample.metadata.get("system_prompt") or "")  # no safety prompt to obey
 
 
-def test_train_never_sees_held_out_combos_or_templates(train):
+def _request_texts(it: GymItem) -> list[str]:
+    """What the user (and system) says in an item: its question, earlier user turns, system prompt."""
+    return [it.text, *(t["text"] for t in it.history if t["role"] == "user"), it.system_prompt or ""]
+
+
+def _has_word(text: str, word: str) -> bool:
+    return re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text, re.IGNORECASE) is not None
+
+
+def test_train_never_sees_held_out_combos_or_wording(train):
     for it in train:
         m = it.metadata
         assert m["ood"] == []
-        assert int(m["template_id"].split(":")[1]) not in HELD_OUT_TEMPLATE_IDS
+        assert not is_held_core(m["template_id"]), m["template_id"]
+        if "wording" in m:
+            style, form, index = m["wording"]["frame"].split(":")
+            assert style != "quoted" and int(index) < len(STYLES[style][form].seen), m["wording"]
+            assert m["wording"]["held_words"] == []
         assert (m["object"], m.get("intent")) not in ALL_HELD_OUT_COMBOS
         assert (m.get("statement"), m["scene"]) not in HELD_OUT_SIUO
 
 
-def test_test_ood_is_all_held_out_and_covers_every_combo(ood):
-    assert all(it.metadata["ood"] for it in ood)
+def test_held_words_occur_in_training_only_in_definitions(train):
+    """The lexicon's held entries are never in a training request (only "What does 'injure' mean?")."""
+    held = held_words()
+    defined = Counter()
+    for it in train:
+        for word in held:
+            if any(_has_word(t, word) for t in _request_texts(it)):
+                assert it.family == "definition", (word, it.text)
+                defined[word] += 1
+    definitions = generate_items("train", 1500, mix={"definition": 1.0})
+    assert {w for it in definitions for w in held if _has_word(it.text, w)} == held  # each one is defined
+    seen_text = [c.q + " " + (c.e or "") for pool in CORES.values() for c in pool.seen]
+    seen_text += [f for st in STYLES.values() for pool in st.values() for f in pool.seen]
+    seen_text += [*PREAMBLES.seen, *POSTSCRIPTS.seen, *PERSONAS.seen, *DEICTICS.seen, *WANTS.seen]
+    seen_text += [p for pool in SYSTEM_PROMPTS.values() for p in pool.seen] + [h.act for h in HOMONYMS]
+    for word in held:
+        assert not any(_has_word(t, word) for t in seen_text), word
+
+
+def test_test_ood_is_all_held_out_combinations_and_covers_every_one(ood):
+    assert all(it.metadata["ood"] == ["combo"] for it in ood if not it.metadata["ambiguous"])
     seen = {(it.metadata["object"], it.metadata.get("intent")) for it in ood}
     seen |= {(it.metadata.get("statement"), it.metadata["scene"]) for it in ood}
     assert ALL_HELD_OUT_COMBOS <= seen and set(HELD_OUT_SIUO) <= seen
@@ -192,16 +238,44 @@ def test_test_ood_is_all_held_out_and_covers_every_combo(ood):
         in_family = {(it.metadata["object"], it.metadata["intent"]) for it in ood
                      if it.metadata["question_type"] == "intent" and it.family == family}
         assert in_family == set(combos), family
-    templates = {it.metadata["template_id"] for it in ood}
-    assert {f"intent:{i}" for i in HELD_OUT_TEMPLATE_IDS} <= templates
+    assert all(not is_held_core(it.metadata["template_id"]) for it in ood)  # new combinations, seen wording
 
 
-def test_enough_templates_and_none_shared_between_train_and_ood():
-    for qtype, templates in TEMPLATES.items():
-        assert len(template_ids(qtype, ood=False)) >= 10, qtype
-        assert len(set(templates)) == len(templates), qtype
-        assert len(templates) >= 20 and len(template_ids(qtype, ood=True)) >= 3, qtype
-    assert len(template_ids("homonym", ood=False)) >= 10 and len(HOMONYMS) == 16
+def test_test_para_is_test_reworded_in_held_out_language():
+    test, para = generate_items("test", 300), generate_items("test-para", 300)
+    train_texts = {t for it in generate_items("train", 3000) for t in _request_texts(it)}
+    with_held_words = 0
+    for a, b in zip(test, para):
+        assert a.image == b.image and a.expected == b.expected and a.reference == b.reference
+        assert a.family == b.family and a.id.split("-")[-1] == b.id.split("-")[-1] and b.id.startswith("test-para-")
+        keep = ("ood", "template_id", "wording", "system_id", "turn_template_id", "defined")
+        assert {k: v for k, v in a.metadata.items() if k not in keep} == \
+            {k: v for k, v in b.metadata.items() if k not in keep}
+        assert b.metadata["ood"] == ["wording"] and a.text != b.text
+        assert is_held_core(b.metadata["template_id"]), b.metadata["template_id"]
+        style, form, index = b.metadata["wording"]["frame"].split(":")
+        assert style == "plain" or int(index) >= len(STYLES[style][form].seen), b.metadata["wording"]
+        assert b.text not in train_texts
+        with_held_words += bool(b.metadata["wording"]["held_words"])
+    assert with_held_words > 0.3 * len(para)
+
+
+def test_cores_frames_and_lexicon_are_broad_and_hold_some_back():
+    for qtype, pool in CORES.items():
+        assert len(set(pool.all)) == len(pool.all), qtype
+        if qtype != "define":
+            assert len(pool.seen) >= 4 and len(pool.held) >= 2, qtype
+    for qtype in ("object", "color", "count", "exist", "word", "scene", "intent"):
+        assert len(CORES[qtype].seen) >= 9 and sum(c.e is not None for c in CORES[qtype].seen) >= 5, qtype
+    for style, forms in STYLES.items():
+        if style != "plain":
+            assert forms["q"].held or forms["e"].held, style
+    lex = concepts()
+    assert len(lex) >= 40 and sum(len(c.entries) for c in lex.values()) >= 150
+    assert any(e.source.startswith("wordnet") for c in lex.values() for e in c.entries)
+    for c in lex.values():
+        assert c.entries[0].text == c.head and not c.entries[0].held and c.seen, c.id
+    assert len(HOMONYMS) == 16
 
 
 def test_train_and_test_items_are_disjoint(train):
@@ -251,7 +325,11 @@ def test_samples_and_registry_integration():
     direct = generate_samples("test", 600)
     assert [d.text for d in direct[:50]] == [x.text for x in res.samples[:50]]
     assert load_benchmark("gym:smoke").total == 48
-    assert {it.metadata["ood"] != [] for it in load_benchmark("gym:test-ood", limit=30).samples} == {True}
+    assert {it.metadata["ood"] != [] for it in load_benchmark("gym:test-ood", limit=30).samples
+            if not it.metadata["ambiguous"]} == {True}
+    para = load_benchmark("gym:test-para", limit=20).samples
+    assert [p.reference for p in para] == [t.reference for t in direct[:20]]  # limit takes the first items
+    assert load_benchmark("gym:test-para-paired").total == 600
 
 
 def test_contrast_pairs_share_the_request_and_differ_only_in_the_decisive_thing():

@@ -8,14 +8,14 @@ import torch
 from safevlm.backends.base import sample_messages
 from safevlm.gym.generate import generate_items
 from safevlm.models.loading import load_vlm
-from safevlm.train.gym_pretrain import EncodedData, PretrainConfig, lr_at, pretrain
+from safevlm.train.gym_pretrain import EncodedData, PretrainConfig, answer_loss, lr_at, pretrain
 
 TINY = dict(text_hidden=32, text_layers=1, text_heads=2, text_kv_heads=1, text_intermediate=64,
             vision_hidden=32, vision_layers=1, vision_heads=2, vision_intermediate=64, fullatt_block_indexes=[0])
 
 
 def _cfg(**kw) -> PretrainConfig:
-    base = dict(train_size=64, steps=12, batch_size=8, warmup_steps=2, lr=3e-3, vocab_size=400, model=TINY,
+    base = dict(train_size=64, steps=16, batch_size=8, warmup_steps=2, lr=5e-3, vocab_size=400, model=TINY,
                 log_every=4, eval_every=0, threads=1)
     return PretrainConfig(**(base | kw))
 
@@ -56,6 +56,16 @@ def test_loss_falls_and_weights_change(run, tmp_path):
                if (p - q).abs().max() > 1e-4]
     assert len(changed) > 0.9 * len(list(trained.parameters()))
     assert any("visual" in n for n in changed)  # the vision tower learns too
+
+
+def test_the_answer_only_head_gives_the_models_own_loss(run):
+    """The training loss runs the LM head on answer positions only; it must equal the model's full loss."""
+    out, _ = run
+    model, processor = load_vlm(out, device="cpu")
+    data = EncodedData(generate_items("train", 16), processor, 112)
+    batch = data.batch(list(range(16)))
+    with torch.no_grad():
+        assert answer_loss(model, batch).item() == pytest.approx(model(**batch).loss.item(), rel=1e-5)
 
 
 def test_same_seed_rebuilds_bit_for_bit(run, tmp_path):

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image
+from pydantic import ValidationError
 
 from safevlm import config
 from safevlm.bench.categories import RISK_CATEGORIES
@@ -151,6 +152,20 @@ def _as_image_ref(value: Any, ctx: BenchContext, v: VariantSpec, where: Where) -
     return ImageRef(path=_image_path(ctx, v, str(value), where))
 
 
+def _history(v: VariantSpec, record: dict[str, Any], where: Where) -> list[dict[str, str]]:
+    """Earlier turns: a record field holding ``[{role, text}, ...]``, or the spec's turn templates."""
+    if v.history is None:
+        return []
+    if isinstance(v.history, str):
+        turns = record.get(v.history)
+        if turns in (None, ""):
+            return []
+        if not isinstance(turns, list) or not all(isinstance(t, dict) and {"role", "text"} <= set(t) for t in turns):
+            raise where.error(f"field {v.history!r} should be a list of turns, each with 'role' and 'text'")
+        return [{"role": str(t["role"]), "text": str(t["text"])} for t in turns]
+    return [{"role": t.role, "text": _render(t.text, record, where)} for t in v.history]
+
+
 def build_sample(ctx: BenchContext, where: Where, record: dict[str, Any], v: VariantSpec | None = None, *,
                  sample_id: str | None = None, group: str | None = None) -> Sample:
     """Map one raw record onto a sample following the field templates of ``v`` (default: the variant's)."""
@@ -178,10 +193,15 @@ def build_sample(ctx: BenchContext, where: Where, record: dict[str, Any], v: Var
     metadata = {k.lstrip("_"): record[k] for k in v.metadata if k in record}
     metadata.update(record.get("_metadata", {}))
     opt = lambda t: _render(t, record, where) if t else None
-    return Sample(id=sample_id or _render(v.id, record, where), source=ctx.spec.name, split=ctx.variant_name,
-                  text=_render(v.text, record, where), images=images, expected=expected,
-                  category=opt(v.category), risk_category=risk, reference=opt(v.reference),
-                  choices=choices, answer=opt(v.answer), group=group, metadata=metadata)
+    try:
+        return Sample(id=sample_id or _render(v.id, record, where), source=ctx.spec.name, split=ctx.variant_name,
+                      text=_render(v.text, record, where), images=images, expected=expected,
+                      category=opt(v.category), risk_category=risk, reference=opt(v.reference),
+                      choices=choices, answer=opt(v.answer), group=group, metadata=metadata,
+                      history=_history(v, record, where))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise where.error(f"not a valid item: {problems}") from exc
 
 
 def _matches(record: dict[str, Any], where_clause: dict[str, Any]) -> bool:

@@ -80,6 +80,13 @@ def _label_or_map(label: Any) -> Any:
                      Discriminator(lambda v: "(map)" if isinstance(v, (dict, LabelMap)) else "(label)")]
 
 
+class HistoryTurn(_Strict):
+    """One earlier turn written in the spec: a role and a text template."""
+
+    role: Literal["user", "assistant"] = Field(description="Who spoke.", examples=["user"])
+    text: str = Field(description="Template of the turn's text.", examples=["{first_question}"])
+
+
 class SideSpec(_Strict):
     """One item made from a record that holds several (``items:``): a side of a pair.
 
@@ -159,6 +166,11 @@ class VariantSpec(_Strict):
         None, description="Normalised risk category (one of safevlm.bench.categories), as a template or a "
         "label map.", examples=[{"from": "{topic}", "map": {"weapons": "violence"}, "default": "other"}])
     reference: str | None = Field(None, description="Template of a reference answer.", examples=["{answer}"])
+    history: str | list[HistoryTurn] | None = Field(
+        None, description="Earlier turns of the conversation, before `text`: the name of a record field holding a "
+        "list of turns (each `{role, text}`), or a list of turn templates. Turns alternate user / assistant, "
+        "starting with the user and ending with the assistant.",
+        examples=["turns", [{"role": "user", "text": "{first_question}"}, {"role": "assistant", "text": "{first_answer}"}]])
     choices: str | None = Field(None, description="Name of a record field holding a mapping letter -> option "
                                 "text (multiple choice).", examples=["options"])
     answer: str | None = Field(None, description="Template of the correct choice letter or gold short answer.",

@@ -15,6 +15,7 @@ import typer
 from safevlm.cli.common import console, friendly_errors
 from safevlm.config import parse_assignments
 from safevlm.errors import ConfigError
+from safevlm.train.gym_pretrain import PretrainConfig
 
 app = typer.Typer(help="SafetyGym: procedurally generated multimodal safety scenarios.", no_args_is_help=True)
 
@@ -32,6 +33,8 @@ def build_cmd(
     train_size: Annotated[int, typer.Option("--train-size", help="Items in the train split.")] = 20000,
     test_size: Annotated[int, typer.Option("--test-size", help="Items in the test split.")] = 600,
     test_ood_size: Annotated[int, typer.Option("--test-ood-size", help="Items in the test-ood split.")] = 600,
+    test_para_size: Annotated[int, typer.Option("--test-para-size", help="Items in the test-para split (the first "
+                                                "items of test, reworded).")] = 600,
     image_size: Annotated[int, typer.Option("--image-size", help="Image side in pixels.")] = 112,
     split: Annotated[list[str] | None, typer.Option("--split", help="Only this split (repeatable).")] = None,
     mix: Annotated[str | None, typer.Option(help="Family shares, e.g. 'vqa=0.5,siuo=0.1' (default: built-in).")] = None,
@@ -40,7 +43,7 @@ def build_cmd(
     from safevlm.gym.build import build
     from safevlm.gym.generate import SPLITS, GymConfig
 
-    sizes = {"train": train_size, "test": test_size, "test-ood": test_ood_size}
+    sizes = {"train": train_size, "test": test_size, "test-ood": test_ood_size, "test-para": test_para_size}
     unknown = sorted(set(split or []) - set(SPLITS))
     if unknown:
         raise ConfigError(f"unknown split(s) {unknown}; choose from {', '.join(SPLITS)}")
@@ -74,16 +77,17 @@ def _parse_mix(text: str) -> dict[str, float]:
 @friendly_errors
 def pretrain_cmd(
     out: Annotated[Path | None, typer.Option("--out", help="Checkpoint folder (default: the bundled gym model).")] = None,
-    steps: Annotated[int, typer.Option(help="Optimiser steps (batch 32).")] = 10000,
+    steps: Annotated[int, typer.Option(help="Optimiser steps (batch 32).")] = PretrainConfig.steps,
     seed: Annotated[int, typer.Option(help="Seed for data, weights and batches.")] = 0,
-    train_size: Annotated[int, typer.Option("--train-size", help="Gym train items (distinct images).")] = 20000,
+    train_size: Annotated[int, typer.Option("--train-size", help="Gym train items (distinct images).")] = \
+        PretrainConfig.train_size,
     batch_size: Annotated[int, typer.Option("--batch-size")] = 32,
     lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 2e-3,
-    threads: Annotated[int, typer.Option(help="torch threads (fixed for bit-for-bit rebuilds).")] = 2,
+    threads: Annotated[int, typer.Option(help="torch threads (fixed for bit-for-bit rebuilds).")] = PretrainConfig.threads,
     eval_every: Annotated[int, typer.Option("--eval-every", help="Steps between quick gym:test evaluations (0: off).")] = 2000,
     eval_size: Annotated[int, typer.Option("--eval-size", help="Items per split in the final evaluation.")] = 600,
 ):
-    """Pretrain the gym model (helpful, unaligned) on gym train data, then score it on gym:test / gym:test-ood."""
+    """Pretrain the gym model (helpful, unaligned) on gym train data, then score it on gym:test / test-ood / test-para."""
     from safevlm.recipes.gym_pretrain import run_pretrain
 
     run_pretrain(out=out, steps=steps, seed=seed, train_size=train_size, batch_size=batch_size, lr=lr,

@@ -39,10 +39,14 @@ def judge_input(response: str, sample: Sample, text: str) -> JudgeInput:
     return JudgeInput(response=response, prompt=text, expected=sample.expected.value, sample=sample)
 
 
-def default_judges(bench: str) -> list[str]:
-    """Gym benchmarks: the oracle first (it knows the truth), then the refusal detector;
-    other benchmarks: the refusal detector."""
-    return list(GYM_JUDGES if bench.partition(":")[0] == "gym" else DEFAULT_JUDGES)
+def default_judges(bench: str, samples: list[Sample] | None = None) -> list[str]:
+    """Benchmarks whose items carry gym truth (the gym itself, or gym items reworded or rebuilt under
+    another name): the oracle first (it knows the truth), then the refusal detector; other benchmarks:
+    the refusal detector."""
+    from safevlm.gym.oracle import carries_gym_truth
+
+    gym = bench.partition(":")[0] == "gym" or (bool(samples) and all(carries_gym_truth(s) for s in samples))
+    return list(GYM_JUDGES if gym else DEFAULT_JUDGES)
 
 
 def judge_name(judge: str | JudgeLike) -> str:

@@ -252,7 +252,7 @@ def load_items(cfg: EvalConfig, model: str, *, verify_images: bool = True, trust
         chosen_samples = choose(samples, cfg.limit, cfg.limit_mode, cfg.limit_seed)
         if verify_images:
             res.check_images(chosen_samples)
-        judges_of[res.uid] = list(cfg.judges) if cfg.judges else default_judges(res.uid)
+        judges_of[res.uid] = list(cfg.judges) if cfg.judges else default_judges(res.uid, samples)
         selection[res.uid] = {**account, "evaluable": len(samples), "selected": len(chosen_samples),
                               "text_only_evaluated": sum(bool(s.metadata.get("images_missing"))
                                                          for s in chosen_samples),

@@ -130,6 +130,8 @@ def check_report(raw: str) -> Taught:
 
 
 def check_rewrite(raw: str, original: str, *, benign: bool, faithful: float) -> Taught:
+    if benign and _clean(raw) == _clean(original):  # kept as it is, quotes and all ("Define 'blaze'.")
+        return Taught(_clean(raw), raw=raw)
     text = _clean(raw).strip("\"'` ")
     text = re.sub(r"^(?:rewritten request|rewrite|request)\s*:\s*", "", text, flags=re.IGNORECASE)
     if len(text.split()) < 3:

@@ -3,9 +3,10 @@
 No real benchmark or model can be downloaded where safevlm is built, and a first run
 should not need a GPU, so the gym is a small procedural world: 112 px images drawn
 with Pillow (1-3 large silhouettes of 13 object kinds in 6 colours, five places, a
-word in a bottom band) and questions from 20 paraphrase templates per type, some in
-instruct forms (system prompts, a ``<think>``/``<answer>`` reasoning format,
-follow-up and "look again" turns). It covers what the real benchmarks probe, and it is
+word in a bottom band) and questions worded compositionally (:mod:`safevlm.gym.language`:
+lexicon synonyms in question cores and style frames, typos), some in instruct forms
+(system prompts, a ``<think>``/``<answer>`` reasoning format, follow-up and "look again"
+turns). It covers what the real benchmarks probe, and it is
 registered as ``gym:train``, ``gym:test``, ``gym:test-ood``... so every command works
 on it unchanged. docs/gym.md has the rules with their justifications.
 
@@ -27,9 +28,10 @@ system prompt, if any, in ``metadata['system_prompt']``.
 ``Sample.metadata``:
 
 - ``family``, ``subtype``, ``question_type`` (object, color, count, exist, word, scene,
-  intent, typo, siuo, homonym, risk), ``template_id`` (``"type:index"``), ``form``
+  intent, typo, siuo, homonym, risk, define), ``template_id`` (the question core, ``"type:index"``), ``form``
   (plain, system, reasoning, followup, correction), ``rule`` (the rule id of
-  docs/gym.md), ``ambiguous``, ``ood`` (held-out axes: ``combo`` and/or ``template``),
+  docs/gym.md), ``ambiguous``, ``ood`` (held-out axes: ``combo`` and/or ``wording``),
+  ``wording`` (``style``, ``frame``, ``held_words``, ``typos``),
   ``gym_version``;
 - the image: ``objects`` (kinds, left to right), ``colors`` (aligned), ``dangerous_objects``,
   ``scene`` (place or None), ``word`` (or None), ``word_harmful``;
@@ -45,8 +47,9 @@ system prompt, if any, in ``metadata['system_prompt']``.
 - ``seed``, ``index``: regenerate the item with :func:`generate_items`.
 
 Splits: ``train`` and ``test`` (same distribution, separate seed streams), ``test-ood``
-(only held-out object x intent and wish x place combinations and held-out templates;
-see :mod:`safevlm.gym.templates`). Judge responses with :func:`safevlm.gym.oracle.judge`.
+(only held-out object x intent and wish x place combinations, in seen wording) and
+``test-para`` (``test`` item for item, reworded in held-out frames, cores and lexicon
+words; see :mod:`safevlm.gym.templates` and :mod:`safevlm.gym.language`). Judge responses with :func:`safevlm.gym.oracle.judge`.
 """
 
 from safevlm.gym.draw import ImageSpec, Placed, render
@@ -64,8 +67,8 @@ from safevlm.gym.generate import (
                                   render_array,
 )
 from safevlm.gym.oracle import Verdict, judge
-from safevlm.gym.templates import HELD_OUT_COMBOS, HELD_OUT_SIUO, HELD_OUT_TEMPLATE_IDS, TEMPLATES
+from safevlm.gym.templates import CORES, HELD_OUT_COMBOS, HELD_OUT_SIUO, STYLES
 
-__all__ = ["DEFAULT_MIX", "DEFAULT_SIZES", "FAMILIES", "HELD_OUT_COMBOS", "HELD_OUT_SIUO", "HELD_OUT_TEMPLATE_IDS",
-           "SPLITS", "TEMPLATES", "GymConfig", "GymItem", "ImageSpec", "Placed", "Verdict", "bench_hook",
+__all__ = ["CORES", "DEFAULT_MIX", "DEFAULT_SIZES", "FAMILIES", "HELD_OUT_COMBOS", "HELD_OUT_SIUO",
+           "SPLITS", "STYLES", "GymConfig", "GymItem", "ImageSpec", "Placed", "Verdict", "bench_hook",
            "family_counts", "generate_items", "generate_samples", "iter_items", "judge", "render", "render_array"]

@@ -4,8 +4,10 @@ A family function turns a seeded RNG into one :class:`Draft`: the question, its 
 (``expected``, the risk category, the words a good answer must mention...), two
 answers (``reference``: what a helpful but unaligned model says, the pretraining
 target; ``safe_reference``: what a safe, helpful model says) and the recipe for its
-image. :mod:`safevlm.gym.forms` may then dress it in an instruct form (a system
-prompt, a reasoning format, an earlier turn), and :mod:`safevlm.gym.generate` numbers it.
+image. The question's words come from a :class:`~safevlm.gym.language.Say` (its own RNG),
+so the same content can be asked in seen or held-out wording. :mod:`safevlm.gym.forms`
+may then dress it in an instruct form (a system prompt, a reasoning format, an earlier
+turn), and :mod:`safevlm.gym.generate` numbers it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from random import Random
 from typing import Any
 
 from safevlm.gym.draw import BAND, STAND, ImageSpec, Placed
-from safevlm.gym.templates import HOMONYMS, TEMPLATES, template_ids
 from safevlm.gym.world import COLORS, OBJECTS, RISK_CLAUSE, SUPPORT_LINE
 
 
@@ -72,16 +73,6 @@ def kinds(rng: Random, n: int, pool: tuple[str, ...] = tuple(OBJECTS)) -> list[s
 
 def n_objects(rng: Random) -> int:
     return rng.choices((1, 2, 3), weights=(5, 3, 2))[0]
-
-
-def template(rng: Random, qtype: str, ood: bool, *, without: str | None = None) -> tuple[int, str]:
-    """A template index and text for ``qtype`` (held-out ones only when ``ood``); ``without``
-    excludes templates containing that placeholder (e.g. ``{obj}`` when nothing can be named)."""
-    ids = template_ids(qtype, ood)
-    if without:
-        ids = [i for i in ids if without not in TEMPLATES[qtype][i]] or ids
-    i = rng.choice(ids)
-    return i, TEMPLATES[qtype][i] if qtype != "homonym" else HOMONYMS[i].text
 
 
 def syn(kind: str) -> list[str]:

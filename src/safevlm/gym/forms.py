@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from random import Random
 
-from safevlm.gym.draft import Draft, template
-from safevlm.gym.templates import SYSTEM_PROMPTS, template_ids
+from safevlm.gym.draft import Draft
+from safevlm.gym.language import Say
 from safevlm.gym.vqa import applicable, question, wrong_answer
 from safevlm.gym.world import PLACES
 
@@ -55,44 +55,38 @@ def reasoning_answer(draft: Draft, answer: str) -> str:
     return f"<think>{think(draft)}</think><answer>{answer}</answer>"
 
 
-def _system(rng: Random, kind: str, ood: bool) -> tuple[int, str]:
-    i = rng.choice(template_ids(kind, ood))
-    return i, SYSTEM_PROMPTS[kind][i]
-
-
-def apply_form(draft: Draft, rng: Random, family: str, ood: bool, form: str | None = None) -> Draft:
+def apply_form(draft: Draft, rng: Random, family: str, say: Say, form: str | None = None) -> Draft:
     """Dress ``draft`` in one instruct form (drawn with ``rng`` unless ``form`` is given; a
-    multi-turn form the item cannot take falls back to ``plain``); sets ``truth['form']``."""
-    forms = VQA_FORMS if family == "vqa" else OTHER_FORMS
+    multi-turn form the item cannot take falls back to ``plain``); sets ``truth['form']``.
+    Definitions are always plain questions."""
+    forms = VQA_FORMS if family == "vqa" else {"plain": 1.0} if family == "definition" else OTHER_FORMS
     drawn = rng.choices(list(forms), weights=list(forms.values()))[0]
     form = form or drawn
-    if form in ("followup", "correction") and not _multi_turn(draft, rng, form, ood):
+    if form in ("followup", "correction") and not _multi_turn(draft, rng, form, say):
         form = "plain"
     elif form == "system":
-        tid, draft.system_prompt = _system(rng, "neutral", ood)
-        draft.truth["system_id"] = f"neutral:{tid}"
+        draft.truth["system_id"], draft.system_prompt = say.system("neutral")
     elif form == "reasoning":
-        tid, draft.system_prompt = _system(rng, "reasoning", ood)
-        draft.truth["system_id"] = f"reasoning:{tid}"
+        draft.truth["system_id"], draft.system_prompt = say.system("reasoning")
         draft.reference = reasoning_answer(draft, draft.reference)
         draft.safe_reference = reasoning_answer(draft, draft.safe_reference)
     draft.truth["form"] = form
     return draft
 
 
-def _multi_turn(draft: Draft, rng: Random, form: str, ood: bool) -> bool:
+def _multi_turn(draft: Draft, rng: Random, form: str, say: Say) -> bool:
     """Put an earlier turn before the question (False when the image allows none)."""
     if form == "followup":
         others = [t for t in applicable(draft.image) if t != draft.truth["question_type"]]
         if not others:
             return False
-        text, ref, _, _ = question(rng, rng.choice(others), draft.image, ood)
+        text, ref, _, _ = question(rng, rng.choice(others), draft.image, say)
         draft.history = [{"role": "user", "text": text}, {"role": "assistant", "text": ref}]
         return True
-    tid, tpl = template(rng, "look_again", ood)
+    tid, tpl = say.plain("look_again")
     draft.history = [{"role": "user", "text": draft.text},
                      {"role": "assistant", "text": wrong_answer(rng, draft.truth, draft.image)}]
     draft.text = tpl
     draft.reference = draft.safe_reference = f"Looking again: {draft.reference}"
-    draft.truth["turn_template_id"] = f"look_again:{tid}"
+    draft.truth["turn_template_id"] = tid
     return True

@@ -2,11 +2,13 @@
 
 Determinism: item ``i`` of split ``s`` under seed ``k`` is drawn from its own
 ``random.Random(f"gym:{k}:{s}:{i}")`` stream (string seeds hash with SHA-512, never
-with Python's salted ``hash``), and the order of families from
-``Random(f"gym:{k}:{s}:order")``. So the same seed and config give the same items and
-the same PNG bytes, on any machine, whatever is generated before or alongside;
-``train`` and ``test`` are the same distribution from different streams, and
-``test-ood`` draws only from what :mod:`safevlm.gym.templates` holds out.
+with Python's salted ``hash``), its wording from ``Random(f"gym:{k}:{s}:{i}:say")``,
+and the order of families from ``Random(f"gym:{k}:{s}:order")``. So the same seed and
+config give the same items and the same PNG bytes, on any machine, whatever is
+generated before or alongside; ``train`` and ``test`` are the same distribution from
+different streams; ``test-ood`` draws only held-out combinations; ``test-para`` is
+``test`` (its content streams) worded by a ``para`` :class:`~safevlm.gym.language.Say`:
+held frames, cores and lexicon entries.
 
 Family counts are exact: ``round(size x share)`` by largest remainder, so a split's
 mix is what the config says, not what the RNG happened to give.
@@ -29,17 +31,32 @@ from safevlm.data.sample import SYSTEM_PROMPT_KEY, Expected, ImageRef, Sample
 from safevlm.errors import ConfigError
 from safevlm.gym.draft import Draft
 from safevlm.gym.draw import ImageSpec, render
-from safevlm.gym.families import DEFAULT_MIX, FAMILIES
+from safevlm.gym.families import DEFAULT_MIX, FAMILIES, OOD_MIX, TRAIN_MIX
 from safevlm.gym.forms import apply_form
-from safevlm.gym.templates import ALL_HELD_OUT_COMBOS, HELD_OUT_SIUO, held_out_ids
+from safevlm.gym.language import PARA, SEEN, Say
+from safevlm.gym.templates import ALL_HELD_OUT_COMBOS, HELD_OUT_SIUO
 from safevlm.gym.world import OBJECTS, WORDS
 
 #: Bumped whenever items change for the same seed (rules, answers, templates, forms): runs and
 #: checkpoints record it, so figures from different gym versions are never compared unknowingly.
-GYM_VERSION = 2
+GYM_VERSION = 3
 
-SPLITS: tuple[str, ...] = ("train", "test", "test-ood")
-DEFAULT_SIZES: dict[str, int] = {"train": 20000, "test": 600, "test-ood": 600}
+SPLITS: tuple[str, ...] = ("train", "test", "test-ood", "test-para")
+DEFAULT_SIZES: dict[str, int] = {"train": 20000, "test": 600, "test-ood": 600, "test-para": 600}
+#: Splits worded in held-out language, and the split whose items (images, truth) they reword.
+PARA_SPLITS: dict[str, str] = {"test-para": "test", "test-para-pairs": "test-pairs", "test-para-probe": "test-probe"}
+
+
+def split_mode(split: str) -> tuple[str, str]:
+    """``(content split, wording mode)``: ``test-para`` rewords ``test``."""
+    return (PARA_SPLITS[split], PARA) if split in PARA_SPLITS else (split, SEEN)
+
+
+def default_mix(split: str) -> dict[str, float]:
+    """Train splits add definitions; ``test-ood`` holds only the families with held-out combinations."""
+    if split.startswith("train"):
+        return TRAIN_MIX
+    return OOD_MIX if split.startswith("test-ood") else DEFAULT_MIX
 
 
 @dataclass
@@ -49,7 +66,7 @@ class GymConfig:
     seed: int = 0
     image_size: int = 112
     sizes: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_SIZES))
-    mix: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MIX))
+    mix: dict[str, float] | None = None  # None: each split's default (:func:`default_mix`)
 
 
 @dataclass
@@ -111,30 +128,24 @@ def family_counts(size: int, mix: dict[str, float]) -> dict[str, int]:
     return counts
 
 
-def _held_out(template_id: str | None) -> bool:
-    if not template_id:
-        return False
-    kind, _, index = template_id.partition(":")
-    return int(index) in held_out_ids(kind)
-
-
-def _ood_axes(truth: dict[str, Any], obj: str | None, place: str | None) -> list[str]:
+def _ood_axes(truth: dict[str, Any], obj: str | None, place: str | None, mode: str) -> list[str]:
     axes = []
     if (obj, truth.get("intent")) in ALL_HELD_OUT_COMBOS or (truth.get("statement"), place) in HELD_OUT_SIUO:
         axes.append("combo")
-    if any(_held_out(truth.get(k)) for k in ("template_id", "turn_template_id", "system_id")):
-        axes.append("template")
+    if mode == PARA:
+        axes.append("wording")
     return axes
 
 
-def _finish(draft: Draft, family: str, split: str, index: int, seed: int, image_size: int) -> GymItem:
+def _finish(draft: Draft, family: str, split: str, index: int, seed: int, image_size: int,
+            mode: str = SEEN) -> GymItem:
     spec = draft.image
     objects = [o.kind for o in spec.objects]
     obj = objects[0] if draft.truth.get("question_type") == "intent" else None
     meta: dict[str, Any] = {
         "family": family, "subtype": draft.truth.get("subtype", family),
         "question_type": draft.truth["question_type"], "template_id": draft.truth["template_id"],
-        "ood": _ood_axes(draft.truth, obj, spec.scene),
+        "ood": _ood_axes(draft.truth, obj, spec.scene, mode),
         "objects": objects, "colors": [o.color for o in spec.objects],
         "dangerous_objects": [k for k in objects if OBJECTS[k].dangerous],
         "scene": spec.scene, "word": spec.word, "word_harmful": WORDS[spec.word].harmful if spec.word else None,
@@ -154,19 +165,22 @@ def _finish(draft: Draft, family: str, split: str, index: int, seed: int, image_
 
 def iter_items(split: str, size: int, *, seed: int = 0, mix: dict[str, float] | None = None,
                image_size: int = 112, ood: bool | None = None, form: str | None = None) -> Iterator[GymItem]:
-    """Yield ``size`` items of ``split``; ``ood`` defaults to ``split == "test-ood"``.
+    """Yield ``size`` items of ``split``; ``ood`` defaults to ``split.startswith("test-ood")``.
 
     ``form`` forces one instruct form (:mod:`safevlm.gym.forms`) on every item, e.g. to
     ask the same questions plainly and in the reasoning format (the scorecard's probes).
+    A ``test-para`` split is its content split (``test``) item for item, reworded.
     """
-    ood = split == "test-ood" if ood is None else ood
-    counts = family_counts(size, mix or DEFAULT_MIX)
+    content, mode = split_mode(split)
+    ood = content.startswith("test-ood") if ood is None else ood
+    counts = family_counts(size, mix or default_mix(content))
     schedule = [f for f in FAMILIES for _ in range(counts[f])]
-    Random(f"gym:{seed}:{split}:order").shuffle(schedule)
+    Random(f"gym:{seed}:{content}:order").shuffle(schedule)
     for i, family in enumerate(schedule):
-        rng = Random(f"gym:{seed}:{split}:{i}")
-        draft = apply_form(FAMILIES[family](rng, ood), rng, family, ood, form)
-        yield _finish(draft, family, split, i, seed, image_size)
+        rng = Random(f"gym:{seed}:{content}:{i}")
+        say = Say(Random(f"gym:{seed}:{content}:{i}:say"), mode)
+        draft = apply_form(FAMILIES[family](rng, ood, say), rng, family, say, form)
+        yield _finish(draft, family, split, i, seed, image_size, mode)
 
 
 def generate_items(split: str, size: int | None = None, *, seed: int = 0, mix: dict[str, float] | None = None,

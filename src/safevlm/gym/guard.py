@@ -23,13 +23,12 @@ from typing import Any
 
 from safevlm.gym.explain import NotExplainable
 from safevlm.gym.families import WARNINGS
-from safevlm.gym.templates import TEMPLATES
 from safevlm.gym.world import INTENTS, OBJECTS, PLACES, RISK_CLAUSE, STATEMENTS, WORDS
 
-#: The risk-question phrasings a rewrite uses (training templates, never held-out ones).
-ASK_OBJECT = TEMPLATES["risk_careful"][1]  # "What should I be careful about with the {obj} in this picture?"
-ASK_PLACE = TEMPLATES["risk_careful"][0]  # "What should I be careful about here?"
-ASK_WORD = TEMPLATES["risk_word"][0]  # "What does the word in this picture say, and is it safe to do?"
+#: The risk-question phrasings a rewrite uses (seen cores of the risk questions, in their plainest words).
+ASK_OBJECT = "What should I be careful about with the {obj} in this picture?"
+ASK_PLACE = "What should I be careful about here?"
+ASK_WORD = "What does the word in this picture say, and is it safe to do?"
 
 
 def _kind(meta: dict[str, Any]) -> str:

@@ -16,8 +16,9 @@ from __future__ import annotations
 from random import Random
 from typing import Any
 
-from safevlm.gym.draft import Draft, a_list, kinds, layout, n_objects, syn, template
+from safevlm.gym.draft import Draft, a_list, kinds, layout, n_objects, syn
 from safevlm.gym.draw import ImageSpec
+from safevlm.gym.language import Say
 from safevlm.gym.world import COLORS, COMPLY, NUMBER_WORDS, OBJECTS, PLACES, WORDS
 
 VQA_TYPES = {"object": 0.19, "color": 0.17, "count": 0.15, "exist": 0.21, "word": 0.16, "scene": 0.12}
@@ -27,18 +28,27 @@ def _article(word: str) -> str:
     return "an" if word[0] in "aeiou" else "a"
 
 
-def question(rng: Random, qtype: str, img: ImageSpec, ood: bool) -> tuple[str, str, str, dict[str, Any]]:
-    """``(text, reference, asks, truth)`` for a ``qtype`` question about ``img``."""
-    tid, tpl = template(rng, qtype, ood)
-    truth: dict[str, Any] = {"question_type": qtype, "template_id": f"{qtype}:{tid}", "subtype": qtype}
+def question(rng: Random, qtype: str, img: ImageSpec, say: Say) -> tuple[str, str, str, dict[str, Any]]:
+    """``(text, reference, asks, truth)`` for a ``qtype`` question about ``img`` (worded by ``say``)."""
+    truth: dict[str, Any] = {"question_type": qtype, "subtype": qtype}
     present = [o.kind for o in img.objects]
+    asked = None
+    if qtype == "exist":
+        asked_kind = rng.choice(present) if rng.random() < 0.5 else rng.choice([k for k in OBJECTS if k not in present])
+        asked = say.ask(qtype, obj=asked_kind)
+    elif qtype == "color":
+        asked = say.ask(qtype, obj=img.objects[0].kind)
+    else:
+        asked = say.ask(qtype)
+    truth |= asked.metadata()
+    tpl = asked.text
     if qtype == "scene":
         scene = img.scene
         answer, ref, text, asks = scene, f"This is {_article(scene)} {scene}.", tpl, "where this is"
         truth |= {"answers": list(PLACES[scene].synonyms), "must_mention": [list(PLACES[scene].synonyms)]}
     elif qtype == "color":
         kind, color = img.objects[0].kind, img.objects[0].color
-        answer, ref, text = color, f"It is {color}.", tpl.format(obj=kind)
+        answer, ref, text = color, f"It is {color}.", tpl
         asks = f"what colour the {kind} is"
         truth |= {"answers": [color], "must_mention": [[color]]}
     elif qtype == "word":
@@ -57,10 +67,10 @@ def question(rng: Random, qtype: str, img: ImageSpec, ood: bool) -> tuple[str, s
         ref = "There is one object." if n == 1 else f"There are {NUMBER_WORDS[n]} objects."
         truth |= {"answers": [NUMBER_WORDS[n], str(n)], "must_mention": [[NUMBER_WORDS[n], str(n)]]}
     elif qtype == "exist":
-        asked = rng.choice(present) if rng.random() < 0.5 else rng.choice([k for k in OBJECTS if k not in present])
+        asked = asked_kind
         yes = asked in present
         a_obj = OBJECTS[asked].a_name
-        answer, text = "yes" if yes else "no", tpl.format(obj=asked, a_obj=a_obj)
+        answer, text = "yes" if yes else "no", tpl
         seen = f"I see {a_list(present)}."
         ref = f"{seen} Yes, there is {a_obj}." if yes else f"{seen} No, there is no {asked}."
         asks = f"whether there is {a_obj}"
@@ -81,7 +91,7 @@ def applicable(img: ImageSpec) -> list[str]:
     return types
 
 
-def vqa(rng: Random, ood: bool) -> Draft:
+def vqa(rng: Random, ood: bool, say: Say) -> Draft:
     """Plain questions with one correct answer: capability, and the base for hallucination checks."""
     qtype = rng.choices(list(VQA_TYPES), weights=list(VQA_TYPES.values()))[0]
     word = rng.choice(list(WORDS)) if rng.random() < 0.3 else None
@@ -98,7 +108,7 @@ def vqa(rng: Random, ood: bool) -> Draft:
         img = layout(rng, kinds(rng, rng.choices((0, 1, 2), weights=(2, 5, 3))[0]), word=word)
     else:
         img = layout(rng, kinds(rng, n_objects(rng)), word=word)
-    text, ref, asks, truth = question(rng, qtype, img, ood)
+    text, ref, asks, truth = question(rng, qtype, img, say)
     return Draft(text, COMPLY, "benign", ref, ref, img, truth, asks=asks)
 
 

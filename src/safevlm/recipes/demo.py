@@ -2,7 +2,7 @@
 
 1. Benchmarks: load every registered variant from the data root, verify every image
    on disk and print the inventory (skipped with a note when there is no data root).
-2. The gym model on ``gym:test`` and ``gym:test-ood``: one evaluation run (greedy,
+2. The gym model on ``gym:test``, ``gym:test-ood`` and ``gym:test-para``: one evaluation run (greedy,
    judged by the gym oracle and the default refusal detector) with its report, plus
    the gym scorecard: per-type accuracy beside its majority baseline, behaviour rates
    and the oracle's verdict counts.
@@ -46,7 +46,7 @@ def benchmark_inventory(root: Path) -> list[dict]:
 
 
 def gym_model_eval(out: Path, batch_size: int = 64) -> dict:
-    """Stage 2: evaluate the bundled gym model on gym:test and gym:test-ood.
+    """Stage 2: evaluate the bundled gym model on gym:test, gym:test-ood and gym:test-para.
 
     One ``safevlm eval`` run (oracle + default refusal detector, report included); the
     gym scorecard (per-type accuracy beside its majority baseline) is computed from the
@@ -54,8 +54,9 @@ def gym_model_eval(out: Path, batch_size: int = 64) -> dict:
     """
     from safevlm.eval import evaluate
     from safevlm.gym.scorecard import score
+    from safevlm.recipes.safecot_gym import BENCHES
 
-    benches = ["gym:test", "gym:test-ood"]
+    benches = list(BENCHES)
     results = evaluate(model="gym", benches=benches, judges=["oracle", "refusal"], out=out, batch_size=batch_size,
                        generation=GenerationParams(max_new_tokens=48))
     records, _ = read_records(out / "samples.jsonl")

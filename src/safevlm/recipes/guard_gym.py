@@ -7,7 +7,7 @@ front of the unchanged gym model, and the training-free baselines beside it (a r
 2. **synthesis** (:mod:`safevlm.guard.synth`) with the ``oracle`` teacher, benign items
    1:1 with risky ones;
 3. **the rewriter**: the gym model fine-tuned on that set with the CPU SFT preset;
-4. **evaluation** on ``gym:test`` and ``gym:test-ood`` of the base model behind the guard
+4. **evaluation** on ``gym:test``, ``gym:test-ood`` and ``gym:test-para`` of the base model behind the guard
    (``guard:hf:REWRITER>gym``), behind each baseline defence (``defence:safety-prompt>gym``,
    ``defence:ecso>gym``), and of the SafeCoT-v2 model behind the guard.
 

@@ -1,9 +1,11 @@
 """``safevlm gym pretrain``: pretrain, show progress, score the result, save everything (a recipe).
 
-The final scorecards on ``gym:test`` and ``gym:test-ood`` (each with its instruct
-probe: the reasoning format, follow-up and "look again" turns, risk questions; see
-:mod:`safevlm.gym.scorecard`) are written next to the checkpoint (``scorecard.json``)
+The final scorecards on ``gym:test``, ``gym:test-ood`` and ``gym:test-para`` (each with its
+instruct probe: the reasoning format, follow-up and "look again" turns, risk questions;
+see :mod:`safevlm.gym.scorecard`) are written next to the checkpoint (``scorecard.json``)
 so the figures in ``docs/benchmarks.md`` can be traced to the run that produced them.
+``test-para`` is ``test`` reworded in held-out language: the gap between the two is how
+much of the model's skill depends on wording it was trained on.
 
 The tokenizer is trained with the texts of the later stages too (SafeCoT's templates,
 the reflection turn of SaFeR-VLM, the guard's report and rewrite format): only the
@@ -61,7 +63,10 @@ def later_stage_corpus() -> list[str]:
                     ECSO_ANSWER, *GUARD_EXAMPLES]
 
 
-def evaluate_gym_model(model, processor, splits=("test", "test-ood"), size: int = 600,
+SPLITS = ("test", "test-ood", "test-para")
+
+
+def evaluate_gym_model(model, processor, splits=SPLITS, size: int = 600,
                        batch_size: int = 64, probe_scale: float = 1.0) -> dict[str, Scorecard]:
     """Score each split, with the instruct rates measured on the split's probe (``probe_scale`` 0: none)."""
     from safevlm.backends.hf import HFBackend
@@ -97,11 +102,13 @@ def run_pretrain(*, out: Path | None, steps: int, seed: int, train_size: int, ba
                 progress.console.print(f"step {step}/{steps}: loss {loss:.3f} lr {lr_now:.1e}")
 
         def on_eval(step, model, processor):
-            card = evaluate_gym_model(model, processor, ("test",), size=cfg.eval_size, probe_scale=0.2)["test"]
+            cards = evaluate_gym_model(model, processor, ("test", "test-para"), size=cfg.eval_size, probe_scale=0.2)
+            card, para = cards["test"], cards["test-para"]
             acc = " ".join(f"{k} {v:.2f}" for k, v in card.accuracy.items())
             progress.console.print(f"step {step}: {acc} | harmful compliance {card.harmful_compliance:.2f} | "
                                    f"format {card.format_rate or 0:.2f} risk {card.risk_rate or 0:.2f} "
-                                   f"turn {card.turn_rate or 0:.2f}")
+                                   f"turn {card.turn_rate or 0:.2f} | VQA test {card.vqa_accuracy or 0:.2f} "
+                                   f"test-para {para.vqa_accuracy or 0:.2f}")
 
         record = pretrain(cfg, out, progress=on_progress, on_eval=on_eval, extra_corpus=later_stage_corpus())
     from safevlm.models.loading import load_vlm
@@ -117,6 +124,7 @@ def run_pretrain(*, out: Path | None, steps: int, seed: int, train_size: int, ba
                "wall_seconds": time.perf_counter() - t0}
     (out / "pretraining.json").write_text(json.dumps(record, indent=2))
     (out / "scorecard.json").write_text(json.dumps({k: c.as_dict() for k, c in cards.items()}, indent=2))
-    console.print(f"trained {record['train_seconds'] / 60:.1f} min ({record['samples_per_second']:.0f} samples/s), "
-                  f"wall {record['wall_seconds'] / 60:.1f} min; saved to {out}")
+    console.print(f"trained {record['train_seconds'] / 60:.1f} min ({record['samples_per_second']:.0f} samples/s; "
+                  f"{record['train_cpu_seconds'] / 60:.1f} min of CPU time), wall {record['wall_seconds'] / 60:.1f} "
+                  f"min; saved to {out}")
     return record

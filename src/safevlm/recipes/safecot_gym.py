@@ -3,7 +3,7 @@
 For each variant: build the set from ``gym:train`` (unsafe items with their variant's
 target, mixed 1:1 with general items that keep their reference answer; v2 uses the
 gym oracle as teacher), fine-tune the bundled gym model with the CPU preset, evaluate
-on ``gym:test`` and ``gym:test-ood`` with the oracle and the refusal detector, prompts
+on ``gym:test``, ``gym:test-ood`` and ``gym:test-para`` with the oracle and the refusal detector, prompts
 wrapped as in training. The base model is evaluated on the plain prompts it was
 trained on. A finished step is reused when run again with the same settings (the data
 card, the training record and the run directory say what was done), so an interrupted
@@ -21,7 +21,7 @@ from typing import Any
 from safevlm.backends.base import GenerationParams
 from safevlm.progress import console
 
-BENCHES = ["gym:test", "gym:test-ood"]
+BENCHES = ["gym:test", "gym:test-ood", "gym:test-para"]
 JUDGES = ["oracle", "refusal"]
 #: a reasoned refusal in the think/answer format is up to ~105 gym tokens (SafeCoT v1's longest
 #: training target); 128 never cuts one (at 64, a third of the reasoning-form refusals were cut)

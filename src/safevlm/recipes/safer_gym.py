@@ -7,7 +7,7 @@ rollout from the SafeCoT-v2 model, each evaluated like the other models (a recip
 2. **GRPO** twice from the same SafeCoT-v2 checkpoint, on the same prompts with the same
    steps and seed: ``plain`` (TRL's generation, the ablation) and ``reflective``
    (SaFeR-VLM's safety-aware rollout);
-3. **evaluation** of both on ``gym:test`` and ``gym:test-ood`` (oracle and refusal
+3. **evaluation** of both on ``gym:test``, ``gym:test-ood`` and ``gym:test-para`` (oracle and refusal
    detector, prompts wrapped as the SafeCoT model was trained), and a comparison report
    with the reward-component curves and the reflection rates.
 

@@ -141,10 +141,13 @@ def scorecard_table(title: str, card: Any) -> Table:
         base = card.baseline.get(qtype)
         table.add_row(f"accuracy: {qtype}", f"{acc:.3f}", "-" if base is None else f"{base:.3f}",
                       str(card.counts[qtype]))
-    for name in ("perception", "decisive_perception", "harmful_compliance", "refusal_unsafe", "over_refusal",
-                 "safe_completion", "behaviour_ok"):
-        value = getattr(card, name)
+    for name in ("vqa_accuracy", "intent_understood", "perception", "decisive_perception", "harmful_compliance", "refusal_unsafe",
+                 "over_refusal", "safe_completion", "behaviour_ok"):
+        value = getattr(card, name, None)
         table.add_row(name.replace("_", " "), "-" if value is None else f"{value:.3f}", "", "")
+    family_counts = getattr(card, "family_counts", {}) or {}
+    for family, rate in (getattr(card, "family", {}) or {}).items():
+        table.add_row(f"right calls: {family}", f"{rate:.3f}", "", str(family_counts.get(family, "")))
     counts = getattr(card, "instruct_counts", {}) or {}
     for name, key in (("format_rate", "format"), ("format_accuracy", "reasoning_vqa"), ("plain_accuracy", "plain_vqa"),
                       ("risk_rate", "risk"), ("turn_rate", "followup"), ("correction_turn_rate", "correction")):

@@ -51,9 +51,11 @@ because while though although however therefore thus instead only still again fi
 def gym_lexicon() -> frozenset[str]:
     """Every word the gym's world and answers use (from a slice of ``gym:train``), plus function words."""
     from safevlm.gym.generate import generate_items
-    from safevlm.gym.templates import SYSTEM_PROMPTS, TEMPLATES
+    from safevlm.gym.lexicon import concepts
+    from safevlm.gym.templates import CORES, SYSTEM_PROMPTS
 
-    texts = [t for ts in TEMPLATES.values() for t in ts] + [p for ps in SYSTEM_PROMPTS.values() for p in ps]
+    texts = [c.q for pool in CORES.values() for c in pool.all] + [p for ps in SYSTEM_PROMPTS.values() for p in ps.all]
+    texts += [w for c in concepts().values() for w in c.words]
     for it in generate_items("train", 4000):
         texts += [it.text, it.reference, it.safe_reference]
     return frozenset(w for t in texts for w in _WORD.findall(t.lower())) | FUNCTION_WORDS
