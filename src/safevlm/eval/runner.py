@@ -172,9 +172,10 @@ def _training_summary(model: str) -> dict[str, Any] | None:
     from safevlm.models.training_record import read_training_record
 
     try:
-        rec = read_training_record(model)
+        record = read_training_record(model)
     except Exception:  # noqa: BLE001 - a spec that names no local checkpoint (guard:, openai:...) has none
         return None
+    rec = record.to_dict() if record is not None else {}
     keys = ("method", "base_model", "mode", "rollout", "reward", "global_steps", "history", "loss_history",
             "judge_failures", "s_per_step")
     return {k: rec[k] for k in keys if k in rec} or None
@@ -189,7 +190,7 @@ def _wrapper_for(model: str, given: str | None, resolved: str | None, stored: di
 
     try:
         trained = prompt_wrapper_of(model)
-    except (OSError, ValueError) as exc:  # an unreadable record must not stop an evaluation
+    except (OSError, ValueError, SafeVLMError) as exc:  # an unreadable record must not stop an evaluation
         log.warning("%s: cannot read its safevlm_training.json (%s)", model, exc)
         trained = None
     if trained is None:

@@ -54,12 +54,13 @@ def pair_runs(v2: Path, v2_wrapper: str | None, out: Path, cfg: GymGuardConfig) 
 def synthesize_data(runs: list[Path], out: Path, cfg: GymGuardConfig) -> dict[str, Any]:
     import json
 
+    from safevlm.data.provenance import DataCard
     from safevlm.guard import SynthConfig, pairs_from_runs, synthesize
 
     sc = SynthConfig(teacher="oracle", seed=cfg.seed, sources=[str(r) for r in runs], benign_ratio=cfg.benign_ratio)
-    if same_json(out / "data_card.json", "config", json.loads(json.dumps(sc.__dict__))):
+    if same_json(out / DataCard.FILE, "config", json.loads(json.dumps(sc.__dict__))):
         console.print(f"  rewriter data: reusing {out}")
-        return json.loads((out / "data_card.json").read_text(encoding="utf-8"))
+        return json.loads((out / DataCard.FILE).read_text(encoding="utf-8"))
     pairs, counts = pairs_from_runs(runs, "oracle")
     card = synthesize(pairs, sc, out)
     c = card["counts"]

@@ -54,14 +54,15 @@ def same_json(path: Path, key: str, expected: Any) -> bool:
 def build_data(variant: str, out: Path, cfg: GymSafeCoTConfig) -> dict[str, Any]:
     from dataclasses import asdict
 
-    from safevlm.safecot.build import CARD_JSON, BuildConfig, build
+    from safevlm.data.provenance import DataCard
+    from safevlm.safecot.build import BuildConfig, build
 
     bc = BuildConfig(variant=variant, unsafe=[cfg.train_ref], general=[cfg.train_ref], ratio="1:1",
                      teacher="oracle" if variant == "v2" else None, max_unsafe=cfg.max_unsafe, seed=cfg.seed,
                      extra_specs=list(cfg.extra_specs))
-    if same_json(out / CARD_JSON, "config", asdict(bc)):
+    if same_json(out / DataCard.FILE, "config", asdict(bc)):
         console.print(f"  {variant} data: reusing {out}")
-        return json.loads((out / CARD_JSON).read_text(encoding="utf-8"))
+        return json.loads((out / DataCard.FILE).read_text(encoding="utf-8"))
     with console.status(f"building SafeCoT {variant} data from {cfg.train_ref}..."):
         card = build(bc, out)
     c = card["counts"]
@@ -72,16 +73,16 @@ def build_data(variant: str, out: Path, cfg: GymSafeCoTConfig) -> dict[str, Any]
 
 def train_sft(label: str, data: Path, out: Path, overrides: dict[str, Any], base: str = "gym") -> dict[str, Any]:
     """Fine-tune ``base`` on a chat set with the CPU preset (reused when done with the same settings and data)."""
-    from safevlm.models.training_record import TRAINING_RECORD
+    from safevlm.data.provenance import DataCard, TrainingRecord
     from safevlm.train.progress import progress_callback
     from safevlm.train.sft import run_sft
     from safevlm.train.sft_settings import resolve_sft_settings
 
     settings = resolve_sft_settings("cpu", overrides=overrides)
-    record_file = out / TRAINING_RECORD
+    record_file = out / TrainingRecord.FILE
     if same_json(record_file, "settings", settings.to_dict()) and (out / "model.safetensors").is_file():
         record = json.loads(record_file.read_text(encoding="utf-8"))
-        if record.get("data", {}).get("counts") == json.loads((data / "data_card.json").read_text())["counts"]:
+        if record.get("data", {}).get("counts") == json.loads((data / DataCard.FILE).read_text())["counts"]:
             console.print(f"  {label} model: reusing {out}")
             return record
     record = run_sft(base, data, out, settings, callbacks=[progress_callback(console)])

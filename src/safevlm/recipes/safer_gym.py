@@ -48,12 +48,13 @@ class GymSaFeRConfig:
 
 
 def select_prompts(start: Path, out: Path, cfg: GymSaFeRConfig) -> dict[str, Any]:
+    from safevlm.data.provenance import DataCard
     from safevlm.progress import progress_bar
-    from safevlm.safer.select import CARD_JSON, SelectConfig, select
+    from safevlm.safer.select import SelectConfig, select
 
     sc = SelectConfig(pool=[cfg.pool], model=f"hf:{start}", k=cfg.k, quality=cfg.quality, min_std=cfg.min_std,
                       max_prompts=cfg.max_prompts, max_pool=cfg.max_pool, seed=cfg.seed, batch_size=cfg.batch_size)
-    card_file = out / CARD_JSON
+    card_file = out / DataCard.FILE
     if card_file.is_file() and json.loads(card_file.read_text())["config"] == json.loads(json.dumps(asdict(sc))):
         console.print(f"  selection: reusing {out}")
         return json.loads(card_file.read_text())
@@ -67,16 +68,16 @@ def select_prompts(start: Path, out: Path, cfg: GymSaFeRConfig) -> dict[str, Any
 
 
 def train_grpo(rollout: str, start: Path, data: Path, out: Path, cfg: GymSaFeRConfig) -> dict[str, Any]:
-    from safevlm.models.training_record import TRAINING_RECORD
+    from safevlm.data.provenance import TrainingRecord
     from safevlm.safer.rollout import reflective_rollout
     from safevlm.train.grpo import run_grpo
     from safevlm.train.grpo_settings import resolve_grpo_settings
     from safevlm.train.progress import progress_callback
 
     settings = resolve_grpo_settings("cpu", overrides=cfg.grpo_overrides(), rollout=rollout)
-    if same_json(out / TRAINING_RECORD, "settings", settings.to_dict()) and (out / "model.safetensors").is_file():
+    if same_json(out / TrainingRecord.FILE, "settings", settings.to_dict()) and (out / "model.safetensors").is_file():
         console.print(f"  GRPO {rollout}: reusing {out}")
-        return json.loads((out / TRAINING_RECORD).read_text(encoding="utf-8"))
+        return json.loads((out / TrainingRecord.FILE).read_text(encoding="utf-8"))
     record = run_grpo(f"hf:{start}", data, out, settings, reward="oracle",
                       rollout=reflective_rollout if rollout == "reflective" else None,
                       callbacks=[progress_callback(console)])

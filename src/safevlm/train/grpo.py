@@ -23,7 +23,6 @@ naming the file and the line.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,9 +30,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from safevlm.data.prompts import get_wrapper
+from safevlm.data.provenance import DataCard, TrainingRecord
 from safevlm.data.sample import SYSTEM_PROMPT_KEY, Sample
 from safevlm.errors import ConfigError, DataError
-from safevlm.models.training_record import TRAINING_RECORD, prompt_wrapper_of
+from safevlm.models.training_record import prompt_wrapper_of
 from safevlm.rewards import RewardConfig, RewardScore, get_scorer
 from safevlm.train.grpo_settings import GRPOSettings
 
@@ -309,7 +309,7 @@ def run_grpo(model: str, data: str | Path, out: str | Path, settings: GRPOSettin
     result, wall = train_and_save(trainer, processor, out, resume=resume, quiet=bool(callbacks))
     history = _history(trainer)
     rewards = [h["reward"] for h in history if "reward" in h]
-    record = {
+    record = TrainingRecord.from_dict({
         "method": "grpo", "base_model": model, "base_model_path": resolve_model_path(model), "mode": settings.mode,
         "rollout": settings.rollout, "reward": reward, "settings": settings.to_dict(),
         "data": {"path": str(prompts.path), "prompts": len(prompts.rows), "left_out": prompts.left_out,
@@ -319,17 +319,16 @@ def run_grpo(model: str, data: str | Path, out: str | Path, settings: GRPOSettin
         "first_reward": rewards[0] if rewards else None, "last_reward": rewards[-1] if rewards else None,
         "judge_failures": reward_fn.failures, "wall_s": round(wall, 2),
         "s_per_step": round(wall / max(1, trainer.state.global_step), 3), "history": history,
-    }
-    (out / TRAINING_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    })
+    record.write(out)
     from safevlm.train.model_card import write_model_card
 
     write_model_card(out, record)
-    return record
+    return record.to_dict()
 
 
 def _selection_summary(path: Path) -> dict[str, Any]:
-    card = path.parent / "data_card.json"
-    if path.name != SELECTED or not card.is_file():
+    card = DataCard.read(path.parent) if path.name == SELECTED else None
+    if card is None:
         return {}
-    c = json.loads(card.read_text(encoding="utf-8"))
-    return {"selection": {k: c.get(k) for k in ("pool", "policy", "k", "box", "counts")}}
+    return {"selection": {k: card.get(k) for k in ("pool", "policy", "k", "box", "counts")}}
