@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     from safevlm.models.training_record import prompt_wrapper_of
     from safevlm.recipes import safer_gym
-    from safevlm.recipes.safecot_gym import comparison_rows
+    from safevlm.recipes.common import comparison_rows
 
     start = args.start.resolve()
     wrapper = prompt_wrapper_of(f"hf:{start}")

@@ -54,7 +54,7 @@ def gym_model_eval(out: Path, batch_size: int = 64) -> dict:
     """
     from safevlm.eval import evaluate
     from safevlm.gym.scorecard import score
-    from safevlm.recipes.safecot_gym import BENCHES
+    from safevlm.recipes.common import BENCHES
 
     benches = list(BENCHES)
     results = evaluate(model="gym", benches=benches, judges=["oracle", "refusal"], out=out, batch_size=batch_size,
@@ -119,7 +119,7 @@ def comparison_table(results: dict, title: str) -> None:
     """CRR / CAR / over-refusal / ASR and benign-answer accuracy per model and benchmark."""
     from rich.table import Table
 
-    from safevlm.recipes.safecot_gym import comparison_rows
+    from safevlm.recipes.common import comparison_rows
 
     table = Table(title=title)
     for col in ("model", "benchmark", "n", "CRR", "CAR", "over-refusal", "ASR", "benign answers right"):

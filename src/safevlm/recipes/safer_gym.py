@@ -16,14 +16,13 @@ A finished step is reused when run again with the same settings.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from safevlm.progress import console
-from safevlm.recipes.safecot_gym import BENCHES, evaluate_model, same_json
+from safevlm.recipes.common import BENCHES, evaluate_model, finished_card, finished_training
 
 ROLLOUTS = ("plain", "reflective")
 
@@ -48,16 +47,15 @@ class GymSaFeRConfig:
 
 
 def select_prompts(start: Path, out: Path, cfg: GymSaFeRConfig) -> dict[str, Any]:
-    from safevlm.data.provenance import DataCard
     from safevlm.progress import progress_bar
     from safevlm.safer.select import SelectConfig, select
 
     sc = SelectConfig(pool=[cfg.pool], model=f"hf:{start}", k=cfg.k, quality=cfg.quality, min_std=cfg.min_std,
                       max_prompts=cfg.max_prompts, max_pool=cfg.max_pool, seed=cfg.seed, batch_size=cfg.batch_size)
-    card_file = out / DataCard.FILE
-    if card_file.is_file() and json.loads(card_file.read_text())["config"] == json.loads(json.dumps(asdict(sc))):
+    done = finished_card(out, asdict(sc))
+    if done is not None:
         console.print(f"  selection: reusing {out}")
-        return json.loads(card_file.read_text())
+        return done
     with progress_bar(console=console) as bar:
         task = bar.add_task(f"QI-Box: {cfg.k} samples per prompt", total=cfg.max_pool * cfg.k)
         card = select(sc, out, progress=lambda n: bar.advance(task, n))
@@ -68,16 +66,16 @@ def select_prompts(start: Path, out: Path, cfg: GymSaFeRConfig) -> dict[str, Any
 
 
 def train_grpo(rollout: str, start: Path, data: Path, out: Path, cfg: GymSaFeRConfig) -> dict[str, Any]:
-    from safevlm.data.provenance import TrainingRecord
     from safevlm.safer.rollout import reflective_rollout
     from safevlm.train.grpo import run_grpo
     from safevlm.train.grpo_settings import resolve_grpo_settings
     from safevlm.train.progress import progress_callback
 
     settings = resolve_grpo_settings("cpu", overrides=cfg.grpo_overrides(), rollout=rollout)
-    if same_json(out / TrainingRecord.FILE, "settings", settings.to_dict()) and (out / "model.safetensors").is_file():
+    done = finished_training(out, settings.to_dict())
+    if done is not None:
         console.print(f"  GRPO {rollout}: reusing {out}")
-        return json.loads((out / TrainingRecord.FILE).read_text(encoding="utf-8"))
+        return done
     record = run_grpo(f"hf:{start}", data, out, settings, reward="oracle",
                       rollout=reflective_rollout if rollout == "reflective" else None,
                       callbacks=[progress_callback(console)])
