@@ -6,7 +6,7 @@ import json
 
 from safevlm.backends import load_backend
 from safevlm.data.sample import Sample
-from safevlm.eval.generate import generate
+from safevlm.eval.responses import generate
 from safevlm.eval.judge_file import judge_file
 from safevlm.eval.judging import JudgePool
 

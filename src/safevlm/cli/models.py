@@ -103,7 +103,7 @@ def generate(model: ModelOpt,
     verdicts), so `safevlm judge --input` scores it with any judge.
     """
     from safevlm import config as sv_config
-    from safevlm.eval.generate import generate as generate_responses
+    from safevlm.eval.responses import generate as generate_responses
 
     source, samples = _samples(bench, input_, limit, data_root, spec)
     root = sv_config.data_root(data_root)

@@ -3,7 +3,7 @@
 Anyone's outputs can be scored with the same judges as a safevlm run, through the same
 judging path (:mod:`safevlm.eval.judging`: a judge that fails gives error verdicts, never a
 score). A line is either a run record (``samples.jsonl`` of a run, or
-:func:`safevlm.eval.generate.generate`'s output) or a plain object with ``response`` and
+:func:`safevlm.eval.responses.generate`'s output) or a plain object with ``response`` and
 optional ``prompt``, ``expected`` and the fields of a full sample. A line whose generation
 failed gets an error verdict instead of being judged as an empty answer.
 """
