@@ -6,9 +6,9 @@ import json
 
 from safevlm.backends import load_backend
 from safevlm.data.sample import Sample
-from safevlm.eval.responses import generate
 from safevlm.eval.judge_file import judge_file
 from safevlm.eval.judging import JudgePool
+from safevlm.eval.responses import generate
 
 
 def _samples() -> list[Sample]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from safevlm.data.records import RunRecord
+from safevlm.data.run_record import RunRecord
 from safevlm.data.sample import Sample
 from safevlm.eval.mcqa import chosen_letter, mcqa_correct, render_prompt
 from safevlm.eval.metrics import bootstrap_ci, compute, estimate, wilson_ci

@@ -1,6 +1,6 @@
 """What built a training-data folder or a checkpoint: ``data_card.json`` and ``safevlm_training.json``.
 
-Two typed files beside the run record (:mod:`safevlm.data.records`):
+Two typed files beside the run record (:mod:`safevlm.data.run_record`):
 
 - :class:`DataCard` (``data_card.json`` + its ``README.md``), written by every builder of
   training data: ``safevlm safecot build`` (``safevlm-safecot/1``), ``safevlm safer select``

@@ -29,7 +29,7 @@ Item = tuple[int, dict[str, Any], Any]
 def read_items(path: Path) -> list[Item]:
     """``(line, record, JudgeInput or failure message)`` per line; malformed lines raise ``path:line``."""
     from safevlm.data.jsonl import read_jsonl
-    from safevlm.data.records import parse_record
+    from safevlm.data.run_record import parse_record
     from safevlm.data.sample import Sample
     from safevlm.eval.judging import judge_input
     from safevlm.eval.selection import sample_from_record

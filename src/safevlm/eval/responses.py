@@ -1,7 +1,7 @@
 """Responses without judging: :func:`generate` writes one run record per sample (``safevlm generate``).
 
 Each line has the shape of a run's ``samples.jsonl`` without verdicts
-(:func:`safevlm.eval.records.make_record`), so :func:`safevlm.eval.judge_file.judge_file`
+(:func:`safevlm.eval.run_dir.make_record`), so :func:`safevlm.eval.judge_file.judge_file`
 (``safevlm judge --input``) scores it with any judge. Lines are written and flushed every
 ``chunk`` samples, so a crash keeps what was done; a failed generation is a line with its
 ``error``, never a missing line.
@@ -37,7 +37,7 @@ def generate(backend: Backend, samples: list[Sample], out: str | Path, *, source
     images are recorded relative to it; ``progress(n)`` is called as responses arrive.
     """
     from safevlm.data.jsonl import naming_path
-    from safevlm.eval.records import make_record
+    from safevlm.eval.run_dir import make_record
 
     out = Path(out)
     params = params or GenerationParams()

@@ -36,9 +36,9 @@ from safevlm.backends import Backend, GenerationParams, load_backend
 from safevlm.backends.base import DEFAULT_MAX_NEW_TOKENS, MAX_FAILED_SHARE
 from safevlm.backends.registry import REMOTE_OPTS
 from safevlm.data.jsonl import write_json
-from safevlm.data.records import RunRecord, read_records, write_records
+from safevlm.data.run_record import RunRecord, read_records, write_records
 from safevlm.errors import ConfigError, SafeVLMError
-from safevlm.eval import records as R
+from safevlm.eval import run_dir as R
 from safevlm.eval.config import OUTPUT_OPTIONS, EvalConfig
 from safevlm.eval.judging import JudgeLike, JudgePool, judge_name, judge_records, remote_judge_options
 from safevlm.eval.metrics import DEFAULT_THRESHOLDS, RESAMPLES

@@ -27,7 +27,7 @@ from safevlm.backends.base import GenerationParams
 from safevlm.bench import all_specs, load_benchmark
 from safevlm.bench.inventory import summarise
 from safevlm.config import data_root as resolve_data_root
-from safevlm.data.records import read_records
+from safevlm.data.run_record import read_records
 from safevlm.models.training_record import prompt_wrapper_of
 from safevlm.progress import console, progress_bar
 from safevlm.report.terminal import compact, inventory_table, scorecard_table, with_ci
