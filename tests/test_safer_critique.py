@@ -93,8 +93,8 @@ def test_fixed_mode_is_plain_reflection_without_a_reason(tmp_path, monkeypatch):
 
 
 def test_self_mode_lets_the_policy_write_its_own_critique_first(tmp_path, monkeypatch):
-    seen, _, processor = _reflect(tmp_path, monkeypatch, "self")
-    policy, ask, correct = seen
+    seen, _, _ = _reflect(tmp_path, monkeypatch, "self")
+    _, ask, correct = seen
     assert {_text(c[-1]) for c in ask} == {SELF_REFLECT_TEMPLATE}
     assert {_text(c[-1]) for c in correct} == {SELF_CORRECT_TEMPLATE}
     assert all(c[-2]["role"] == "assistant" and c[:-2] == a for c, a in zip(correct, ask, strict=True))

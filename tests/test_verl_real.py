@@ -19,15 +19,15 @@ if os.environ.get("SAFEVLM_REQUIRE_VERL"):  # `make test-verl`: a missing verl i
 pytest.importorskip("verl", reason="verl is not installed in this environment: `make test-verl` runs this test in "
                                    "its own venv (.venv-verl), since verl 0.9.1 pins transformers < 5.11")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
+import numpy as np
+import torch
+from omegaconf import OmegaConf
 
-from safevlm.bench import load_benchmark  # noqa: E402
-from safevlm.data.jsonl import write_samples  # noqa: E402
-from safevlm.models.tiny import build_tiny_vlm  # noqa: E402
-from safevlm.rewards.oracle import OracleScorer  # noqa: E402
-from safevlm.safer.export import export  # noqa: E402
+from safevlm.bench import load_benchmark
+from safevlm.data.jsonl import write_samples
+from safevlm.models.tiny import build_tiny_vlm
+from safevlm.rewards.oracle import OracleScorer
+from safevlm.safer.export import export
 
 
 def right(sample) -> str:

@@ -220,7 +220,7 @@ def proguard(solution_str: str, truth: Mapping[str, Any], *,
     gold_resp = None if modality == "image" else _label(truth, "response_label", "proguard")
     gold_code = str(truth.get("category") or "").strip()
     text = solution_str or ""
-    m = _PG_FORMAT[modality].fullmatch(text[:-1] if text.endswith("\n") else text)  # "$" allows one newline
+    m = _PG_FORMAT[modality].fullmatch(text.removesuffix("\n"))  # "$" allows one newline
     pred_req = m.group(1) if m else None
     pred_resp = (m.group(2) if modality == "other" else None) if m else None
     pred_cat = (m.group(3) if modality == "other" else m.group(2)).strip() if m else ""
