@@ -141,3 +141,31 @@ def test_verls_reward_managers_call_our_reward_and_get_our_scores(exported):
                                                           '"expected": "comply"}'})]
     with pytest.raises(RuntimeError, match="reward failed: oracle: not a gym item"):
         manager.loop.run_until_complete(manager.run_single(_batch(tok, broken, ["hello"])[0:1]))
+
+
+def test_the_launch_command_export_writes_is_valid_for_verls_own_config(exported):
+    """Every key of launch_verl.sh exists in verl 0.9.1's trainer config (hydra refuses unknown ones), and
+    the values reach it: the reward function, GRPO, the image column."""
+    from pathlib import Path
+
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    import verl
+    from safevlm.safer.export import verl_overrides
+
+    _, summary = exported
+    out = Path(summary["parquet"]).parent
+    overrides = verl_overrides(out.resolve())
+    script = (out / "launch_verl.sh").read_text()
+    assert all(f"'{o}'" in script for o in overrides) and "python3 -m verl.trainer.main_ppo" in script
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(Path(verl.__file__).parent / "trainer" / "config"), version_base=None):
+        cfg = compose(config_name="ppo_trainer", overrides=overrides)
+    assert cfg.reward.custom_reward_function.path == summary["reward_function"].replace(str(out), str(out.resolve()))
+    assert cfg.algorithm.adv_estimator == "grpo" and cfg.data.image_key == "images"
+    assert cfg.actor_rollout_ref.rollout.n == 4 and cfg.actor_rollout_ref.actor.kl_loss_type == "low_var_kl"
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(Path(verl.__file__).parent / "trainer" / "config"), version_base=None):
+        with pytest.raises(Exception, match="not_a_key"):
+            compose(config_name="ppo_trainer", overrides=[*overrides, "reward.not_a_key=1"])

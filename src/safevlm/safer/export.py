@@ -17,6 +17,8 @@ with the same reward:
   scores there equal scores here. ``--reward safegrpo`` / ``proguard`` also put the item's
   labels in ``extra_info`` under the authors' keys. A reward that fails (a judge that keeps
   returning garbage, missing labels) raises with the reason: never a score of 0.
+- ``launch_verl.sh`` / ``launch_easyr1.sh``: the cluster command for each engine
+  (:func:`verl_overrides`, :func:`easyr1_overrides`: the sibling recipe's settings and this reward).
 """
 
 from __future__ import annotations
@@ -103,6 +105,43 @@ def _labels(preset: str, sample: Any, path: Path, line: int) -> dict[str, Any]:
     return {k: meta[k] for k in keys if k in meta}
 
 
+def verl_overrides(out: Path, model: str = "Qwen/Qwen2.5-VL-3B-Instruct", gpus: int = 8) -> list[str]:
+    """verl 0.9.1's ``main_ppo`` settings for a GRPO run on the export in ``out``: the SaFeR-VLM sibling
+    recipe (docs/methods.md, "SaFeR-VLM: GRPO") and our reward function. tests/test_verl_real.py checks
+    every key against verl's own config."""
+    data, reward = out / "train.parquet", out / REWARD_FILE
+    return ["algorithm.adv_estimator=grpo", f"data.train_files={data}", f"data.val_files={data}",
+            "data.prompt_key=prompt", "data.image_key=images", "data.train_batch_size=256",
+            "data.max_prompt_length=1024", "data.max_response_length=2048", "data.filter_overlong_prompts=True",
+            f"actor_rollout_ref.model.path={model}", "actor_rollout_ref.actor.optim.lr=1e-6",
+            "actor_rollout_ref.actor.ppo_mini_batch_size=32", "actor_rollout_ref.actor.use_kl_loss=True",
+            "actor_rollout_ref.actor.kl_loss_coef=0.01", "actor_rollout_ref.actor.kl_loss_type=low_var_kl",
+            "actor_rollout_ref.rollout.name=vllm", "actor_rollout_ref.rollout.n=4",
+            "actor_rollout_ref.rollout.temperature=1.0",
+            "+actor_rollout_ref.rollout.engine_kwargs.vllm.disable_mm_preprocessor_cache=True",
+            f"reward.custom_reward_function.path={reward}", "reward.custom_reward_function.name=compute_score",
+            f"trainer.n_gpus_per_node={gpus}", "trainer.nnodes=1", "trainer.total_epochs=2",
+            "trainer.project_name=safevlm", "trainer.experiment_name=safer-grpo"]
+
+
+def easyr1_overrides(out: Path, model: str = "Qwen/Qwen2.5-VL-3B-Instruct", gpus: int = 8) -> list[str]:
+    """EasyR1's ``verl.trainer.main`` settings (its examples/config.yaml beside them) for the same run: the
+    sibling recipe's values; EasyR1 reads ``problem`` / ``answer`` / ``images``, which the export writes."""
+    data, reward = out / "train.parquet", out / REWARD_FILE
+    return ["config=examples/config.yaml", f"data.train_files={data}", f"data.val_files={data}",
+            "data.prompt_key=problem", "data.answer_key=answer", "data.image_key=images",
+            "data.max_prompt_length=1024", "data.max_response_length=2048", "data.rollout_batch_size=256",
+            f"worker.actor.model.model_path={model}", "worker.actor.global_batch_size=32",
+            "worker.actor.optim.lr=1.0e-6", "worker.rollout.n=4", "worker.rollout.temperature=1.0",
+            f"worker.reward.reward_function={reward}:compute_score", f"trainer.n_gpus_per_node={gpus}",
+            "trainer.total_epochs=2"]
+
+
+def _launch(module: str, overrides: list[str]) -> str:
+    return "#!/usr/bin/env bash\nset -euo pipefail\npython3 -m " + module + " \\\n    " + \
+        " \\\n    ".join(f"'{o}'" for o in overrides) + "\n"
+
+
 def _png(path: str) -> bytes:
     from safevlm.data.sample import open_image
 
@@ -142,5 +181,8 @@ def export(data: str | Path, out: str | Path, *, fmt: str = "verl", reward: str 
     Dataset.from_list(rows).to_parquet(str(out / "train.parquet"))
     (out / REWARD_FILE).write_text(REWARD_TEMPLATE.format(preset=preset, reward=reward, options=options),
                                    encoding="utf-8")
+    where = out.resolve()
+    (out / "launch_verl.sh").write_text(_launch("verl.trainer.main_ppo", verl_overrides(where)), encoding="utf-8")
+    (out / "launch_easyr1.sh").write_text(_launch("verl.trainer.main", easyr1_overrides(where)), encoding="utf-8")
     return {"rows": len(rows), "parquet": str(out / "train.parquet"), "reward_function": str(out / REWARD_FILE),
-            "preset": preset}
+            "preset": preset, "launch": [str(out / "launch_verl.sh"), str(out / "launch_easyr1.sh")]}
