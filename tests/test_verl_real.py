@@ -148,10 +148,10 @@ def test_the_launch_command_export_writes_is_valid_for_verls_own_config(exported
     the values reach it: the reward function, GRPO, the image column."""
     from pathlib import Path
 
+    import verl
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    import verl
     from safevlm.safer.export import verl_overrides
 
     _, summary = exported
@@ -166,6 +166,6 @@ def test_the_launch_command_export_writes_is_valid_for_verls_own_config(exported
     assert cfg.algorithm.adv_estimator == "grpo" and cfg.data.image_key == "images"
     assert cfg.actor_rollout_ref.rollout.n == 4 and cfg.actor_rollout_ref.actor.kl_loss_type == "low_var_kl"
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(Path(verl.__file__).parent / "trainer" / "config"), version_base=None):
-        with pytest.raises(Exception, match="not_a_key"):
-            compose(config_name="ppo_trainer", overrides=[*overrides, "reward.not_a_key=1"])
+    with (initialize_config_dir(config_dir=str(Path(verl.__file__).parent / "trainer" / "config"), version_base=None),
+          pytest.raises(Exception, match="not_a_key")):
+        compose(config_name="ppo_trainer", overrides=[*overrides, "reward.not_a_key=1"])
