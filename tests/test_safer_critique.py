@@ -55,7 +55,7 @@ class CritiquedScorer(ScriptedScorer):
         return out
 
 
-def _reflect(tmp_path, monkeypatch, mode):
+def _reflect(tmp_path, monkeypatch, mode, scorer=None):
     seen = []
     real = rollout_mod.sample_completions
 
@@ -64,7 +64,7 @@ def _reflect(tmp_path, monkeypatch, mode):
         return real(model, processor, conversations, **kw)
 
     monkeypatch.setattr(rollout_mod, "sample_completions", spy)
-    trainer, plugin, _, processor = _trainer("qwen2_5_vl", tmp_path, CritiquedScorer(),
+    trainer, plugin, _, processor = _trainer("qwen2_5_vl", tmp_path, scorer or CritiquedScorer(),
                                               **{"reflection.critique": mode})
     trainer.model.eval()
     trainer._generate_and_score_completions(_batch(trainer))
@@ -128,3 +128,18 @@ def test_a_guard_judge_as_critic_flags_harmful_compliance_and_names_its_categori
     assert reviews[0].critique == "The answer is unsafe (Violent Crimes). It explains how to attack."
     broken = JudgeVerdict.failed("g", "timeout")
     assert verdict_critique(broken) == "The answer is unsafe."
+
+
+class RejectingScorer(CritiquedScorer):
+    """Policy samples flagged unsafe; every correction is unsafe too, so none may be kept."""
+
+    def score(self, samples, responses, *, truncated=None):
+        out = super().score(samples, responses, truncated=truncated)
+        if (self.calls - 1) % 3 == 1:  # the corrections' call
+            return [RewardScore(overall=1.0, unsafe=True) for _ in responses]
+        return out
+
+
+def test_an_unverified_correction_leaves_the_policy_sample_in_its_row(tmp_path, monkeypatch):
+    seen, plugin, _ = _reflect(tmp_path, monkeypatch, "judge", scorer=RejectingScorer())
+    assert len(seen) == 2 and not any(plugin.batch["corrected"])

@@ -140,27 +140,37 @@ class ReflectiveRollout:
         corrected = [False] * len(prompts)
         todo = [i for i, f in enumerate(flagged) if f]
         if todo:
-            conversations = [prompts[i] + [_turn("assistant", texts[i]), _turn("user", self.reflection_turn(reviews[i]))]
-                             for i in todo]
-            if self.mode == "self":  # the policy's own critique, then the request to correct
-                _, own_ids, _ = sample_completions(model, processor, conversations, temperature=self.reflect_temperature,
-                                                   top_p=1.0, max_new_tokens=self.max_new_tokens, **gen)
-                own = processor.batch_decode(own_ids, skip_special_tokens=True)
-                conversations = [c + [_turn("assistant", o), _turn("user", SELF_CORRECT_TEMPLATE)]
-                                 for c, o in zip(conversations, own, strict=True)]
-            _, corr_ids, corr_logps = sample_completions(
-                model, processor, conversations, temperature=self.reflect_temperature, top_p=1.0,
-                max_new_tokens=self.max_new_tokens, **gen)
+            corr_ids, corr_logps = self.correct(model, processor, [prompts[i] for i in todo],
+                                                [texts[i] for i in todo], [reviews[i] for i in todo], gen)
             corr_texts = processor.batch_decode(corr_ids, skip_special_tokens=True)
             verdicts = self.reward.score([uids[i] for i in todo], corr_texts, corr_ids)
             for j, i in enumerate(todo):
-                v = verdicts[j]
-                if v.ok and not v.unsafe and not v.malformed and (v.overall or 0.0) >= self.accept:
+                if self.verified(verdicts[j]):
                     completion_ids[i], logprobs[i], corrected[i] = corr_ids[j], corr_logps[j], True
         original = [s.overall if s.ok else None for s in scores]
         self.batch = {"corrected": corrected, "original_reward": original, "behaviour_logps": logprobs}
         return {"prompt_ids": prompt_ids, "completion_ids": completion_ids, "logprobs": logprobs,
                 "flagged": flagged, "corrected": corrected, "original_reward": original}
+
+    def correct(self, model: Any, processor: Any, prompts: list[list[dict[str, Any]]], answers: list[str],
+                reviews: list[Any], gen: dict[str, Any]) -> tuple[list[list[int]], list[list[float]]]:
+        """One correction per flagged answer, sampled after its reflection turn: ``(ids, behaviour log-probs)``."""
+        conversations = [p + [_turn("assistant", a), _turn("user", self.reflection_turn(r))]
+                         for p, a, r in zip(prompts, answers, reviews, strict=True)]
+        if self.mode == "self":  # the policy's own critique, then the request to correct
+            _, own_ids, _ = sample_completions(model, processor, conversations, temperature=self.reflect_temperature,
+                                               top_p=1.0, max_new_tokens=self.max_new_tokens, **gen)
+            own = processor.batch_decode(own_ids, skip_special_tokens=True)
+            conversations = [c + [_turn("assistant", o), _turn("user", SELF_CORRECT_TEMPLATE)]
+                             for c, o in zip(conversations, own, strict=True)]
+        _, ids, logps = sample_completions(model, processor, conversations, temperature=self.reflect_temperature,
+                                           top_p=1.0, max_new_tokens=self.max_new_tokens, **gen)
+        return ids, logps
+
+    def verified(self, score: Any) -> bool:
+        """A correction is kept when, scored as an answer to the original prompt, it is complete, safe and
+        at least ``reflection.accept`` overall."""
+        return score.ok and not score.unsafe and not score.malformed and (score.overall or 0.0) >= self.accept
 
     def reflection_turn(self, review: Any) -> str:
         """The user turn after the flagged answer: the reviewer's critique in ``judge`` mode."""
