@@ -246,9 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=None, help="timed steps per training section")
     ap.add_argument("--skip", default="", help="comma-separated sections to skip (generate,sft_lora,sft_full,grpo)")
     args = ap.parse_args(argv)
-    size = (dict(gen_batch=4, gen_tokens=8, sft_batch=2, seq_len=32, grpo_batch=8, grpo_tokens=8, steps=1)
-            if args.tiny else dict(gen_batch=32, gen_tokens=256, sft_batch=8, seq_len=1024, grpo_batch=64,
-                                   grpo_tokens=512, steps=3))
+    size = ({"gen_batch": 4, "gen_tokens": 8, "sft_batch": 2, "seq_len": 32, "grpo_batch": 8, "grpo_tokens": 8,
+             "steps": 1} if args.tiny else
+            {"gen_batch": 32, "gen_tokens": 256, "sft_batch": 8, "seq_len": 1024, "grpo_batch": 64, "grpo_tokens": 512,
+             "steps": 3})
     size.update({k: v for k, v in vars(args).items() if k in size and v is not None})
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     torch.manual_seed(0)
@@ -274,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             try:
                 report[name] = run()
-            except Exception as exc:  # a failed section is recorded and fails the run, the others still run
+            except Exception as exc:  # noqa: BLE001 (a failed section is recorded and fails the run; the rest run)
                 failed = True
                 report[name] = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-2000:]}
             print(name, json.dumps(report[name])[:300], flush=True)
