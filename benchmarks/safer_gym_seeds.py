@@ -1,17 +1,20 @@
 """SaFeR-VLM on the gym, again with another seed, and GRPO without QI-Box selection.
 
 The demo's SaFeR stage is one seed. This script repeats its final comparison (selection,
-GRPO plain and reflective from the same SafeCoT-v2 checkpoint, evaluation on gym:test
-and gym:test-ood) with ``--seed``, and, with ``--unselected``, trains the plain rollout
+GRPO plain and reflective from the same SafeCoT-v2 checkpoint, evaluation on gym:test,
+gym:test-ood and gym:test-para) with ``--seed`` (``--critique fixed|self`` for the reflection
+ablations; ``--set KEY=VALUE`` for any other GRPO setting), and, with ``--unselected``, trains the plain rollout
 once more on prompts drawn from the same pool *without* the quality x instability box,
 to measure the share of zero-variance groups during training with and without selection
 (docs/benchmarks.md, "SaFeR-VLM on the gym").
 
     python benchmarks/safer_gym_seeds.py --start runs/demo/safecot/model-v2 --seed 1 --out /tmp/safer-seed1 \
-        [--unselected] [--threads 1]
+        [--unselected] [--threads 1] [--critique judge] [--set learning_rate=1e-4]
 
-Prints one JSON object: CRR / CAR / ASR with intervals per model and benchmark, and the
-mean training share of zero-variance groups per run.
+Prints one JSON object: CRR / CAR / ASR / answer accuracy with intervals per model and
+benchmark, the mean training share of zero-variance groups per run, and the logged
+training components (reward and each component first -> last step, the shares flagged and
+corrected by the reflective rollout, mean over steps).
 """
 
 from __future__ import annotations
@@ -28,6 +31,18 @@ def zero_std_share(record: dict) -> float | None:
     return round(sum(vals) / len(vals), 3) if vals else None
 
 
+def training_summary(record: dict) -> dict:
+    """The logged components of one GRPO run: first and last step, and the reflection rates' means."""
+    hist = record.get("history", [])
+    keys = sorted({k for h in hist for k in h if k.startswith(("reward", "reflect/"))})
+    out: dict = {"steps": record.get("global_steps"), "s_per_step": record.get("s_per_step")}
+    for k in keys:
+        vals = [h[k] for h in hist if k in h]
+        out[k] = ({"mean": round(sum(vals) / len(vals), 4)} if k.startswith("reflect/") else
+                  {"first": round(vals[0], 4), "last": round(vals[-1], 4)})
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--start", type=Path, default=Path("runs/demo/safecot/model-v2"))
@@ -35,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--unselected", action="store_true", help="also train plain GRPO on unselected pool prompts")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--critique", choices=("judge", "fixed", "self"), default=None,
+                    help="the reflection turn (default: the setting's, judge)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a GRPO setting override")
     args = ap.parse_args(argv)
 
     import torch
@@ -46,15 +64,23 @@ def main(argv: list[str] | None = None) -> int:
 
     start = args.start.resolve()
     wrapper = prompt_wrapper_of(f"hf:{start}")
-    cfg = replace(safer_gym.GymSaFeRConfig(), seed=args.seed)
+    from safevlm.config import parse_assignments
+
+    grpo = parse_assignments(args.set)
+    if args.critique:
+        grpo["reflection.critique"] = args.critique
+    cfg = replace(safer_gym.GymSaFeRConfig(), seed=args.seed, grpo=grpo)
     done = safer_gym.run(args.out, start, wrapper, cfg)
     summary: dict = {"seed": args.seed, "metrics": {}, "zero_std_during_training": {},
                      "selection_zero_variance": done["selection"]["zero_variance_share"]}
     for row in comparison_rows(done["results"]):
         summary["metrics"].setdefault(row["model"], {})[row["bench"]] = {
             k: {x: row[k].get(x) for x in ("value", "low", "high", "n")} for k in ("crr", "car", "asr", "answer_accuracy") if row.get(k)}
+    summary["selection"] = {k: done["selection"][k] for k in ("counts", "per_family")}
+    summary["training"] = {}
     for rollout, record in done["training"].items():
         summary["zero_std_during_training"][f"selected, {rollout}"] = zero_std_share(record)
+        summary["training"][rollout] = training_summary(record)
     if args.unselected:
         box_off = replace(cfg, quality=(0.0, 1.0), min_std=0.0)
         pool = safer_gym.select_prompts(start, args.out / "select-unselected", box_off)
