@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--critique", choices=("judge", "fixed", "self"), default=None,
                     help="the reflection turn (default: the setting's, judge)")
+    ap.add_argument("--pool", default=None, help="the selection pool (default: the demo's, gym:train)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a GRPO setting override")
     args = ap.parse_args(argv)
 
@@ -70,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.critique:
         grpo["reflection.critique"] = args.critique
     cfg = replace(safer_gym.GymSaFeRConfig(), seed=args.seed, grpo=grpo)
+    if args.pool:
+        cfg = replace(cfg, pool=args.pool)
     done = safer_gym.run(args.out, start, wrapper, cfg)
     summary: dict = {"seed": args.seed, "metrics": {}, "zero_std_during_training": {},
                      "selection_zero_variance": done["selection"]["zero_variance_share"]}
