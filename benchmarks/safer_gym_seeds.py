@@ -31,18 +31,6 @@ def zero_std_share(record: dict) -> float | None:
     return round(sum(vals) / len(vals), 3) if vals else None
 
 
-def training_summary(record: dict) -> dict:
-    """The logged components of one GRPO run: first and last step, and the reflection rates' means."""
-    hist = record.get("history", [])
-    keys = sorted({k for h in hist for k in h if k.startswith(("reward", "reflect/"))})
-    out: dict = {"steps": record.get("global_steps"), "s_per_step": record.get("s_per_step")}
-    for k in keys:
-        vals = [h[k] for h in hist if k in h]
-        out[k] = ({"mean": round(sum(vals) / len(vals), 4)} if k.startswith("reflect/") else
-                  {"first": round(vals[0], 4), "last": round(vals[-1], 4)})
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--start", type=Path, default=Path("runs/demo/safecot/model-v2"))
@@ -61,7 +49,6 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     from safevlm.models.training_record import prompt_wrapper_of
     from safevlm.recipes import safer_gym
-    from safevlm.recipes.safecot_gym import comparison_rows
 
     start = args.start.resolve()
     wrapper = prompt_wrapper_of(f"hf:{start}")
@@ -74,16 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.pool:
         cfg = replace(cfg, pool=args.pool)
     done = safer_gym.run(args.out, start, wrapper, cfg)
-    summary: dict = {"seed": args.seed, "metrics": {}, "zero_std_during_training": {},
-                     "selection_zero_variance": done["selection"]["zero_variance_share"]}
-    for row in comparison_rows(done["results"]):
-        summary["metrics"].setdefault(row["model"], {})[row["bench"]] = {
-            k: {x: row[k].get(x) for x in ("value", "low", "high", "n")} for k in ("crr", "car", "asr", "answer_accuracy") if row.get(k)}
-    summary["selection"] = {k: done["selection"][k] for k in ("counts", "per_family")}
-    summary["training"] = {}
+    stage = done["summary"]  # the stage's results.json: rates per model and benchmark, training components
+    summary: dict = {"seed": args.seed, "metrics": stage["metrics"], "zero_std_during_training": {},
+                     "selection_zero_variance": done["selection"]["zero_variance_share"],
+                     "selection": {k: done["selection"][k] for k in ("counts", "per_family")},
+                     "training": stage["training"]}
     for rollout, record in done["training"].items():
         summary["zero_std_during_training"][f"selected, {rollout}"] = zero_std_share(record)
-        summary["training"][rollout] = training_summary(record)
     if args.unselected:
         box_off = replace(cfg, quality=(0.0, 1.0), min_std=0.0)
         pool = safer_gym.select_prompts(start, args.out / "select-unselected", box_off)
