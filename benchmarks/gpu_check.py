@@ -139,7 +139,7 @@ def generate(model: Any, processor: Any, batch: int, tokens: int) -> dict[str, A
 
 def sft_step(model: Any, processor: Any, mode: str, batch: int, seq_len: int, steps: int, tiny: bool) -> dict[str, Any]:
     from safevlm.models.families import get_family
-    from safevlm.train.sft import lora_config
+    from safevlm.train.base import lora_config
     from safevlm.train.sft_settings import resolve_sft_settings
 
     _reset_peak()

@@ -75,18 +75,18 @@ def select_prompts(start: Path, out: Path, cfg: GymSaFeRConfig) -> dict[str, Any
 
 
 def train_grpo(rollout: str, start: Path, data: Path, out: Path, cfg: GymSaFeRConfig) -> dict[str, Any]:
-    from safevlm.safer.rollout import reflective_rollout
+    from safevlm.safer.rollout import rollout_factory
+    from safevlm.safer.settings import resolve_safer_settings
     from safevlm.train.grpo import run_grpo
-    from safevlm.train.grpo_settings import resolve_grpo_settings
     from safevlm.train.progress import progress_callback
 
-    settings = resolve_grpo_settings("cpu", overrides=cfg.grpo_overrides(), rollout=rollout)
+    settings = resolve_safer_settings("cpu", overrides=cfg.grpo_overrides(), rollout=rollout)
     done = finished_training(out, settings.to_dict())
     if done is not None:
         console.print(f"  GRPO {rollout}: reusing {out}")
         return done
     record = run_grpo(f"hf:{start}", data, out, settings, reward="oracle",
-                      rollout=reflective_rollout if rollout == "reflective" else None,
+                      rollout=rollout_factory(settings),
                       callbacks=[progress_callback(console)])
     last = record["history"][-1] if record["history"] else {}
     rates = (f", flagged {last.get('reflect/flagged', 0):.2f} corrected {last.get('reflect/corrected', 0):.2f}"

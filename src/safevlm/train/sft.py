@@ -23,39 +23,22 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from safevlm.data.provenance import DataCard, TrainingRecord
 from safevlm.errors import ConfigError
-from safevlm.models.families import Family, cap_images, get_family, lora_target_modules
+from safevlm.models.families import get_family
 from safevlm.models.loading import resolve_model_path
+from safevlm.train.base import load_for_training, lora_config, train_and_save
 from safevlm.train.chat_templates import check_training_template, training_chat_template
 from safevlm.train.model_card import write_model_card
-from safevlm.train.resume import find_checkpoint, strict_resume
+from safevlm.train.resume import find_checkpoint
 from safevlm.train.sft_data import ChatData, check_chat_data
 from safevlm.train.sft_settings import SFTSettings
 
 log = logging.getLogger(__name__)
-
-
-def load_for_training(spec: str, settings: SFTSettings) -> tuple[Any, Any]:
-    """Model and processor for training, images capped at ``max_pixels`` by the family's rule
-    (:func:`safevlm.models.families.cap_images`)."""
-    import torch
-
-    from safevlm.models.loading import load_vlm
-
-    dtype = settings.dtype
-    if dtype == "auto":
-        dtype = "bfloat16" if settings.mode == "lora" and torch.cuda.is_available() and settings.bf16 else "float32"
-    model, processor = load_vlm(resolve_model_path(spec), dtype=dtype, device="cpu")
-    ip = getattr(processor, "image_processor", None)
-    if settings.max_pixels and ip is not None:
-        cap_images(get_family(model.config), ip, settings.max_pixels)
-    return model, processor
 
 
 def sft_config(settings: SFTSettings, out: str | Path, *, has_eval: bool = False):
@@ -77,43 +60,6 @@ def sft_config(settings: SFTSettings, out: str | Path, *, has_eval: bool = False
         per_device_eval_batch_size=settings.per_device_train_batch_size,
         dataloader_num_workers=settings.dataloader_num_workers, report_to=settings.report_to or "none",
         remove_unused_columns=False, disable_tqdm=True, deepspeed=settings.deepspeed)
-
-
-def train_and_save(trainer: Any, processor: Any, out: Path, *, resume: bool | str | None, quiet: bool
-                   ) -> tuple[Any, float]:
-    """Train (from a checkpoint when ``resume``), save the model and processor to ``out``; SFT and GRPO share it.
-
-    ``resume``: ``True`` (the last ``checkpoint-*`` in ``out``) or a checkpoint folder;
-    its weights are restored exactly or the run stops (:mod:`safevlm.train.resume`), and
-    the trainer restores the optimiser, scheduler, RNG states and data position.
-    ``quiet``: the caller reports progress itself, so transformers' printer (every log dict) is removed.
-    Returns TRL's train output and the wall seconds of training.
-    """
-    if quiet:
-        from transformers import PrinterCallback
-
-        trainer.remove_callback(PrinterCallback)
-    from safevlm.train.progress import log_last_step
-
-    trainer.add_callback(log_last_step())  # the history ends where training ended
-    checkpoint = find_checkpoint(out, resume or False)
-    strict_resume(trainer)
-    t0 = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=checkpoint)
-    wall = time.perf_counter() - t0
-    trainer.save_model(str(out))
-    processor.save_pretrained(str(out))
-    return result, wall
-
-
-def lora_config(settings: SFTSettings, family: Family):
-    """LoRA on the family's language-model projections (or ``lora_target_modules``), never in the
-    vision tower or the projector unless ``lora_scope=all`` (docs/models.md, "Families")."""
-    from peft import LoraConfig
-
-    return LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
-                      target_modules=lora_target_modules(family, settings.lora_target_modules, settings.lora_scope),
-                      task_type="CAUSAL_LM")
 
 
 def build_trainer(model: Any, processor: Any, train_dataset: Any, settings: SFTSettings, out: str | Path, *,
