@@ -193,7 +193,7 @@ def grpo_step(model: Any, processor: Any, out: Path, batch: int, tokens: int, st
     from safevlm.bench import load_benchmark
     from safevlm.data.jsonl import write_samples
     from safevlm.models.loading import save_vlm
-    from safevlm.rewards.oracle import OracleScorer
+    from safevlm.rewards.oracle_reward import OracleScorer
     from safevlm.train.grpo import RewardAdapter, build_trainer, load_prompts, prompt_dataset
     from safevlm.train.grpo_settings import resolve_grpo_settings
 

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     from safevlm.models.families import model_vision_token_ids
     from safevlm.models.loading import load_vlm
     from safevlm.models.training_record import prompt_wrapper_of
-    from safevlm.rewards.oracle import OracleScorer
+    from safevlm.rewards.oracle_reward import OracleScorer
     from safevlm.safer.critique import RewardCritic
     from safevlm.safer.rollout import ReflectiveRollout, sample_completions
     from safevlm.safer.settings import resolve_safer_settings

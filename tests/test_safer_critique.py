@@ -11,7 +11,7 @@ from safevlm.data.run_record import JudgeVerdict
 from safevlm.errors import ConfigError
 from safevlm.gym import generate_items
 from safevlm.rewards import RewardScore
-from safevlm.rewards.oracle import OracleScorer
+from safevlm.rewards.oracle_reward import OracleScorer
 from safevlm.safer import rollout as rollout_mod
 from safevlm.safer.critique import (
     CRITIQUE_TEMPLATE,
