@@ -20,7 +20,8 @@ import pytest
 import torch
 
 torch.set_num_threads(1)
-torch.set_num_interop_threads(1)
+if torch.get_num_interop_threads() != 1:  # settable once per process (a second pytest.main, as mutmut runs, skips it)
+    torch.set_num_interop_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
 BENCHDATA = Path(os.environ.get("SAFEVLM_TEST_BENCHDATA", REPO.parent / "shared" / "benchdata"))
