@@ -11,6 +11,7 @@ docs/testing.md. Not part of ``make test``: it takes minutes per module.
 
     nice -n 19 python benchmarks/mutation.py                  # every module
     nice -n 19 python benchmarks/mutation.py --module metrics --module guard
+    nice -n 19 python benchmarks/mutation.py --module metrics --rerun-survivors   # after adding tests
     python benchmarks/mutation.py --list                      # the table
 
 Needs mutmut (``pip install -e ".[mutation]"``). Prints one row per module: mutants,
@@ -55,15 +56,30 @@ def modules(pyproject: Path = REPO / "pyproject.toml") -> list[Module]:
     return out
 
 
-def workspace(module: Module, work: Path) -> Path:
-    """A fresh copy of src/ and tests/ with a pyproject that tells mutmut what to mutate and run."""
+IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc")
+
+
+def copy_tests(ws: Path) -> None:
+    """The repository's tests (and the benchmark helpers some of them import) into ``ws`` and its mutants/."""
+    for where in (ws, ws / "mutants"):
+        if where.is_dir():
+            for folder in ("tests", "benchmarks"):
+                shutil.rmtree(where / folder, ignore_errors=True)
+                shutil.copytree(REPO / folder, where / folder, ignore=IGNORE)
+
+
+def workspace(module: Module, work: Path, *, fresh: bool = True) -> Path:
+    """A copy of src/ and tests/ with a pyproject that tells mutmut what to mutate and run (``fresh``: a new
+    one; else the last run's mutants and results with the current tests)."""
     ws = work / module.name
-    if ws.exists():
-        shutil.rmtree(ws)
-    ws.mkdir(parents=True)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(REPO / "src", ws / "src", ignore=ignore)
-    shutil.copytree(REPO / "tests", ws / "tests", ignore=ignore)
+    if fresh:
+        if ws.exists():
+            shutil.rmtree(ws)
+        ws.mkdir(parents=True)
+        shutil.copytree(REPO / "src", ws / "src", ignore=IGNORE)
+    elif not (ws / "mutants").is_dir():
+        raise SystemExit(f"{module.name}: no earlier run in {ws} to re-test (run it without --rerun-survivors)")
+    copy_tests(ws)
     pytest_opts = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["pytest"]["ini_options"]
     markers = ", ".join(f'"{m}"' for m in pytest_opts.get("markers", []))
     quoted = ", ".join(f'"{t}"' for t in module.tests)
@@ -71,6 +87,7 @@ def workspace(module: Module, work: Path) -> Path:
     (ws / "pyproject.toml").write_text(f"""[tool.mutmut]
 source_paths = ["src"]
 only_mutate = [{paths}]
+also_copy = ["benchmarks"]
 pytest_add_cli_args_test_selection = [{quoted}]
 pytest_add_cli_args = ["-p", "no:cacheprovider"]
 
@@ -103,14 +120,17 @@ def score(status: dict[str, str]) -> dict[str, float | int]:
             "score": round(killed / total, 3) if total else 0.0}
 
 
-def run(module: Module, work: Path, mutmut: str, children: int) -> dict[str, float | int]:
-    ws = workspace(module, work)
+def run(module: Module, work: Path, mutmut: str, children: int, rerun: bool = False) -> dict[str, float | int]:
+    """Mutate ``module`` and run its tests; ``rerun``: only the last run's survivors, against today's tests
+    (a mutant killed before stays killed: tests are only ever added)."""
+    ws = workspace(module, work, fresh=not rerun)
+    names = [n for n, s in results(ws, mutmut).items() if s in ("survived", "no tests")] if rerun else []
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
            "HF_HUB_OFFLINE": "1", "SAFEVLM_TEST_BENCHDATA": os.environ.get(
                "SAFEVLM_TEST_BENCHDATA", str(REPO.parent / "shared" / "benchdata"))}
     t0 = time.perf_counter()
     with open(ws / "mutmut.log", "w", encoding="utf-8") as log:
-        proc = subprocess.run([mutmut, "run", "--max-children", str(children)], cwd=ws, env=env, stdout=log,
+        proc = subprocess.run([mutmut, "run", "--max-children", str(children), *names], cwd=ws, env=env, stdout=log,
                               stderr=subprocess.STDOUT)
     if proc.returncode != 0:
         raise SystemExit(f"{module.name}: mutmut failed (exit {proc.returncode}); see {ws / 'mutmut.log'}")
@@ -132,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--list", action="store_true", help="print the modules and their tests, run nothing")
     ap.add_argument("--work", type=Path, default=REPO / ".mutation", help="scratch folder (default .mutation/)")
     ap.add_argument("--max-children", type=int, default=1, help="mutants tested at once (default 1: a shared CPU)")
+    ap.add_argument("--rerun-survivors", action="store_true",
+                    help="re-test only the last run's surviving mutants (in --work) against the current tests")
     args = ap.parse_args(argv)
     table = modules()
     if args.list:
@@ -149,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'module':12s} {'mutants':>7s} {'killed':>6s} {'survived':>8s} {'no tests':>8s} {'timeout':>7s} "
           f"{'score':>6s} {'wall':>6s}", flush=True)
     for m in chosen:
-        r = run(m, args.work, mutmut, args.max_children)
+        r = run(m, args.work, mutmut, args.max_children, args.rerun_survivors)
         print(f"{m.name:12s} {r['mutants']:7d} {r['killed']:6d} {r['survived']:8d} {r['no tests']:8d} "
               f"{r['timeout']:7d} {r['score']:6.3f} {r['wall_s']:5d}s   ({args.work / m.name / 'survivors.md'})",
               flush=True)
