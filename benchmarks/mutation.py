@@ -125,17 +125,27 @@ def run(module: Module, work: Path, mutmut: str, children: int, rerun: bool = Fa
     (a mutant killed before stays killed: tests are only ever added)."""
     ws = workspace(module, work, fresh=not rerun)
     names = [n for n, s in results(ws, mutmut).items() if s in ("survived", "no tests")] if rerun else []
+    t0 = time.perf_counter()
+    if not rerun or names:
+        mutate(module, ws, mutmut, children, names)
+    return report(module, ws, mutmut, time.perf_counter() - t0)
+
+
+def mutate(module: Module, ws: Path, mutmut: str, children: int, names: list[str]) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
            "HF_HUB_OFFLINE": "1", "SAFEVLM_TEST_BENCHDATA": os.environ.get(
                "SAFEVLM_TEST_BENCHDATA", str(REPO.parent / "shared" / "benchdata"))}
-    t0 = time.perf_counter()
-    with open(ws / "mutmut.log", "w", encoding="utf-8") as log:
+    with open(ws / "mutmut.log", "a", encoding="utf-8") as log:
         proc = subprocess.run([mutmut, "run", "--max-children", str(children), *names], cwd=ws, env=env, stdout=log,
                               stderr=subprocess.STDOUT)
     if proc.returncode != 0:
         raise SystemExit(f"{module.name}: mutmut failed (exit {proc.returncode}); see {ws / 'mutmut.log'}")
+
+
+def report(module: Module, ws: Path, mutmut: str, wall: float) -> dict[str, float | int]:
+    """The module's row, and ``survivors.md`` with each surviving mutant's diff."""
     status = results(ws, mutmut)
-    row = {**score(status), "wall_s": round(time.perf_counter() - t0)}
+    row = {**score(status), "wall_s": round(wall)}
     survivors = [name for name, s in status.items() if s in ("survived", "no tests")]
     lines = [f"# {module.name}: {len(survivors)} surviving mutants", "",
              f"paths: {', '.join(module.paths)}; tests: {' '.join(module.tests)}", ""]
@@ -152,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--list", action="store_true", help="print the modules and their tests, run nothing")
     ap.add_argument("--work", type=Path, default=REPO / ".mutation", help="scratch folder (default .mutation/)")
     ap.add_argument("--max-children", type=int, default=1, help="mutants tested at once (default 1: a shared CPU)")
+    ap.add_argument("--report-only", action="store_true", help="print the rows of the runs in --work, run nothing")
     ap.add_argument("--rerun-survivors", action="store_true",
                     help="re-test only the last run's surviving mutants (in --work) against the current tests")
     args = ap.parse_args(argv)
@@ -171,7 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'module':12s} {'mutants':>7s} {'killed':>6s} {'survived':>8s} {'no tests':>8s} {'timeout':>7s} "
           f"{'score':>6s} {'wall':>6s}", flush=True)
     for m in chosen:
-        r = run(m, args.work, mutmut, args.max_children, args.rerun_survivors)
+        if args.report_only:
+            r = report(m, args.work / m.name, mutmut, 0.0)
+        else:
+            r = run(m, args.work, mutmut, args.max_children, args.rerun_survivors)
         print(f"{m.name:12s} {r['mutants']:7d} {r['killed']:6d} {r['survived']:8d} {r['no tests']:8d} "
               f"{r['timeout']:7d} {r['score']:6.3f} {r['wall_s']:5d}s   ({args.work / m.name / 'survivors.md'})",
               flush=True)
