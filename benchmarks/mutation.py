@@ -138,8 +138,8 @@ def mutate(module: Module, ws: Path, mutmut: str, children: int, names: list[str
            "HF_HUB_OFFLINE": "1", "SAFEVLM_TEST_BENCHDATA": os.environ.get(
                "SAFEVLM_TEST_BENCHDATA", str(REPO.parent / "shared" / "benchdata"))}
     with open(ws / "mutmut.log", "a", encoding="utf-8") as log:
-        proc = subprocess.run([mutmut, "run", "--max-children", str(children), *names], cwd=ws, env=env, stdout=log,
-                              stderr=subprocess.STDOUT)
+        proc = subprocess.run([mutmut, "run", "--max-children", str(children), *names], cwd=ws, env=env,
+                              stdout=log, stderr=subprocess.STDOUT, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"{module.name}: mutmut failed (exit {proc.returncode}); see {ws / 'mutmut.log'}")
 
@@ -152,7 +152,7 @@ def report(module: Module, ws: Path, mutmut: str, wall: float) -> dict[str, floa
     lines = [f"# {module.name}: {len(survivors)} surviving mutants", "",
              f"paths: {', '.join(module.paths)}; tests: {' '.join(module.tests)}", ""]
     for name in survivors:
-        diff = subprocess.run([mutmut, "show", name], cwd=ws, capture_output=True, text=True).stdout
+        diff = subprocess.run([mutmut, "show", name], cwd=ws, capture_output=True, text=True, check=False).stdout
         lines += [f"## {name} ({status[name]})", "", "```diff", diff.strip(), "```", ""]
     (ws / "survivors.md").write_text("\n".join(lines), encoding="utf-8")
     return row
