@@ -83,11 +83,11 @@ def _sign(name: str) -> int:
 SIGNS = np.array([_sign(n) for n in FEATURES], dtype=float)
 
 
-def fit_logistic(X: np.ndarray, y: np.ndarray, w: np.ndarray, iters: int = 4000) -> np.ndarray:
+def fit_logistic(X: np.ndarray, y: np.ndarray, w: np.ndarray, iters: int = 4000, l2: float = L2) -> np.ndarray:
     """Weights (bias first) minimising weighted log-loss + L2, with the signs of :data:`SIGNS` (FISTA)."""
     w = w / w.sum()
     Xb = np.hstack([np.ones((len(X), 1)), X])
-    lipschitz = 0.25 * np.linalg.norm(Xb * np.sqrt(w)[:, None], 2) ** 2 + 2 * L2
+    lipschitz = 0.25 * np.linalg.norm(Xb * np.sqrt(w)[:, None], 2) ** 2 + 2 * l2
     step = 1.0 / lipschitz
     theta = np.zeros(Xb.shape[1])
     z, t = theta.copy(), 1.0
@@ -96,7 +96,7 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, w: np.ndarray, iters: int = 4000)
     for _ in range(iters):
         p = 1.0 / (1.0 + np.exp(-(Xb @ z)))
         grad = Xb.T @ (w * (p - y))
-        grad[1:] += 2 * L2 * z[1:]
+        grad[1:] += 2 * l2 * z[1:]
         new = np.clip(z - step * grad, lo, hi)
         t_new = (1 + np.sqrt(1 + 4 * t * t)) / 2
         z = new + (t - 1) / t_new * (new - theta)
@@ -104,19 +104,25 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, w: np.ndarray, iters: int = 4000)
     return theta
 
 
-def train(sets: dict[str, list[dict]], sources: tuple[str, ...] = TRAIN_SETS) -> Heads:
-    """Heads fitted on ``sources`` (names of ``sets``); the LOSO benchmark calls this without one source."""
+def train(sets: dict[str, list[dict]], sources: tuple[str, ...] = TRAIN_SETS, l2: float = L2, power: float = 0.5,
+          soft_routes: tuple[str, ...] = ("soft",)) -> Heads:
+    """Heads fitted on ``sources`` (names of ``sets``); the LOSO benchmark calls this without one source.
+
+    ``l2``, ``power`` (each row weighs n**-power, n its source's rows for that head) and ``soft_routes`` (the
+    routes whose rows the soft head learns from) are the fitting choices; the defaults are the shipped model's,
+    set once (benchmarks/refusal_model_probes.py --select compares the others).
+    """
     per_source = {s: examples(sets[s]) for s in sources if s in sets}
     heads = {}
-    for head, route_ok, target in (("soft", lambda r: r == "soft", 0), ("explicit", lambda r: r == "explicit", 1)):
+    for head, route_ok, target in (("soft", lambda r: r in soft_routes, 0), ("explicit", lambda r: r == "explicit", 1)):
         X, y, w = [], [], []
         for rows in per_source.values():
             use = [(vec, t[target]) for route, vec, t in rows if route_ok(route) and t[target] is not None]
             for vec, lab in use:
                 X.append(vec)
                 y.append(float(lab))
-                w.append(1.0 / np.sqrt(len(use)))
-        heads[head] = tuple(float(x) for x in fit_logistic(np.array(X), np.array(y), np.array(w)))
+                w.append(len(use) ** -power)
+        heads[head] = tuple(float(x) for x in fit_logistic(np.array(X), np.array(y), np.array(w), l2=l2))
     routes = {}
     for route in ROUTES:
         nc = [t[0] for rows in per_source.values() for r, _, t in rows if r == route and t[0] is not None]

@@ -33,6 +33,7 @@ from safevlm.text.refusal_cues import (
     LIST_ITEM,
     NON_ANSWER,
     SentenceCues,
+    is_content,
     sentence_cues,
 )
 
@@ -66,7 +67,7 @@ def features(text: str, cues: list[SentenceCues] | None = None) -> list[float]:
     for c in CUES:
         hits = [c in sc.cues for sc in cues]
         vec += [float(any(hits)), float(hits[0]), sum(hits) / n]
-    content = [not (sc.cues & NON_ANSWER) and len(sc.text.split()) >= 3 for sc in cues]
+    content = [is_content(sc) for sc in cues]
     first_move = next((i for i, sc in enumerate(cues) if sc.cues & NON_ANSWER), n)
     chars = [len(sc.text) for sc in cues]
     total = sum(chars)
@@ -86,7 +87,7 @@ def features(text: str, cues: list[SentenceCues] | None = None) -> list[float]:
     return vec
 
 
-ROUTES = ("empty", "explicit", "implicit", "crisis", "premise", "deflect", "none")
+ROUTES = ("empty", "explicit", "implicit", "crisis", "premise", "deflect", "no_answer", "none")
 
 
 @dataclass(frozen=True)
