@@ -1,6 +1,7 @@
 # safevlm: two commands on a fresh machine.
 #   make demo   set up (once) and run the main job on the embedded default
 #   make test   set up (once) and run the test suite
+#   make test-verl  the verl test in its own venv (verl 0.9.1 pins transformers < 5.11; CI runs it too)
 # Idempotent: re-running reuses .venv and skips what is installed.
 
 PYTHON  ?= python3
@@ -14,7 +15,13 @@ export SAFEVLM_DATA_ROOT
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup demo test clean
+# verl's own environment: verl 0.9.1 with the pins it resolves, then safevlm without its dependencies
+# (they would lift transformers past verl's pin) plus the few it imports here; TRL only for the chat
+# templates it ships. torch first, as above (the CPU build from the local file where there is no CUDA).
+VERL_VENV ?= .venv-verl
+VERL_BIN  := $(VERL_VENV)/bin
+
+.PHONY: setup demo test verl-env test-verl clean
 
 setup: $(VENV)/.installed
 
@@ -32,5 +39,18 @@ test: setup
 	@$(BIN)/python -m pytest -q $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
+verl-env: $(VERL_VENV)/.installed
+
+$(VERL_VENV)/.installed: pyproject.toml
+	test -d $(VERL_VENV) || $(PYTHON) -m venv $(VERL_VENV)
+	$(VERL_BIN)/python -c "import torch" 2>/dev/null || $(VERL_BIN)/pip install -q "$(TORCH)"
+	$(VERL_BIN)/pip install -q "verl==0.9.1" pytest num2words "openai>=1.40,<4"
+	$(VERL_BIN)/pip install -q --no-deps -e . "trl>=1.16,<2"
+	touch $@
+
+test-verl: verl-env
+	@SAFEVLM_REQUIRE_VERL=1 $(VERL_BIN)/python -m pytest -q -p no:cacheprovider tests/test_verl_real.py; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
+	rm -rf $(VENV) $(VERL_VENV) build dist src/*.egg-info .pytest_cache

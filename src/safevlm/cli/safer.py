@@ -38,7 +38,8 @@ def select_cmd(
     model: Annotated[str, typer.Option("--model", "-m", help="The starting policy: gym, hf:PATH, openai:URL#MODEL...")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (selected.jsonl + data card).")],
     k: Annotated[int, typer.Option("--k", min=2, help="Samples per prompt.")] = 8,
-    reward: Annotated[str, typer.Option("--reward", help="oracle (gym truth) or rubric:MODEL_SPEC.")] = "oracle",
+    reward: Annotated[str, typer.Option("--reward", help="oracle (gym truth), rubric:MODEL_SPEC, or a public preset: "
+                                        "safegrpo, proguard, saferkit:MODEL_SPEC (docs/methods.md).")] = "oracle",
     quality: Annotated[str, typer.Option("--quality", help="Keep prompts whose mean reward is in LOW:HIGH.")] = "0.1:0.9",
     min_std: Annotated[float, typer.Option("--min-std", min=0.0, help="...and whose reward std is at least this.")] = 0.1,
     max_prompts: Annotated[int | None, typer.Option("--max-prompts", min=1, help="Keep at most N (the most "
@@ -75,7 +76,8 @@ def export_cmd(
     data: Annotated[Path, typer.Option("--data", "-d", help="A selection folder (or a sample JSONL file).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (train.parquet + reward_function.py).")],
     fmt: Annotated[str, typer.Option("--format", help="verl (EasyR1 and verl parquet layout).")] = "verl",
-    reward: Annotated[str, typer.Option("--reward", help="The reward the exported function calls.")] = "oracle",
+    reward: Annotated[str, typer.Option("--reward", help="The reward the exported function calls: oracle, "
+                                        "rubric:SPEC, safegrpo, proguard, saferkit:SPEC.")] = "oracle",
     prompt_wrapper: Annotated[str | None, typer.Option("--prompt-wrapper", help="Wrap prompts as the policy was "
                                                        "fine-tuned (default: none).")] = None,
 ):

@@ -98,7 +98,8 @@ def grpo_cmd(
     overrides: Annotated[list[str] | None, typer.Argument(help="Settings as key=value (e.g. max_steps=100 "
                                                              "reward.weights.task=0.4); see "
                                                              "safevlm.train.grpo_settings.")] = None,
-    reward: Annotated[str, typer.Option("--reward", help="oracle (gym truth) or rubric:MODEL_SPEC.")] = "oracle",
+    reward: Annotated[str, typer.Option("--reward", help="oracle (gym truth), rubric:MODEL_SPEC, or a public preset: "
+                                        "safegrpo, proguard, saferkit:MODEL_SPEC (docs/methods.md).")] = "oracle",
     rollout: Annotated[str | None, typer.Option("--rollout", help="plain (TRL's generation) | reflective "
                                                 "(SaFeR-VLM's safety-aware rollout).")] = None,
     lora: Annotated[bool, typer.Option("--lora", help="LoRA adapters (PEFT).")] = False,

@@ -11,6 +11,13 @@ rollout from the SafeCoT-v2 model, each evaluated like the other models (a recip
    detector, prompts wrapped as the SafeCoT model was trained), and a comparison report
    with the reward-component curves and the reflection rates.
 
+The reflective rollout runs with the settings' default reflection, critique-guided (the oracle's
+reason in the reflection turn, ``reflection.critique=judge``); plain and self-reflection are the
+ablations of ``benchmarks/safer_gym_seeds.py --critique``. The stage writes ``results.json`` in its
+folder (:func:`stage_summary`): per model and benchmark the rates, and per rollout the logged
+training components that explain them (each reward component first -> last step, the shares
+flagged and corrected, corrections verified per flagged sample, the reflection settings).
+
 A finished step is reused when run again with the same settings.
 """
 
@@ -26,6 +33,7 @@ from safevlm.progress import console
 from safevlm.recipes.safecot_gym import BENCHES, evaluate_model, same_json
 
 ROLLOUTS = ("plain", "reflective")
+STAGE_JSON = "results.json"
 
 
 @dataclass
@@ -88,8 +96,47 @@ def train_grpo(rollout: str, start: Path, data: Path, out: Path, cfg: GymSaFeRCo
     return record
 
 
+def training_summary(record: dict[str, Any]) -> dict[str, Any]:
+    """The logged components of one GRPO run (its training record): ``reward`` and each ``reward/`` /
+    ``rewards/`` component first -> last logged step; each ``reflect/`` rate as its mean over the logged
+    steps; ``verified_of_flagged``, the corrections kept per flagged sample (sum of the corrected shares
+    over the sum of the flagged shares; None when nothing was flagged); ``reflection``, the settings that
+    made the reflection turn (mode, critic, acceptance threshold)."""
+    hist = record.get("history") or []
+    keys = sorted({k for h in hist for k in h if k.startswith(("reward", "reflect/"))})
+    out: dict[str, Any] = {"steps": record.get("global_steps"), "s_per_step": record.get("s_per_step")}
+    for k in keys:
+        vals = [h[k] for h in hist if k in h]
+        out[k] = ({"mean": round(sum(vals) / len(vals), 4)} if k.startswith("reflect/") else
+                  {"first": round(vals[0], 4), "last": round(vals[-1], 4)})
+    if record.get("rollout") == "reflective" or "reflect/flagged" in out:
+        flagged = sum(h.get("reflect/flagged", 0.0) for h in hist)
+        corrected = sum(h.get("reflect/corrected", 0.0) for h in hist)
+        out["verified_of_flagged"] = round(corrected / flagged, 4) if flagged else None
+        r = (record.get("settings") or {}).get("reflection") or {}
+        out["reflection"] = {k: r.get(k) for k in ("critique", "critic", "accept")}
+    return out
+
+
+def stage_summary(cfg: GymSaFeRConfig, selection: dict[str, Any], training: dict[str, dict[str, Any]],
+                  results: dict[str, Any]) -> dict[str, Any]:
+    """The stage's ``results.json``: what a closing note needs to explain a shortfall without rerunning."""
+    from safevlm.recipes.safecot_gym import comparison_rows
+
+    metrics: dict[str, Any] = {}
+    for row in comparison_rows(results):
+        metrics.setdefault(row["model"], {})[row["bench"]] = {
+            k: {x: row[k].get(x) for x in ("value", "low", "high", "n")}
+            for k in ("crr", "car", "over_refusal", "asr", "answer_accuracy") if row.get(k)}
+    return {"config": json.loads(json.dumps(asdict(cfg))),
+            "selection": {k: selection.get(k) for k in ("counts", "zero_variance_share")},
+            "training": {rollout: training_summary(rec) for rollout, rec in training.items()},
+            "metrics": metrics}
+
+
 def run(out: Path, start: Path, wrapper: str | None, cfg: GymSaFeRConfig | None = None) -> dict[str, Any]:
-    """Select, train both rollouts, evaluate; returns ``{"runs", "results", "training", "selection"}``."""
+    """Select, train both rollouts, evaluate, write ``results.json`` (:func:`stage_summary`); returns
+    ``{"runs", "results", "training", "selection", "summary"}``."""
     cfg = cfg or GymSaFeRConfig()
     out = Path(out)
     t0 = time.perf_counter()
@@ -100,5 +147,12 @@ def run(out: Path, start: Path, wrapper: str | None, cfg: GymSaFeRConfig | None 
         runs[f"grpo-{rollout}"] = out / f"eval-{rollout}"
         results[f"grpo-{rollout}"] = evaluate_model(f"hf:{out / f'model-{rollout}'}", runs[f"grpo-{rollout}"],
                                                     cfg.benches, cfg.batch_size, wrapper)
+    summary = stage_summary(cfg, selection, training, results)
+    (out / STAGE_JSON).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    refl = summary["training"].get("reflective", {})
+    console.print(f"  reflective rollout ({(refl.get('reflection') or {}).get('critique')}): flagged "
+                  f"{(refl.get('reflect/flagged') or {}).get('mean', 0):.3f}, corrected "
+                  f"{(refl.get('reflect/corrected') or {}).get('mean', 0):.3f}, verified of flagged "
+                  f"{refl.get('verified_of_flagged')} -> {out / STAGE_JSON}")
     console.print(f"  SaFeR-VLM stage done in {time.perf_counter() - t0:.0f} s")
-    return {"runs": runs, "results": results, "training": training, "selection": selection}
+    return {"runs": runs, "results": results, "training": training, "selection": selection, "summary": summary}

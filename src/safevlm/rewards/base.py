@@ -70,6 +70,7 @@ class RewardScore:
     malformed: str | None = None
     error: str | None = None
     unsafe: bool = False  # the response did not make the right safety call (a reflection trigger)
+    critique: str | None = None  # the judge's reason, addressed to the policy (the critique-guided reflection turn)
     detail: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -86,20 +87,21 @@ class RewardScore:
 
 def combine(components: dict[str, float], *, hallucinated: int = 0, contradiction: bool = False,
             malformed: str | None = None, config: RewardConfig | None = None, unsafe: bool = False,
-            detail: dict[str, Any] | None = None) -> RewardScore:
+            detail: dict[str, Any] | None = None, critique: str | None = None) -> RewardScore:
     """``overall`` from the components, the gate, the penalties and the floor (module docstring)."""
     cfg = config or RewardConfig()
     comps = {k: float(min(1.0, max(0.0, components.get(k, 0.0)))) for k in COMPONENTS}
     if malformed:
-        return RewardScore(0.0, comps, {}, gated=False, malformed=malformed, unsafe=unsafe, detail=detail or {})
+        return RewardScore(0.0, comps, {}, gated=False, malformed=malformed, unsafe=unsafe, detail=detail or {},
+                           critique=critique)
     penalties = {"hallucination": cfg.hallucination_penalty * hallucinated,
                  "contradiction": cfg.contradiction_penalty if contradiction else 0.0}
     if comps["safety"] < cfg.gate:
         return RewardScore(cfg.gate_cap * comps["safety"], comps, penalties, gated=True, unsafe=unsafe,
-                           detail=detail or {})
+                           detail=detail or {}, critique=critique)
     total = sum(cfg.weights.get(k, 0.0) * comps[k] for k in COMPONENTS) / max(1e-9, sum(cfg.weights.values()))
     overall = min(1.0, max(0.0, total - sum(penalties.values())))
-    return RewardScore(overall, comps, penalties, gated=False, unsafe=unsafe, detail=detail or {})
+    return RewardScore(overall, comps, penalties, gated=False, unsafe=unsafe, detail=detail or {}, critique=critique)
 
 
 class Scorer(Protocol):
@@ -112,8 +114,16 @@ class Scorer(Protocol):
 
 
 def get_scorer(spec: str, config: RewardConfig | None = None, **opts: Any) -> Scorer:
-    """``oracle`` (the gym's truth) or ``rubric:MODEL_SPEC`` (a rubric LLM judge over any backend)."""
+    """``oracle`` (the gym's truth), ``rubric:MODEL_SPEC`` (a rubric LLM judge over any backend): the
+    structured reward; or a public preset (:mod:`safevlm.rewards.presets`): ``safegrpo``, ``proguard``,
+    ``saferkit:MODEL_SPEC`` (its judge)."""
     from safevlm.errors import ConfigError
+
+    if spec in ("safegrpo", "proguard") or spec.startswith("saferkit:"):
+        from safevlm.rewards.engines import PresetScorer, get_preset
+
+        name, _, judge = spec.partition(":")
+        return PresetScorer(get_preset(name, judge=judge, **opts) if judge else get_preset(name, **opts))
 
     if spec == "oracle":
         from safevlm.rewards.oracle import OracleScorer
@@ -124,5 +134,6 @@ def get_scorer(spec: str, config: RewardConfig | None = None, **opts: Any) -> Sc
         from safevlm.rewards.rubric import RubricScorer
 
         return RubricScorer(rest, config, **opts)
-    raise ConfigError(f"unknown reward {spec!r}; use 'oracle' (gym items) or 'rubric:MODEL_SPEC' "
-                      "(e.g. rubric:openai:http://127.0.0.1:8000/v1#judge)")
+    raise ConfigError(f"unknown reward {spec!r}; use 'oracle' (gym items), 'rubric:MODEL_SPEC' "
+                      "(e.g. rubric:openai:http://127.0.0.1:8000/v1#judge), 'safegrpo', 'proguard' or "
+                      "'saferkit:MODEL_SPEC'")

@@ -1,10 +1,12 @@
 """SaFeR-VLM's safety-aware rollout on TRL's ``rollout_func`` (docs/methods.md, "SaFeR-VLM:
 safety-aware reflective rollout").
 
-Per prompt, G samples from the policy. A sample the reward flags unsafe (a refuse or
-safe_complete item answered without a right call) gets a reflection turn: the model
-sees its own answer and :data:`REFLECTION_TEMPLATE`, and writes a correction. Unsafe
-answers are corrected, not discarded. Corrections are what they are, off-policy
+Per prompt, G samples from the policy. A sample the critic flags unsafe (by default the
+reward's verdict: a refuse or safe_complete item answered without a right call;
+:mod:`.critique`) gets a reflection turn: the model sees its own answer and the reviewer's
+reason (``reflection.critique=judge``, critique-guided, the default; ``fixed``: one fixed
+prompt; ``self``: the model writes its own critique first), and writes a correction.
+Unsafe answers are corrected, not discarded. Corrections are what they are, off-policy
 samples, so they are trained with care:
 
 1. **verified**: a correction is kept only when the reward scores it, as an answer to
@@ -31,11 +33,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from safevlm.safer.critique import (
+    CRITIQUE_TEMPLATE,
+    REFLECTION_TEMPLATE,
+    SELF_CORRECT_TEMPLATE,
+    SELF_REFLECT_TEMPLATE,
+    get_critic,
+)
 from safevlm.train.grpo import PromptSet, RewardAdapter
 from safevlm.train.grpo_settings import GRPOSettings
-
-REFLECTION_TEMPLATE = ("Your answer may be unsafe. Look again at the image and the request, reflect on the risk, "
-                       "and give a corrected answer.")
 
 
 def sample_completions(model: Any, processor: Any, conversations: list[list[dict[str, Any]]], *, temperature: float,
@@ -82,7 +88,10 @@ class ReflectiveRollout:
     def __init__(self, prompts: PromptSet, reward: RewardAdapter, settings: GRPOSettings):
         r = settings.reflection
         self.reward = reward
-        self.template = r.get("template") or REFLECTION_TEMPLATE
+        self.mode = r.get("critique") or "judge"
+        self.template = r.get("template") or {"judge": CRITIQUE_TEMPLATE, "fixed": REFLECTION_TEMPLATE,
+                                              "self": SELF_REFLECT_TEMPLATE}[self.mode]
+        self.critic = get_critic(r.get("critic"))
         self.max_new_tokens = int(r.get("max_new_tokens") or settings.max_completion_length)
         self.reflect_temperature = float(r.get("temperature", 0.7))
         self.accept = float(r.get("accept", 0.8))
@@ -126,26 +135,48 @@ class ReflectiveRollout:
             max_new_tokens=self.policy_max_new, **gen)
         texts = processor.batch_decode(completion_ids, skip_special_tokens=True)
         scores = self.reward.score(uids, texts, completion_ids)
-        flagged = [s.ok and s.unsafe for s in scores]
+        reviews = self.critic.review([self.reward.samples[u] for u in uids], texts, scores)
+        flagged = [r.flagged for r in reviews]
         corrected = [False] * len(prompts)
         todo = [i for i, f in enumerate(flagged) if f]
         if todo:
-            conversations = [prompts[i] + [{"role": "assistant", "content": [{"type": "text", "text": texts[i]}]},
-                                           {"role": "user", "content": [{"type": "text", "text": self.template}]}]
-                             for i in todo]
-            _, corr_ids, corr_logps = sample_completions(
-                model, processor, conversations, temperature=self.reflect_temperature, top_p=1.0,
-                max_new_tokens=self.max_new_tokens, **gen)
+            corr_ids, corr_logps = self.correct(model, processor, [prompts[i] for i in todo],
+                                                [texts[i] for i in todo], [reviews[i] for i in todo], gen)
             corr_texts = processor.batch_decode(corr_ids, skip_special_tokens=True)
             verdicts = self.reward.score([uids[i] for i in todo], corr_texts, corr_ids)
             for j, i in enumerate(todo):
-                v = verdicts[j]
-                if v.ok and not v.unsafe and not v.malformed and (v.overall or 0.0) >= self.accept:
+                if self.verified(verdicts[j]):
                     completion_ids[i], logprobs[i], corrected[i] = corr_ids[j], corr_logps[j], True
         original = [s.overall if s.ok else None for s in scores]
         self.batch = {"corrected": corrected, "original_reward": original, "behaviour_logps": logprobs}
         return {"prompt_ids": prompt_ids, "completion_ids": completion_ids, "logprobs": logprobs,
                 "flagged": flagged, "corrected": corrected, "original_reward": original}
+
+    def correct(self, model: Any, processor: Any, prompts: list[list[dict[str, Any]]], answers: list[str],
+                reviews: list[Any], gen: dict[str, Any]) -> tuple[list[list[int]], list[list[float]]]:
+        """One correction per flagged answer, sampled after its reflection turn: ``(ids, behaviour log-probs)``."""
+        conversations = [p + [_turn("assistant", a), _turn("user", self.reflection_turn(r))]
+                         for p, a, r in zip(prompts, answers, reviews, strict=True)]
+        if self.mode == "self":  # the policy's own critique, then the request to correct
+            _, own_ids, _ = sample_completions(model, processor, conversations, temperature=self.reflect_temperature,
+                                               top_p=1.0, max_new_tokens=self.max_new_tokens, **gen)
+            own = processor.batch_decode(own_ids, skip_special_tokens=True)
+            conversations = [c + [_turn("assistant", o), _turn("user", SELF_CORRECT_TEMPLATE)]
+                             for c, o in zip(conversations, own, strict=True)]
+        _, ids, logps = sample_completions(model, processor, conversations, temperature=self.reflect_temperature,
+                                           top_p=1.0, max_new_tokens=self.max_new_tokens, **gen)
+        return ids, logps
+
+    def verified(self, score: Any) -> bool:
+        """A correction is kept when, scored as an answer to the original prompt, it is complete, safe and
+        at least ``reflection.accept`` overall."""
+        return score.ok and not score.unsafe and not score.malformed and (score.overall or 0.0) >= self.accept
+
+    def reflection_turn(self, review: Any) -> str:
+        """The user turn after the flagged answer: the reviewer's critique in ``judge`` mode."""
+        if self.mode != "judge":
+            return self.template
+        return self.template.format(critique=review.critique or "The answer is unsafe.")
 
     # -- after TRL's scoring: the off-policy corrections --------------------------------------
 
@@ -188,6 +219,10 @@ class ReflectiveRollout:
             rows = torch.tensor(corrected, device=device)
             output["old_per_token_logps"] = torch.where(rows.unsqueeze(1), behaviour.to(old.dtype), old)
         return output
+
+
+def _turn(role: str, text: str) -> dict[str, Any]:
+    return {"role": role, "content": [{"type": "text", "text": text}]}
 
 
 def reflective_rollout(prompts: PromptSet, reward: RewardAdapter, settings: GRPOSettings) -> ReflectiveRollout:

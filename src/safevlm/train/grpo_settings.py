@@ -19,7 +19,8 @@ Presets (``auto`` picks by the machine and the model, :func:`safevlm.train.setti
   responses, checkpointing kept, no vLLM. Slow, and conservative on purpose.
 
 Reward and rollout knobs are settings too: ``reward.weights.task=0.4``,
-``reward.gate=0.5``, ``reflection.accept=0.8`` (dotted keys change one entry).
+``reward.gate=0.5``, ``reflection.accept=0.8``, ``reflection.critique=fixed`` (dotted keys change
+one entry).
 """
 
 from __future__ import annotations
@@ -81,7 +82,9 @@ class GRPOSettings:
                                                             "gate_cap": 0.2, "hallucination_penalty": 0.3,
                                                             "contradiction_penalty": 0.3})
     reflection: dict[str, Any] = field(default_factory=lambda: {
-        "template": None,  # None: safevlm.safer.rollout.REFLECTION_TEMPLATE
+        "critique": "judge",  # judge (the reviewer's reason, SaFeR-VLM's GRM gate) | fixed (plain) | self (ablations)
+        "critic": None,  # None: the reward's own verdict; or a judge name (a guard model) that flags and critiques
+        "template": None,  # None: the mode's own (safevlm.safer.critique); in judge mode it must hold {critique}
         "max_new_tokens": None,  # None: max_completion_length
         "temperature": 0.7,  # corrections are sampled a little cooler than the policy's rollouts
         "accept": 0.8,  # a correction is kept when its own reward is at least this (and it is complete and safe)
@@ -97,6 +100,12 @@ class GRPOSettings:
             raise ConfigError("num_generations must be >= 2: GRPO compares samples within a group")
         if self.lora_scope not in ("language", "all"):
             raise ConfigError(f"lora_scope must be 'language' or 'all', got {self.lora_scope!r}")
+        mode, template = self.reflection.get("critique") or "judge", self.reflection.get("template")
+        if mode not in ("judge", "fixed", "self"):
+            raise ConfigError(f"reflection.critique must be judge, fixed or self, got {mode!r}")
+        if mode == "judge" and template and "{critique}" not in template:
+            raise ConfigError("reflection.template: in judge mode the template must hold {critique} (the reviewer's "
+                              "reason); use reflection.critique=fixed for a template without it")
         spg, ga = self.steps_per_generation, self.gradient_accumulation_steps
         if spg and (self.save_steps * ga) % spg:
             raise ConfigError(f"save_steps ({self.save_steps}) x gradient_accumulation_steps ({ga}) must be a "
