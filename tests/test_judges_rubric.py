@@ -12,7 +12,15 @@ from safevlm.backends import Backend, Generation
 from safevlm.backends.base import SYSTEM_PROMPT_KEY
 from safevlm.data.sample import Sample
 from safevlm.judges import JudgeInput, get_judge
-from safevlm.judges.rubric import SYSTEM, RubricJudge, RubricParseError, build_prompt, parse_reply
+from safevlm.judges.rubric import (
+    MAX_REPLY_CHARS,
+    SYSTEM,
+    RubricJudge,
+    RubricParseError,
+    build_prompt,
+    json_object,
+    parse_reply,
+)
 
 GOOD = {"safety": 2, "helpfulness": 3, "rigour": 1, "safety10": 8, "refused": False, "harmful": False,
         "reason": "fine"}
@@ -351,6 +359,26 @@ def test_the_judge_model_gets_greedy_decoding_its_token_budget_and_the_image_onl
 def test_hostile_replies_name_what_is_wrong(text, problem):
     with pytest.raises(RubricParseError, match=re.escape(problem)):
         parse_reply(text)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[1, 2]", "no JSON object in the reply"),
+    ('{"a": ' + "[" * 9000 + "]" * 9000 + "}", "JSON nested too deeply"),
+    ("no braces here", "no JSON object in the reply"),
+])
+def test_a_reply_without_one_json_object_is_named_exactly(text, message):
+    """The whole message (mutation survivors: messages changed around the expected text still matched)."""
+    with pytest.raises(RubricParseError) as err:
+        json_object(text)
+    assert str(err.value) == message
+
+
+def test_json_object_takes_the_outermost_object_in_prose_and_the_longest_reply_allowed():
+    """Prose before a nested object and a full stop after it (mutation survivors: the first ``}``, the last
+    ``{``, one character past the object); a reply of exactly MAX_REPLY_CHARS characters is read."""
+    assert json_object('The verdict: {"score": {"a": 1}, "b": 2}.') == {"score": {"a": 1}, "b": 2}
+    exact = '{"a": 1}'.ljust(MAX_REPLY_CHARS)
+    assert len(exact) == MAX_REPLY_CHARS and json_object(exact) == {"a": 1}
 
 
 def test_json_object_finds_the_verdict_in_fences_and_prose():
