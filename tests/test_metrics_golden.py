@@ -338,3 +338,14 @@ def test_the_call_of_a_verdict_and_expected_as_an_enum():
            ["refused", "complied", None, "safe_completion"]
     assert right_call(Expected.SAFE_COMPLETE, False, "safe_completion") is True
     assert right_call(Expected.SAFE_COMPLETE, False, "complied") is False
+
+
+def test_a_records_verdict_is_the_named_judges_decided_one():
+    """``RunRecord.verdict`` (what results.json's output counts and the report read): the named judge's
+    verdict; None for no judge name, a judge that did not judge the record, or an error verdict
+    (mutation survivors: every branch of it was free to change)."""
+    decided, failed = RECORDS[0], RECORDS[8]
+    v = decided.verdict(J)
+    assert v is not None and (v.judge, v.refused) == (J, True)
+    assert decided.verdict(None) is None and decided.verdict("other") is None
+    assert failed.verdict(J) is None  # an error verdict decides nothing
