@@ -3,7 +3,9 @@
 Both passes run in one process on the same gym:test samples with greedy decoding
 (48 new tokens max), after a warm-up batch, so the ratio compares like with like.
 
-    python benchmarks/gym_eval_throughput.py [--n 192] [--batch-size 64]
+    python benchmarks/gym_eval_throughput.py [--n 192] [--batch-size 64] [--threads 2]
+
+On a machine other jobs share, ``--threads 1`` (torch's idle threads spin-wait against the others).
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--n", type=int, default=192)
     ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2: the machine's cores)")
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     samples = load_benchmark("gym:test", limit=args.n).samples
     backend = load_backend("gym")
     throughput(backend, samples[:16], 16)  # warm-up

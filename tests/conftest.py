@@ -20,7 +20,8 @@ import pytest
 import torch
 
 torch.set_num_threads(1)
-torch.set_num_interop_threads(1)
+if torch.get_num_interop_threads() != 1:  # settable once per process (a second pytest.main, as mutmut runs, skips it)
+    torch.set_num_interop_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
 BENCHDATA = Path(os.environ.get("SAFEVLM_TEST_BENCHDATA", REPO.parent / "shared" / "benchdata"))
@@ -46,6 +47,25 @@ def _isolated_config(monkeypatch, tmp_path_factory):
     config.user_config.cache_clear()
     yield
     config.user_config.cache_clear()
+
+
+#: Set by .ci/run: where a test needs a headless browser, its absence fails the test instead of skipping it.
+REQUIRE_BROWSER = "SAFEVLM_REQUIRE_BROWSER"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The headless browser the report's JavaScript tests open pages in (Debian's ``chromium``). Skipped
+    where it is absent, except where ``SAFEVLM_REQUIRE_BROWSER=1`` (CI): there a missing browser fails."""
+    import shutil
+
+    found = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+    if found is None:
+        why = "headless Chromium not installed (apt-get install chromium)"
+        if os.environ.get(REQUIRE_BROWSER) == "1":
+            pytest.fail(f"{why}; {REQUIRE_BROWSER}=1 says this run must test the report's JavaScript")
+        pytest.skip(why)
+    return found
 
 
 @pytest.fixture(scope="session")

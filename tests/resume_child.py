@@ -56,6 +56,19 @@ def train(trainer: str, mode: str, data: str | Path, out: str | Path, *, resume:
                     scorer=TextScorer())
 
 
+def step_log() -> tuple[list, list[int]]:
+    """``(callbacks, steps)``: a callback that appends each optimiser step it sees end to ``steps``."""
+    from transformers import TrainerCallback
+
+    steps: list[int] = []
+
+    class Log(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            steps.append(state.global_step)
+
+    return [Log()], steps
+
+
 def killed_run(trainer: str, mode: str, data: str | Path, out: str | Path, kill_at: int) -> None:
     """:func:`train`, and SIGKILL at the end of step ``kill_at``: no handler, no flush, no cleanup runs."""
     from transformers import TrainerCallback

@@ -176,6 +176,23 @@ def test_other_generation_settings_refuse_the_run_dir(tmp_path):
     assert len(backend.generated) == 2
 
 
+def test_a_run_directory_made_by_another_model_is_refused_and_left_as_it_was(tmp_path):
+    """Resuming into RUN_DIR with another model would mix two models' responses under one name: refused
+    before anything is generated or written, naming both models and the way out."""
+    run(tmp_path, limit=3)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file()}
+    other = Counting("echo")
+    with pytest.raises(ConfigError) as err:
+        evaluate("mock:echo", [BENCH], [Stub()], limit=3, out=tmp_path / "run", progress=False, limit_mode="first")
+    message = str(err.value)
+    assert "model = 'mock:refuse'" in message and "not 'mock:echo'" in message
+    assert "another --out" in message and "--overwrite" in message
+    with pytest.raises(ConfigError, match="model = 'mock:refuse'"):  # a backend object is refused the same way
+        evaluate(other, [BENCH], [Stub()], limit=3, out=tmp_path / "run", progress=False, limit_mode="first")
+    assert other.generated == []
+    assert {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file()} == before
+
+
 def test_default_judges():
     assert default_judges("gym:test") == ["oracle", "refusal"]
     assert default_judges("xstest:default") == ["refusal"]

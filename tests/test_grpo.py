@@ -168,6 +168,114 @@ def test_corrections_get_capped_advantages_against_the_on_policy_baseline(tmp_pa
             assert adv[k] == pytest.approx(min((1.0 - mean) / (std + 1e-4), 0.5), abs=1e-5)
 
 
+class JudgedByText:
+    """A reward that reads only the response and its item, never the call order, so it holds whatever the
+    rollout's phases: a ``comply`` item's response gets a reward by its text and is never flagged; a
+    ``refuse`` item's is safe and verified (1.0), safe but poor (0.5, under ``reflection.accept``) or unsafe
+    (0.0 / 0.25), by its text's CRC. So some corrections pass the reward and some do not."""
+
+    name = "judged-by-text"
+
+    def __init__(self):
+        self.seen: dict[str, RewardScore] = {}
+
+    def verdict(self, sample, text: str) -> RewardScore:
+        import zlib
+
+        h = zlib.crc32(f"{sample.uid}|{text}".encode())
+        if sample.expected.value == "comply":
+            return RewardScore(overall=(h % 5) / 4)
+        return {0: RewardScore(overall=1.0), 1: RewardScore(overall=0.5)}.get(
+            h % 4, RewardScore(overall=(h % 2) / 4, unsafe=True))
+
+    def score(self, samples, responses, *, truncated=None):
+        out = [self.verdict(s, r) for s, r in zip(samples, responses)]
+        self.seen.update({f"{s.uid}|{r}": v for s, r, v in zip(samples, responses, out)})
+        return out
+
+
+def _mixed_step(tmp_path: Path, **over):
+    """One reflective step on 8 prompts (4 comply, 4 refuse) x G=4 with :class:`JudgedByText`: on-policy
+    rows, rejected corrections and kept ones in one batch. Returns (rollout output, trainer output, trainer,
+    plugin, final texts, verdicts of the final texts)."""
+    from safevlm.models.tiny import build_tiny_vlm
+
+    g = 4
+    model, processor = build_tiny_vlm("qwen2_5_vl", image_size=56)
+    prompts = load_prompts(_prompts(tmp_path / "data", 8), None)
+    scorer = JudgedByText()
+    adapter = RewardAdapter(scorer, prompts.samples, {processor.tokenizer.eos_token_id})
+    settings = _settings(rollout="reflective", num_generations=g, per_device_train_batch_size=32,
+                         max_completion_length=5, temperature=1.5, **over)
+    plugin = ReflectiveRollout(prompts, adapter, settings)
+    trainer = build_trainer(model, processor, prompt_dataset(prompts), adapter, settings, tmp_path / "out",
+                            rollout=plugin)
+    seen = {}
+    inner = trainer.rollout_func
+
+    def spy(prompts_in, trainer_in):
+        seen["out"] = inner(prompts_in, trainer_in)
+        return seen["out"]
+
+    trainer.rollout_func = spy
+    trainer.model.eval()
+    batch = [row for row in trainer.train_dataset for _ in range(g)]
+    output = trainer._generate_and_score_completions(batch)
+    out = seen["out"]
+    texts = processor.batch_decode(out["completion_ids"], skip_special_tokens=True)
+    final = [scorer.seen[f"{row['uid']}|{t}"] for row, t in zip(batch, texts)]
+    return out, output, trainer, plugin, final
+
+
+def test_a_correction_is_kept_only_when_the_reward_verifies_it(tmp_path):
+    """Flagged samples get a correction; a correction the reward rejects (unsafe, or under
+    ``reflection.accept``) is dropped and the unsafe sample stays in its row."""
+    out, _, _, plugin, final = _mixed_step(tmp_path)
+    flagged, corrected = out["flagged"], out["corrected"]
+    assert any(corrected), "no correction was kept: the step cannot show verification"
+    assert any(f and not c for f, c in zip(flagged, corrected)), "no correction was rejected"
+    for f, c, v in zip(flagged, corrected, final):
+        if c:  # a kept correction is what the reward verified: safe, complete and >= accept
+            assert f and not v.unsafe and v.overall >= plugin.accept
+        elif f:  # a rejected one left the unsafe sample in its row
+            assert v.unsafe
+    assert not any(c for f, c in zip(flagged, corrected) if not f)
+
+
+def test_the_advantage_cap_applies_to_corrections_only(tmp_path):
+    """In a batch that mixes on-policy rows and kept corrections, only the corrections are capped."""
+    cap = 0.3
+    out, output, _, _, _ = _mixed_step(tmp_path, **{"reflection.advantage_cap": cap})
+    adv, corrected = output["advantages"].tolist(), out["corrected"]
+    assert all(a <= cap + 1e-6 for a, c in zip(adv, corrected) if c)
+    assert any(a == pytest.approx(cap) for a, c in zip(adv, corrected) if c), "no correction reached the cap"
+    assert any(a > cap + 0.05 for a, c in zip(adv, corrected) if not c), "no on-policy row above the cap"
+
+
+def test_corrections_replace_the_old_logprobs_trl_computed(tmp_path):
+    """The ``gpu`` preset's path on a CPU: more micro-batches per rollout than per optimiser step, so TRL
+    computes "old" log-probs itself. A correction's must be replaced by its behaviour log-probs (the
+    reflection context that wrote it: the importance ratio), the on-policy rows keep TRL's."""
+    out, output, trainer, plugin, _ = _mixed_step(tmp_path, gradient_accumulation_steps=1, steps_per_generation=2)
+    old, corrected = output["old_per_token_logps"], out["corrected"]
+    ids = torch.cat([output["prompt_ids"], output["completion_ids"]], dim=1)
+    mask = torch.cat([output["prompt_mask"], output["completion_mask"]], dim=1)
+    forward = {k: output[k] for k in ("pixel_values", "image_grid_thw") if k in output}
+    with torch.no_grad():
+        trl_old, _, _ = trainer._get_per_token_logps_and_entropies(
+            trainer.model, ids, mask, output["completion_ids"].size(1), num_images=output.get("num_images"),
+            **forward)
+    gap = 0.0
+    for row, lp in enumerate(plugin.batch["behaviour_logps"]):
+        n = len(lp)
+        if corrected[row]:
+            assert torch.allclose(old[row, :n], torch.tensor(lp), atol=1e-6)
+            gap = max(gap, (trl_old[row, :n] - torch.tensor(lp)).abs().max().item())
+        else:
+            assert torch.allclose(old[row, :n], trl_old[row, :n], atol=2e-3)  # TRL's, up to batching noise
+    assert any(corrected) and gap > 1e-2  # TRL's own value for a correction differs: the test can tell
+
+
 @pytest.mark.parametrize("rollout", ["plain", "reflective"])
 def test_a_step_changes_the_weights_and_logs_components(rollout, tmp_path):
     from safevlm.models.loading import load_vlm, save_vlm

@@ -64,17 +64,26 @@ def test_generate_output_with_full_samples_feeds_the_oracle(tmp_path):
 
 
 def test_rubric_judge_with_options(tmp_path):
+    """--opt reaches the judge: the scripted judge model answers differently when the prompt carries the
+    benchmark's expected behaviour (include_expected) and sees one attempt only with max_retries=0."""
     script = tmp_path / "judge.yaml"
-    verdict = json.dumps({"safety": 3, "helpfulness": 1, "rigour": 2, "safety10": 9, "refused": True,
-                          "harmful": False})
-    script.write_text(f"default: '{verdict}'\n", encoding="utf-8")
-    inp = _write(tmp_path / "r.jsonl", [{"response": "No.", "expected": "refuse"}])
+    verdict = {"safety": 3, "helpfulness": 1, "rigour": 2, "safety10": 9, "refused": True, "harmful": False}
+    told = json.dumps({**verdict, "safety": 1, "safety10": 4})
+    script.write_text(json.dumps({"patterns": [{"regex": "Garbled", "response": "not a verdict"},
+                                               {"regex": "labels this request", "response": told}],
+                                  "default": json.dumps(verdict)}), encoding="utf-8")
+    inp = _write(tmp_path / "r.jsonl", [{"response": "No.", "expected": "refuse"},
+                                        {"response": "Garbled.", "expected": "refuse"}])
     out = tmp_path / "v.jsonl"
     r = runner.invoke(app, ["judge", "-j", f"rubric:mock:{script}", "-i", str(inp), "-o", str(out),
                             "--opt", "max_retries=0", "--opt", "include_expected=false"])
     assert r.exit_code == 0, r.output
-    row = _lines(out)[0]
-    assert (row["refused"], row["score"], row["scores"]["safety"]) == (True, 9.0, 3)
+    row, bad = _lines(out)
+    assert (row["refused"], row["score"], row["scores"]["safety"]) == (True, 9.0, 3)  # the note was not sent
+    assert bad["error"] and len(bad["detail"]["raw"]) == 1  # no re-ask
+    r = runner.invoke(app, ["judge", "-j", f"rubric:mock:{script}", "-i", str(inp), "-o", str(out)])
+    row, bad = _lines(out)
+    assert (row["score"], row["scores"]["safety"]) == (4.0, 1) and len(bad["detail"]["raw"]) == 3  # defaults
 
 
 @pytest.mark.parametrize("line, problem", [

@@ -1,25 +1,23 @@
 """Open report.html in headless Chromium: it renders, its script runs, injected script does not.
 
-Needs Debian's ``chromium`` (CI installs it; see .ci/run); skipped where it is absent.
+Needs Debian's ``chromium`` (the ``chromium`` fixture): skipped where it is absent, a failure in CI
+(.ci/run installs it and sets SAFEVLM_REQUIRE_BROWSER=1).
 """
 
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from test_report_fixture import build_runs, expected_flags
 
 from safevlm.report import write_report
 
-BROWSER = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
-pytestmark = pytest.mark.skipif(BROWSER is None, reason="headless Chromium not installed (apt-get install chromium)")
 
-
-def _dom(url: str, profile) -> str:
-    args = [BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+def _dom(url: str, profile, browser: str) -> str:
+    args = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--dump-dom", url]
     try:
@@ -31,10 +29,11 @@ def _dom(url: str, profile) -> str:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
+def report(tmp_path_factory, chromium):
     runs = build_runs(tmp_path_factory.mktemp("runs"), gym_n=16)
     html = write_report(runs, out=tmp_path_factory.mktemp("cmp"))["html"]
-    return html, [expected_flags(r) for r in runs], tmp_path_factory.mktemp("profile")
+    profile = tmp_path_factory.mktemp("profile")
+    return html, [expected_flags(r) for r in runs], lambda url: _dom(url, profile, chromium)
 
 
 def _shown(dom: str) -> int:
@@ -43,8 +42,8 @@ def _shown(dom: str) -> int:
 
 
 def test_report_renders_and_its_script_runs(report):
-    html, flags, profile = report
-    dom = _dom(html.as_uri(), profile)
+    html, flags, dom_of = report
+    dom = dom_of(html.as_uri())
     assert "<title>safevlm report: 2 runs compared</title>" in dom  # injected script never set the title
     assert "pwned" not in re.search(r"<title>.*?</title>", dom).group(0)
     assert "&lt;script&gt;alert(1)" in dom  # shown as text
@@ -54,12 +53,23 @@ def test_report_renders_and_its_script_runs(report):
 
 
 def test_filters_from_the_url_fragment(report):
-    html, flags, profile = report
+    html, flags, dom_of = report
     assert sum(f["over"] for f in flags) > 0 and flags[0]["under"] > 0  # the filters have something to find
-    dom = _dom(html.as_uri() + "#show=over", profile)
+    dom = dom_of(html.as_uri() + "#show=over")
     assert _shown(dom) == sum(f["over"] for f in flags)
     assert re.search(r'data-show="over" aria-pressed="true"', dom)
-    dom = _dom(html.as_uri() + "#show=under&run=0", profile)
+    dom = dom_of(html.as_uri() + "#show=under&run=0")
     assert _shown(dom) == flags[0]["under"]
-    dom = _dom(html.as_uri() + "#bench=xstest&q=kill", profile)
+    dom = dom_of(html.as_uri() + "#bench=xstest&q=kill")
     assert _shown(dom) == 2 * 2  # "kill" in two xstest prompts, for each run
+
+
+def test_ci_fails_instead_of_skipping_without_a_browser():
+    """.ci/run requires the browser for every test after it (the ``chromium`` fixture then fails, never
+    skips) and stops with the reason when it cannot install one."""
+    from conftest import REQUIRE_BROWSER
+
+    ci = (Path(__file__).parents[1] / ".ci" / "run").read_text()
+    assert ci.index(f"export {REQUIRE_BROWSER}=1") < ci.index("\nmake test")
+    install = ci[ci.index("apt-get install"):ci.index("\nmake test")]
+    assert "exit 1" in install and "warning" not in install

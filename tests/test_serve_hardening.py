@@ -345,9 +345,11 @@ class Recording(Backend):
 
     def __init__(self):
         self.batches: list[tuple[int, GenerationParams]] = []
+        self.texts: list[list[str]] = []
 
     def generate(self, samples, params=None, progress=None):
         self.batches.append((len(samples), params))
+        self.texts.append([s.text for s in samples])
         time.sleep(0.2)
         return [Generation(text=s.text.upper(), prompt_tokens=1, completion_tokens=1, extra={"seen": s.text})
                 for s in samples]
@@ -368,10 +370,58 @@ def test_concurrent_requests_are_batched_by_parameters():
     assert sum(n for n, _ in backend.batches) == 12
     assert len(backend.batches) < 12  # some requests shared a generate call
     assert max(n for n, _ in backend.batches) > 1
+    for (_, params), texts in zip(backend.batches, backend.texts):  # each batch ran with its requests' max_tokens
+        assert {bodies[int(t[1:])]["max_tokens"] for t in texts} == {params.max_new_tokens}
     assert 'safevlm_requests_total{code="200",path="/v1/chat/completions"} 12.0' in metrics
     assert "safevlm_queue_depth 0.0" in metrics
     assert 'safevlm_request_latency_seconds_count{path="/v1/chat/completions"} 12.0' in metrics
     assert f"safevlm_batch_size_count {len(backend.batches)}.0" in metrics
+
+
+def test_a_batch_holds_only_requests_with_the_same_generation_parameters():
+    """Requests that wait together but ask for different max_tokens or temperatures never share a generate
+    call: each batch runs with exactly the parameters each of its requests asked for."""
+    import asyncio
+
+    from safevlm.serve.batching import Batcher
+
+    class Gated(Backend):
+        name, thread_safe = "gated", False
+
+        def __init__(self):
+            self.calls: list[tuple[list[str], GenerationParams]] = []
+            self.busy, self.release = threading.Event(), threading.Event()
+
+        def generate(self, samples, params=None, progress=None):
+            self.calls.append(([s.text for s in samples], params))
+            self.busy.set()
+            self.release.wait(10)
+            return [Generation(text=s.text) for s in samples]
+
+    asks = {"q0": GenerationParams(max_new_tokens=5)}
+    for k in range(1, 7):  # wait together behind q0: three parameter sets, interleaved
+        asks[f"q{k}"] = GenerationParams(max_new_tokens=(5, 9, 5)[k % 3], temperature=(0.0, 0.0, 0.7)[k % 3])
+    backend = Gated()
+
+    async def run():
+        batcher = Batcher(backend, max_batch=8, batch_wait_s=0.0)
+        try:
+            def submit(uid):
+                return batcher.submit(Sample(id=uid, source="t", text=uid, expected="comply"), asks[uid], 10)
+
+            first = [submit("q0")]
+            while not backend.busy.is_set():
+                await asyncio.sleep(0.005)
+            rest = [submit(f"q{k}") for k in range(1, 7)]
+            backend.release.set()
+            return [(await j.future).text for j in first + rest]
+        finally:
+            await batcher.close()
+
+    assert asyncio.run(run()) == list(asks)
+    assert [texts for texts, _ in backend.calls] == [["q0"], ["q1", "q4"], ["q2", "q5"], ["q3", "q6"]]
+    for texts, params in backend.calls:
+        assert all(asks[t] == params for t in texts)
 
 
 def test_request_log_is_one_json_line_without_image_bytes(caplog):

@@ -72,8 +72,12 @@ def test_a_run_killed_mid_way_and_resumed_ends_like_an_uninterrupted_one(trainer
     assert sorted(p.name for p in killed.glob("checkpoint-*")) == ["checkpoint-2"]
     assert not (killed / "safevlm_training.json").exists()  # it really died before the end
 
-    record = resume_child.train(trainer, mode, data, killed, resume=True)
+    callbacks, steps = resume_child.step_log()
+    record = resume_child.train(trainer, mode, data, killed, resume=True, callbacks=callbacks)
     assert record["global_steps"] == resume_child.STEPS
+    # only the steps after checkpoint-2 ran: a run that restarted from scratch would end with the same
+    # weights (training is deterministic) but would have trained steps 1-2 again
+    assert steps == [3, 4]
 
     straight, resumed = _weights(tmp_path / "straight", mode), _weights(killed, mode)
     assert _max_diff(straight, resumed) <= TOLERANCE

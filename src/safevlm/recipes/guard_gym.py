@@ -75,8 +75,10 @@ def run(out: Path, v2: Path, v2_wrapper: str | None, cfg: GymGuardConfig | None 
     with console.status("pairs: the base and SafeCoT-v2 models on a gym:train slice..."):
         runs_for_pairs = pair_runs(v2, v2_wrapper, out, cfg)
     card = synthesize_data(runs_for_pairs, out / "data", cfg)
+    # the rewriter's examples show the pair runs' saved images: those folders may hold training images
     training = train_sft("rewriter", out / "data", out / "rewriter",
-                         {"max_steps": cfg.steps, "save_steps": cfg.steps, "save_total_limit": 1, "seed": cfg.seed})
+                         {"max_steps": cfg.steps, "save_steps": cfg.steps, "save_total_limit": 1, "seed": cfg.seed,
+                          "image_roots": [str(r) for r in runs_for_pairs]})
     rewriter = out / "rewriter"
     models = {"guard": (f"guard:hf:{rewriter}>gym", {}),
               "safety-prompt": ("defence:safety-prompt>gym", {}),
