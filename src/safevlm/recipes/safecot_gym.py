@@ -26,6 +26,10 @@ JUDGES = ["oracle", "refusal"]
 #: a reasoned refusal in the think/answer format is up to ~105 gym tokens (SafeCoT v1's longest
 #: training target); 128 never cuts one (at 64, a third of the reasoning-form refusals were cut)
 GENERATION = GenerationParams(max_new_tokens=128)
+#: Items per gym split in every demo evaluation: a seeded sample stratified by family (the same items
+#: for every model, and ``gym:test-para``'s are ``gym:test``'s reworded; :func:`safevlm.eval.selection.choose`),
+#: so that the demo's eleven evaluations fit its 30 minutes; every rate is reported with its 95 % interval.
+EVAL_LIMIT = 400
 
 
 @dataclass
@@ -35,7 +39,7 @@ class GymSafeCoTConfig:
     benches: list[str] = field(default_factory=lambda: list(BENCHES))
     extra_specs: list[str] = field(default_factory=list)  # where a non-registered train_ref is defined
     max_unsafe: int = 2000
-    steps: int = 300  # about 2.7 epochs of the 3,600 training examples at batch 32
+    steps: int = 200  # about 1.8 epochs of the 3,600 training examples at batch 32
     seed: int = 0
     batch_size: int = 64  # evaluation
 
@@ -92,11 +96,12 @@ def train_sft(label: str, data: Path, out: Path, overrides: dict[str, Any], base
 
 def evaluate_model(model: str, out: Path, benches: list[str], batch_size: int, prompt_wrapper: str | None,
                    **options: Any) -> dict[str, Any]:
-    """One evaluation run as every demo model gets it (oracle + refusal detector, 64 new tokens)."""
+    """One evaluation run as every demo model gets it (oracle + refusal detector, 128 new tokens,
+    :data:`EVAL_LIMIT` items per split)."""
     from safevlm.eval import evaluate
 
     return evaluate(model=model, benches=benches, judges=JUDGES, out=out, batch_size=batch_size,
-                    generation=GENERATION, prompt_wrapper=prompt_wrapper, backend_options=options or None)
+                    generation=GENERATION, limit=EVAL_LIMIT, prompt_wrapper=prompt_wrapper, backend_options=options or None)
 
 
 def run(out: Path, cfg: GymSafeCoTConfig | None = None, base_run: Path | None = None) -> dict[str, Any]:
