@@ -23,6 +23,12 @@ VERL_BIN  := $(VERL_VENV)/bin
 
 .PHONY: setup demo test verl-env test-verl clean
 
+# One torch thread for the demo and the tests unless the caller sets OMP_NUM_THREADS: on a shared
+# 2-core machine two threads spin-wait on each other whenever another process runs (a gym
+# pretraining step took 2.7 s with two threads against 0.31 s with one under load; docs/benchmarks.md).
+# On a machine of your own with more cores: make demo OMP_NUM_THREADS=4
+demo test: export OMP_NUM_THREADS ?= 1
+
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml

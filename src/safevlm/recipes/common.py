@@ -22,6 +22,10 @@ JUDGES = ["oracle", "refusal"]
 #: a reasoned refusal in the think/answer format is up to ~105 gym tokens (SafeCoT v1's longest
 #: training target); 128 never cuts one (at 64, a third of the reasoning-form refusals were cut)
 GENERATION = GenerationParams(max_new_tokens=128)
+#: Items per gym split in every demo evaluation: a seeded sample stratified by family (the same items
+#: for every model, and ``gym:test-para``'s are ``gym:test``'s reworded; :func:`safevlm.eval.selection.choose`),
+#: so that the demo's eleven evaluations fit its 30 minutes; every rate is reported with its 95 % interval.
+EVAL_LIMIT = 400
 
 
 def finished_training(out: Path, settings: dict[str, Any]) -> dict[str, Any] | None:
@@ -62,11 +66,13 @@ def train_sft(label: str, data: Path, out: Path, overrides: dict[str, Any], base
 
 def evaluate_model(model: str, out: Path, benches: list[str], batch_size: int, prompt_wrapper: str | None,
                    **options: Any) -> dict[str, Any]:
-    """One evaluation run as every demo model gets it (:data:`JUDGES`, :data:`GENERATION`)."""
+    """One evaluation run as every demo model gets it (:data:`JUDGES`, :data:`GENERATION`,
+    :data:`EVAL_LIMIT` items per split)."""
     from safevlm.eval import evaluate
 
     return evaluate(model=model, benches=benches, judges=JUDGES, out=out, batch_size=batch_size,
-                    generation=GENERATION, prompt_wrapper=prompt_wrapper, backend_options=options or None)
+                    generation=GENERATION, limit=EVAL_LIMIT, prompt_wrapper=prompt_wrapper,
+                    backend_options=options or None)
 
 
 def comparison_rows(results: dict[str, Any]) -> list[dict[str, Any]]:

@@ -15,12 +15,17 @@
    rewriter, the guard and the baseline defences in front of the unchanged gym model.
 
 Then one report compares every model (``runs/demo/report/report.html``): curves of
-how each was trained included.
+how each was trained included, and a table says where the time went (wall and CPU
+seconds per stage, with the machine's load; also ``runs/demo/timings.json``).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from safevlm.backends.base import GenerationParams
@@ -54,11 +59,11 @@ def gym_model_eval(out: Path, batch_size: int = 64) -> dict:
     """
     from safevlm.eval import evaluate
     from safevlm.gym.scorecard import score
-    from safevlm.recipes.common import BENCHES
+    from safevlm.recipes.common import BENCHES, EVAL_LIMIT
 
     benches = list(BENCHES)
     results = evaluate(model="gym", benches=benches, judges=["oracle", "refusal"], out=out, batch_size=batch_size,
-                       generation=GenerationParams(max_new_tokens=48))
+                       generation=GenerationParams(max_new_tokens=48), limit=EVAL_LIMIT)
     records, _ = read_records(out / "samples.jsonl")
     for bench in benches:
         by_id = {s.id: s for s in load_benchmark(bench).samples}
@@ -74,10 +79,82 @@ def gym_model_eval(out: Path, batch_size: int = 64) -> dict:
     return results
 
 
+class StageClock:
+    """Wall and CPU seconds per demo stage. CPU time is this process's (every torch thread): what a stage
+    costs whatever else runs on the machine; wall time is what the user waits, the load average says why
+    the two differ."""
+
+    def __init__(self) -> None:
+        self.stages: dict[str, dict[str, float]] = {}
+        self.load = {"start": os.getloadavg()[0]}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.stages[name] = {"wall_s": round(time.perf_counter() - wall, 1),
+                                 "cpu_s": round(time.process_time() - cpu, 1)}
+
+    def report(self, out: Path) -> None:
+        from rich.table import Table
+
+        self.load["end"] = os.getloadavg()[0]
+        total = {k: round(sum(s[k] for s in self.stages.values()), 1) for k in ("wall_s", "cpu_s")}
+        table = Table(title=f"where the time went (load average {self.load['start']:.1f} at the start, "
+                            f"{self.load['end']:.1f} at the end)")
+        for col in ("stage", "wall s", "CPU s"):
+            table.add_column(col, justify="left" if col == "stage" else "right")
+        for name, s in [*self.stages.items(), ("total", total)]:
+            table.add_row(name, f"{s['wall_s']:.0f}", f"{s['cpu_s']:.0f}")
+        console.print(table)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "timings.json").write_text(json.dumps({"stages": self.stages, "total": total, "load": self.load,
+                                                       "threads": os.environ.get("OMP_NUM_THREADS")}, indent=2))
+
+
 def run_demo(data_root: Path | None = None, out: Path = Path("runs/demo")) -> dict:
-    t0 = time.perf_counter()
-    root = resolve_data_root(data_root)
+    from safevlm.recipes import guard_gym, safer_gym
+
+    clock = StageClock()
     console.rule("[bold]1. benchmarks in their native formats")
+    with clock("1. benchmarks"):
+        rows = _inventory(resolve_data_root(data_root))
+    console.rule("[bold]2. the gym model (helpful, unaligned) on SafetyGym")
+    with clock("2. gym model"):
+        gym_model_eval(Path(out) / "gym-base")
+    console.rule("[bold]3. SafeCoT on the gym: v0 / v1 / v2 fine-tunes of the gym model")
+    with clock("3. SafeCoT v0 / v1 / v2"):
+        safecot = safecot_stage(Path(out) / "safecot", base_run=Path(out) / "gym-base")
+    v2 = Path(out) / "safecot" / "model-v2"
+    wrapper = prompt_wrapper_of(f"hf:{v2}")
+    console.rule("[bold]4. SaFeR-VLM on the gym: QI-Box selection, GRPO plain vs reflective from SafeCoT-v2")
+    with clock("4. SaFeR-VLM"):
+        safer = safer_gym.run(Path(out) / "safer", v2, wrapper)
+    console.rule("[bold]5. VLMGuard-R1 on the gym: a trained rewriter in front of the unchanged gym model")
+    with clock("5. VLMGuard-R1"):
+        guard = guard_gym.run(Path(out) / "guard", v2, wrapper)
+    console.rule("[bold]all methods compared")
+    with clock("comparison report"):
+        runs = {**safecot["runs"], "safecot-v2": safecot["runs"]["v2"], **safer["runs"], **guard["runs"]}
+        runs.pop("v2")
+        results = {**safecot["results"], **safer["results"], **guard["results"]}
+        results["safecot-v2"] = results.pop("v2")
+        comparison_table({k: results[k] for k in runs},
+                         "All methods on the gym (oracle-judged, 95 % intervals: Wilson for rates)")
+        from safevlm.report import write_report
+
+        paths = write_report(list(runs.values()), Path(out) / "report")
+        console.print(f"comparison report: {paths['html']}")
+    clock.report(Path(out))
+    console.print(f"demo finished in {sum(s['wall_s'] for s in clock.stages.values()):.1f} s")
+    return {"benchmarks": rows, "gym": results, "safecot": safecot, "safer": safer, "guard": guard,
+            "report": paths, "timings": clock.stages}
+
+
+def _inventory(root: Path) -> list[dict]:
+    """Stage 1 with its messages: the inventory table, or a note when there is no data root."""
     rows = []
     if root.is_dir():
         console.print(f"data root: {root}")
@@ -88,31 +165,7 @@ def run_demo(data_root: Path | None = None, out: Path = Path("runs/demo")) -> di
     else:
         console.print(f"[yellow]no benchmark data at {root}[/]: set SAFEVLM_DATA_ROOT to the folder holding "
                       "FigStep-SafeBench/, XSTest/, ... to include them")
-    console.rule("[bold]2. the gym model (helpful, unaligned) on SafetyGym")
-    results = gym_model_eval(Path(out) / "gym-base")
-    console.rule("[bold]3. SafeCoT on the gym: v0 / v1 / v2 fine-tunes of the gym model")
-    safecot = safecot_stage(Path(out) / "safecot", base_run=Path(out) / "gym-base")
-    v2 = Path(out) / "safecot" / "model-v2"
-    wrapper = prompt_wrapper_of(f"hf:{v2}")
-    console.rule("[bold]4. SaFeR-VLM on the gym: QI-Box selection, GRPO plain vs reflective from SafeCoT-v2")
-    from safevlm.recipes import guard_gym, safer_gym
-
-    safer = safer_gym.run(Path(out) / "safer", v2, wrapper)
-    console.rule("[bold]5. VLMGuard-R1 on the gym: a trained rewriter in front of the unchanged gym model")
-    guard = guard_gym.run(Path(out) / "guard", v2, wrapper)
-    console.rule("[bold]all methods compared")
-    runs = {**safecot["runs"], "safecot-v2": safecot["runs"]["v2"], **safer["runs"], **guard["runs"]}
-    runs.pop("v2")
-    results = {**safecot["results"], **safer["results"], **guard["results"]}
-    results["safecot-v2"] = results.pop("v2")
-    comparison_table({k: results[k] for k in runs}, "All methods on the gym (oracle-judged, 95 % intervals: Wilson for rates)")
-    from safevlm.report import write_report
-
-    paths = write_report(list(runs.values()), Path(out) / "report")
-    console.print(f"comparison report: {paths['html']}")
-    console.print(f"demo finished in {time.perf_counter() - t0:.1f} s")
-    return {"benchmarks": rows, "gym": results, "safecot": safecot, "safer": safer, "guard": guard,
-            "report": paths}
+    return rows
 
 
 def comparison_table(results: dict, title: str) -> None:

@@ -30,7 +30,7 @@ class GymGuardConfig:
     train_ref: str = "gym:train"
     pair_items: int = 1200  # the train slice both models answer
     benign_ratio: float = 2.0  # benign (keep-as-is) examples per risky one: all the slice has (~2:1)
-    steps: int = 300  # rewriter SFT steps (batch 32)
+    steps: int = 200  # rewriter SFT steps (batch 32)
     seed: int = 0
     benches: list[str] = field(default_factory=lambda: list(BENCHES))
     batch_size: int = 64

@@ -29,7 +29,7 @@ class GymSafeCoTConfig:
     benches: list[str] = field(default_factory=lambda: list(BENCHES))
     extra_specs: list[str] = field(default_factory=list)  # where a non-registered train_ref is defined
     max_unsafe: int = 2000
-    steps: int = 300  # about 2.7 epochs of the 3,600 training examples at batch 32
+    steps: int = 200  # about 1.8 epochs of the 3,600 training examples at batch 32
     seed: int = 0
     batch_size: int = 64  # evaluation
 
