@@ -37,10 +37,18 @@ def test_a_training_record_round_trips_and_grows_at_the_end(tmp_path):
     assert list(merged.to_dict()) == [*raw, "merged_from"] and merged.get("history") == [{"step": 1}]
 
 
-def test_a_file_without_the_common_keys_names_what_is_missing(tmp_path):
-    (tmp_path / DataCard.FILE).write_text(json.dumps({"format": "x", "counts": {}}))
+def test_a_writer_must_give_every_common_key_a_reader_takes_what_a_file_has(tmp_path):
     with pytest.raises(DataError, match=r"data_card.json: missing safevlm_version, config, prompt_wrapper, seconds"):
-        DataCard.read(tmp_path)
+        DataCard.from_dict({"format": "x", "counts": {}})
+    # a hand-written (or older) record that only says how prompts were wrapped is still read, and not grown
+    (tmp_path / TrainingRecord.FILE).write_text(json.dumps({"prompt_wrapper": {"name": "safecot"}}))
+    rec = TrainingRecord.read(tmp_path)
+    assert rec.prompt_wrapper == {"name": "safecot"} and rec.base_model is None
+    assert rec.to_dict() == {"prompt_wrapper": {"name": "safecot"}}
+    assert rec.with_extra(merged_from="a").to_dict() == {"prompt_wrapper": {"name": "safecot"}, "merged_from": "a"}
     (tmp_path / TrainingRecord.FILE).write_text("{not json")
     with pytest.raises(DataError, match=r"safevlm_training.json:1: not JSON"):
         TrainingRecord.read(tmp_path)
+    (tmp_path / DataCard.FILE).write_text("[1]")
+    with pytest.raises(DataError, match=r"data_card.json: expected a JSON object, got list"):
+        DataCard.read(tmp_path)

@@ -13,7 +13,9 @@ Two typed files beside the run record (:mod:`safevlm.data.run_record`):
 Each has one writer (``write``) and one reader (``read``). The keys every file of the kind
 holds are typed fields; the keys of one format (a SafeCoT card's ``by_template``, GRPO's
 ``history``) stay in ``extra``. The JSON layout is the contract: a file is written back with
-its keys in the order they were given, so the bytes are what the builders always wrote.
+its keys in the order they were given, so the bytes are what the builders always wrote. A writer
+must give every typed key; a reader takes what a file has (a hand-written record that only names
+its ``prompt_wrapper`` is still read, its other typed fields None) and never adds keys to it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any, ClassVar
 from safevlm.data.jsonl import write_json
 from safevlm.errors import DataError
 
-_META = ("extra", "order")
+_META = ("extra", "order", "absent")
 
 
 @dataclass(kw_only=True)
@@ -36,26 +38,28 @@ class _TypedJson:
     FILE: ClassVar[str]
     extra: dict[str, Any] = field(default_factory=dict)  # the format's own keys
     order: tuple[str, ...] = ()  # the keys in file order (empty: typed fields first, then extra)
+    absent: tuple[str, ...] = ()  # typed keys the file read did not have (None here, not written back)
 
     @classmethod
     def _typed(cls) -> list[str]:
         return [f.name for f in fields(cls) if f.name not in _META]
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any], where: str = ""):
-        """The object for a parsed file (or a builder's dict); a missing common key is a :class:`DataError`."""
+    def from_dict(cls, raw: dict[str, Any], where: str = "", *, strict: bool = True):
+        """The object for a builder's dict (``strict``: a missing common key is a :class:`DataError`) or
+        for a parsed file (not strict: a missing common key is None and stays out of :meth:`to_dict`)."""
         if not isinstance(raw, dict):
             raise DataError(where or cls.FILE, f"expected a JSON object, got {type(raw).__name__}")
         typed = cls._typed()
-        missing = [k for k in typed if k not in raw]
-        if missing:
+        missing = tuple(k for k in typed if k not in raw)
+        if missing and strict:
             raise DataError(where or cls.FILE, f"missing {', '.join(missing)} (a {cls.FILE} holds "
                             f"{', '.join(typed)})")
-        return cls(**{k: raw[k] for k in typed}, extra={k: v for k, v in raw.items() if k not in typed},
-                   order=tuple(raw))
+        return cls(**{k: raw.get(k) for k in typed}, extra={k: v for k, v in raw.items() if k not in typed},
+                   order=tuple(raw), absent=missing)
 
     def to_dict(self) -> dict[str, Any]:
-        merged = {**{k: getattr(self, k) for k in self._typed()}, **self.extra}
+        merged = {**{k: getattr(self, k) for k in self._typed() if k not in self.absent}, **self.extra}
         return {**{k: merged[k] for k in self.order if k in merged}, **merged}
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -63,11 +67,12 @@ class _TypedJson:
 
     def with_extra(self, **extra: Any):
         """A copy with ``extra`` keys added at the end (or replaced where they stand)."""
-        return type(self).from_dict({**self.to_dict(), **extra})
+        return type(self).from_dict({**self.to_dict(), **extra}, strict=not self.absent)
 
     @classmethod
     def read(cls, folder: str | Path):
-        """The file in ``folder``, or None when there is none; a malformed one is a :class:`DataError`."""
+        """The file in ``folder``, or None when there is none; one that is not a JSON object is a
+        :class:`DataError`; a missing common key is None (a hand-written or older file)."""
         path = Path(folder) / cls.FILE
         if not path.is_file():
             return None
@@ -75,7 +80,7 @@ class _TypedJson:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             raise DataError(path, f"not JSON ({exc.msg})", line=exc.lineno) from None
-        return cls.from_dict(raw, str(path))
+        return cls.from_dict(raw, str(path), strict=False)
 
 
 @dataclass(kw_only=True)

@@ -55,7 +55,7 @@ def train_sft(label: str, data: Path, out: Path, overrides: dict[str, Any], base
 
     settings = resolve_sft_settings("cpu", overrides=overrides)
     done, card = finished_training(out, settings.to_dict()), DataCard.read(data)
-    if done is not None and card is not None and done["data"].get("counts") == card.counts:
+    if done is not None and card is not None and (done.get("data") or {}).get("counts") == card.counts:
         console.print(f"  {label} model: reusing {out}")
         return done
     record = run_sft(base, data, out, settings, callbacks=[progress_callback(console)])
