@@ -41,6 +41,16 @@ def _prompts(folder: Path, n: int = 2) -> Path:
     return folder / "prompts.jsonl"
 
 
+def test_prompts_named_by_a_relative_folder_find_their_images(tmp_path, monkeypatch):
+    """The demo names its data relatively (runs/demo/safer/select): the images written beside the prompts are
+    found, not looked for under the folder twice (runs/demo/.../runs/demo/.../x.png)."""
+    _prompts(tmp_path / "runs" / "select")
+    monkeypatch.chdir(tmp_path)
+    prompts = load_prompts(Path("runs") / "select" / "prompts.jsonl", None)
+    assert [Path(r["image"]) for r in prompts.rows] == [(tmp_path / "runs" / "select" / f"{i}.png").resolve()
+                                                        for i in range(2)]
+
+
 class ScriptedScorer:
     """Policy samples are flagged unsafe with rewards by length; corrections are safe and score 1.
 

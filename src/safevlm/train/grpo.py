@@ -25,6 +25,7 @@ naming the file and the line.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,7 +102,9 @@ def load_prompts(data: str | Path, wrapper: str | None, image_roots: list[str] |
             raise DataError(path, f"{len(s.images)} images; GRPO prompts take one image or none", line=k)
         for ref in s.images:
             if ref.path is not None:
-                ref.path = str(sft_data.confine_image(path, k, ref.path, roots))
+                # read_samples already resolved the path against the file's folder: confine it as it stands
+                # (joined to that folder again, a relative data path would be doubled)
+                ref.path = str(sft_data.confine_image(path, k, os.path.abspath(ref.path), roots))
                 check_image(ref.path)
         if s.uid in samples:
             raise DataError(path, f"duplicate sample {s.uid}", line=k)
