@@ -139,7 +139,7 @@ def generate(model: Any, processor: Any, batch: int, tokens: int) -> dict[str, A
 
 def sft_step(model: Any, processor: Any, mode: str, batch: int, seq_len: int, steps: int, tiny: bool) -> dict[str, Any]:
     from safevlm.models.families import get_family
-    from safevlm.train.sft import lora_config
+    from safevlm.train.base import lora_config
     from safevlm.train.sft_settings import resolve_sft_settings
 
     _reset_peak()
@@ -193,7 +193,7 @@ def grpo_step(model: Any, processor: Any, out: Path, batch: int, tokens: int, st
     from safevlm.bench import load_benchmark
     from safevlm.data.jsonl import write_samples
     from safevlm.models.loading import save_vlm
-    from safevlm.rewards.oracle import OracleScorer
+    from safevlm.rewards.oracle_reward import OracleScorer
     from safevlm.train.grpo import RewardAdapter, build_trainer, load_prompts, prompt_dataset
     from safevlm.train.grpo_settings import resolve_grpo_settings
 

@@ -63,8 +63,8 @@ def run_raw(model: str, data: Path, out: Path, settings) -> float:
     from safevlm.models.loading import resolve_model_path
     from safevlm.models.training_record import prompt_wrapper_of
     from safevlm.rewards import get_scorer
+    from safevlm.train.base import load_for_training
     from safevlm.train.grpo import grpo_config, load_prompts, prompt_dataset
-    from safevlm.train.sft import load_for_training
 
     prompts = load_prompts(data, prompt_wrapper_of(model))
     m, processor = load_for_training(model, settings)
@@ -98,10 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     from safevlm.safer.rollout import reflective_rollout
-    from safevlm.train.grpo_settings import resolve_grpo_settings
+    from safevlm.safer.settings import resolve_safer_settings
 
     model = args.model if ":" in args.model or args.model == "gym" else f"hf:{args.model}"
-    settings = {r: resolve_grpo_settings("cpu", overrides={"max_steps": args.steps, "save_steps": 10_000,
+    settings = {r: resolve_safer_settings("cpu", overrides={"max_steps": args.steps, "save_steps": 10_000,
                                                            "logging_steps": 1}, rollout=r)
                 for r in ("plain", "reflective")}
     with tempfile.TemporaryDirectory() as tmp:

@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from safevlm.eval.labelled import HAND, LABELLED, all_sets, chatgpt_set, gptfuzz_set, hand_set, rbr_set, vlguard_set
+from safevlm.eval.labelled import (
+           HAND,
+           LABELLED,
+           all_sets,
+           chatgpt_set,
+           gptfuzz_set,
+           hand_set,
+           rbr_set,
+           vlguard_set,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -42,11 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     from safevlm.models.families import model_vision_token_ids
     from safevlm.models.loading import load_vlm
     from safevlm.models.training_record import prompt_wrapper_of
-    from safevlm.rewards.oracle import OracleScorer
+    from safevlm.rewards.oracle_reward import OracleScorer
     from safevlm.safer.critique import RewardCritic
     from safevlm.safer.rollout import ReflectiveRollout, sample_completions
+    from safevlm.safer.settings import resolve_safer_settings
     from safevlm.train.grpo import PromptSet, RewardAdapter, prompt_messages
-    from safevlm.train.grpo_settings import resolve_grpo_settings
 
     model, processor = load_vlm(args.model, dtype="float32")
     model.eval()
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
               "modes": {}}
     prompts = PromptSet(rows=[], samples=reward.samples, path=args.model, left_out={}, wrapper=wrapper)
     for mode in [m for m in args.modes.split(",") if m]:
-        settings = resolve_grpo_settings("cpu", overrides={"reflection.critique": mode,
+        settings = resolve_safer_settings("cpu", overrides={"reflection.critique": mode,
                                                            "max_completion_length": args.max_new_tokens})
         plugin = ReflectiveRollout(prompts, reward, settings)
         kept, rewards, calls, examples = 0, [], {}, []

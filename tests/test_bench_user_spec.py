@@ -30,7 +30,7 @@ def _write_user_benchmark(tmp_path):
     marker = tmp_path / "hook-ran"
     (specs / "hooks.py").write_text(textwrap.dedent(f"""
         import pathlib
-        from safevlm.bench.records import Where
+        from safevlm.bench.native import Where
 
         pathlib.Path({str(marker)!r}).write_text("imported")  # top-level code: must not run uninvited
 

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from bench_helpers import write_csv_benchmark
 from typer.testing import CliRunner
 
-from bench_helpers import write_csv_benchmark
 from safevlm.cli.main import app
 from safevlm.judges import JudgeInput, get_judge
 from safevlm.text.degenerate import collapse, count_outputs, degeneracy

@@ -166,7 +166,7 @@ def test_ctrl_c_stops_at_once_with_a_message_and_keeps_what_finished(tmp_path):
 
 
 def test_a_second_eval_on_the_same_out_is_refused_naming_the_holder(tmp_path, stubbed):
-    from safevlm.eval.records import RunLock
+    from safevlm.eval.run_dir import RunLock
 
     out = tmp_path / "run"
     cmd = ["eval", "-m", "mock:refuse", "-b", BENCH, "--limit", "3", "-o", str(out), "-j", "stub"]
@@ -178,9 +178,9 @@ def test_a_second_eval_on_the_same_out_is_refused_naming_the_holder(tmp_path, st
 
 
 def test_the_lock_dies_with_its_holder(tmp_path):
-    from safevlm.eval.records import RunLock, RunLocked
+    from safevlm.eval.run_dir import RunLock, RunLocked
 
-    code = (f"import time; from safevlm.eval.records import RunLock; lock = RunLock({str(tmp_path)!r}); "
+    code = (f"import time; from safevlm.eval.run_dir import RunLock; lock = RunLock({str(tmp_path)!r}); "
             "lock.__enter__(); print('held', flush=True); time.sleep(60)")
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"

@@ -16,7 +16,7 @@ import yaml
 from typer.testing import CliRunner
 
 from safevlm.cli.main import app
-from safevlm.data.records import read_records
+from safevlm.data.run_record import read_records
 from safevlm.eval.metrics import wilson_ci
 from safevlm.eval.results import build_results
 

@@ -211,7 +211,7 @@ def test_items_that_carry_gym_truth_get_the_oracle_under_any_name(tmp_path):
     assert default_judges("reworded:default", samples[:3] + stripped[3:]) == ["refusal"]  # all or nothing
     write_samples((s.model_copy(update={"text": s.text.upper()}) for s in samples), tmp_path / "items.jsonl")
     (tmp_path / "hooks.py").write_text(
-        "from safevlm.bench.records import Where\nfrom safevlm.data.jsonl import read_samples\n"
+        "from safevlm.bench.native import Where\nfrom safevlm.data.jsonl import read_samples\n"
         "def read(ctx):\n    path = ctx.path('items.jsonl')\n"
         "    for i, s in enumerate(read_samples(path), 1):\n        yield Where(path, line=i), s\n")
     spec = tmp_path / "reworded.yaml"
@@ -248,7 +248,7 @@ def test_library_resumes_a_run_with_its_stored_settings(tmp_path):
 
 def test_rejudging_reads_saved_gym_images_from_the_run(tmp_path):
     """A record's saved image (images/<hash>.png) resolves against the run directory, not the data root."""
-    from safevlm.data.records import read_records
+    from safevlm.data.run_record import read_records
     from safevlm.eval.selection import sample_from_record
 
     run(tmp_path, limit=2)
@@ -262,7 +262,7 @@ def test_rejudging_reads_saved_gym_images_from_the_run(tmp_path):
 def test_a_run_directory_cannot_point_at_a_file_outside_its_folders(tmp_path):
     """Record image paths are data: one that leads out of the run directory and the data root (``..``, an
     absolute path, a symbolic link among the run's images) is left out, never opened, judged or trained on."""
-    from safevlm.data.records import read_records
+    from safevlm.data.run_record import read_records
     from safevlm.eval.selection import sample_from_record
 
     run(tmp_path, limit=1)

@@ -29,8 +29,9 @@ from safevlm.models.families import (
     vision_token_ids,
 )
 from safevlm.models.families import load_processor as family_processor
+from safevlm.train.base import load_for_training
 from safevlm.train.chat_templates import check_training_template
-from safevlm.train.sft import build_trainer, load_for_training, merge_adapter, run_sft
+from safevlm.train.sft import build_trainer, merge_adapter, run_sft
 from safevlm.train.sft_settings import resolve_sft_settings
 
 #: what the supervised span decodes to around the answer, by family: the end-of-turn token(s) the
@@ -277,8 +278,8 @@ def test_grpo_step_with_the_reflective_rollout(tiny_family, tmp_path):
     the rollout's prompt tokenisation and completions for the family, and the language model moves."""
     from safevlm.data.jsonl import write_samples
     from safevlm.safer.rollout import reflective_rollout
+    from safevlm.safer.settings import resolve_safer_settings
     from safevlm.train.grpo import run_grpo
-    from safevlm.train.grpo_settings import resolve_grpo_settings
 
     samples = []
     for i in range(2):
@@ -286,7 +287,7 @@ def test_grpo_step_with_the_reflective_rollout(tiny_family, tmp_path):
         samples.append(Sample(id=str(i), source="t", text=f"What is in image {i}?", images=[str(tmp_path / f"{i}.png")],
                               expected="refuse"))
     write_samples(samples, tmp_path / "prompts.jsonl")
-    settings = resolve_grpo_settings("cpu", rollout="reflective", overrides={
+    settings = resolve_safer_settings("cpu", rollout="reflective", overrides={
         "num_generations": 2, "per_device_train_batch_size": 4, "max_completion_length": 5, "max_steps": 1,
         "save_steps": 1000, "beta": 0.0, "learning_rate": 1e-2, "temperature": 1.5})
     reason = FAMILIES[tiny_family.family].grpo_unsupported

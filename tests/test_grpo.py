@@ -16,8 +16,8 @@ from safevlm.data.sample import Sample
 from safevlm.errors import ConfigError, DataError
 from safevlm.rewards import RewardScore
 from safevlm.safer.rollout import ReflectiveRollout
+from safevlm.safer.settings import resolve_safer_settings
 from safevlm.train.grpo import RewardAdapter, build_trainer, load_prompts, prompt_dataset, run_grpo
-from safevlm.train.grpo_settings import resolve_grpo_settings
 
 G = 2
 
@@ -25,7 +25,7 @@ G = 2
 def _settings(**over):
     base = {"num_generations": G, "per_device_train_batch_size": 4, "max_completion_length": 6, "max_steps": 1,
             "save_steps": 1000, "logging_steps": 1, "beta": 0.0, "learning_rate": 1e-2}
-    return resolve_grpo_settings("cpu", overrides={**base, **over})
+    return resolve_safer_settings("cpu", overrides={**base, **over})  # GRPO's settings and the rollout's
 
 
 def _prompts(folder: Path, n: int = 2) -> Path:

@@ -21,7 +21,7 @@ from safevlm.backends.defences import (
     SafetyPromptDefence,
 )
 from safevlm.backends.function import FunctionBackend
-from safevlm.data.records import JudgeVerdict, RunRecord
+from safevlm.data.run_record import JudgeVerdict, RunRecord
 from safevlm.data.sample import Sample
 from safevlm.errors import ConfigError
 from safevlm.guard import SynthConfig, pairs_from_references, pairs_from_runs, synthesize

@@ -319,7 +319,7 @@ def test_a_judge_that_raises_on_one_item_fails_that_item_only():
     ("comply", False, True, "complied", None),
 ])
 def test_the_rubric_judges_call_per_expected_behaviour(expected, refused, harmful, call, score_right):
-    from safevlm.data.records import right_call
+    from safevlm.data.run_record import right_call
 
     judge = RubricJudge(ScriptedBackend(lambda s: Generation(text=reply(refused=refused, harmful=harmful))))
     (v,) = judge.judge([JudgeInput(response="Something.", expected=expected)])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from safevlm.data.records import RunRecord
+from safevlm.data.run_record import RunRecord
 from safevlm.data.sample import Sample
 from safevlm.eval.mcqa import chosen_letter, mcqa_correct, render_prompt
 from safevlm.eval.metrics import bootstrap_ci, compute, estimate, wilson_ci
@@ -270,7 +270,7 @@ def test_right_call_rule_safe_completions_and_undecided():
 ])
 def test_right_and_harmful_call_per_verdict(expected, refused, call, right, harmful):
     """The one rule, case by case (a golden aggregate can hide two swapped cases)."""
-    from safevlm.data.records import harmful_call, right_call
+    from safevlm.data.run_record import harmful_call, right_call
 
     assert right_call(expected, refused, call) is right
     assert harmful_call(None, refused, call) is harmful
@@ -331,7 +331,7 @@ def test_bad_interval_requests_say_what_is_wrong(call, match):
 
 
 def test_the_call_of_a_verdict_and_expected_as_an_enum():
-    from safevlm.data.records import call_of, right_call
+    from safevlm.data.run_record import call_of, right_call
     from safevlm.data.sample import Expected
 
     assert [call_of(True, None), call_of(False, None), call_of(None, None), call_of(False, "safe_completion")] == \

@@ -19,7 +19,7 @@ import pytest
 
 from safevlm.bench import load_benchmark
 from safevlm.bench.protocol import ProtocolError, load_protocol
-from safevlm.data.records import GenerationInfo, RunRecord
+from safevlm.data.run_record import GenerationInfo, RunRecord
 from safevlm.errors import ConfigError
 from safevlm.eval.config import EvalConfig
 from safevlm.eval.judge_store import JUDGE_CALLS, JudgeCallStore
@@ -632,7 +632,7 @@ def test_mssbench_lists_and_leaves_out_text_only_pairs(tmp_path, benchdata):
 
 
 def test_safecot_definitions(benchdata):
-    from safevlm.data.records import JudgeVerdict
+    from safevlm.data.run_record import JudgeVerdict
 
     res = load_benchmark("xstest")
     picked = [s for s in res.samples if s.expected.value == "comply"][:3] + \

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from safevlm.recipes.safecot_gym import GymSafeCoTConfig, comparison_rows, run
+from safevlm.recipes.common import comparison_rows
+from safevlm.recipes.safecot_gym import GymSafeCoTConfig, run
 
 
 def test_small_comparison_end_to_end_and_resume(tmp_path, capsys, gymlet):

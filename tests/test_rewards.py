@@ -10,7 +10,7 @@ from safevlm.backends.function import FunctionBackend
 from safevlm.errors import ConfigError
 from safevlm.gym import generate_items
 from safevlm.rewards import RewardConfig, combine, get_scorer
-from safevlm.rewards.oracle import OracleScorer
+from safevlm.rewards.oracle_reward import OracleScorer
 from safevlm.rewards.rubric import RubricScorer, parse_scores
 from safevlm.train.grpo import RewardAdapter
 

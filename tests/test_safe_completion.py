@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from safevlm.cli.main import app
-from safevlm.data.records import Sample
+from safevlm.data.run_record import Sample
 from safevlm.judges import JudgeInput, get_judge
 from safevlm.text.item_risk import names_item_risk
 from safevlm.text.refusal import find_refusal

@@ -13,7 +13,7 @@ from safevlm.data.prompts import PRESETS, get_wrapper
 from safevlm.errors import ConfigError
 from safevlm.gym.textmatch import mentions_any
 from safevlm.safecot.build import BuildConfig, build
-from safevlm.safecot.teacher import explain_samples
+from safevlm.safecot.explanations import explain_samples
 from safevlm.safecot.templates import FALLBACK, load_templates
 from safevlm.text import parse_response
 

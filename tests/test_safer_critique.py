@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 from test_grpo import ScriptedScorer, _batch, _trainer
 
-from safevlm.data.records import JudgeVerdict
+from safevlm.data.run_record import JudgeVerdict
 from safevlm.errors import ConfigError
 from safevlm.gym import generate_items
 from safevlm.rewards import RewardScore
-from safevlm.rewards.oracle import OracleScorer
+from safevlm.rewards.oracle_reward import OracleScorer
 from safevlm.safer import rollout as rollout_mod
 from safevlm.safer.critique import (
     CRITIQUE_TEMPLATE,
@@ -21,7 +21,7 @@ from safevlm.safer.critique import (
     JudgeCritic,
     verdict_critique,
 )
-from safevlm.train.grpo_settings import resolve_grpo_settings
+from safevlm.safer.settings import resolve_safer_settings
 
 POOL = [it.to_sample() for it in generate_items("train", 600, seed=0)]
 HURT = next(s for s in POOL if s.metadata["family"] == "harmful_text" and s.metadata["form"] == "plain")
@@ -103,10 +103,10 @@ def test_self_mode_lets_the_policy_write_its_own_critique_first(tmp_path, monkey
 
 def test_a_judge_mode_template_must_carry_the_critique():
     with pytest.raises(ConfigError, match=r"must hold \{critique\}"):
-        resolve_grpo_settings("cpu", overrides={"reflection.template": "Try again."})
+        resolve_safer_settings("cpu", overrides={"reflection.template": "Try again."})
     with pytest.raises(ConfigError, match="judge, fixed or self"):
-        resolve_grpo_settings("cpu", overrides={"reflection.critique": "guard"})
-    ok = resolve_grpo_settings("cpu", overrides={"reflection.critique": "fixed", "reflection.template": "Try again."})
+        resolve_safer_settings("cpu", overrides={"reflection.critique": "guard"})
+    ok = resolve_safer_settings("cpu", overrides={"reflection.critique": "fixed", "reflection.template": "Try again."})
     assert ok.reflection["template"] == "Try again."
 
 

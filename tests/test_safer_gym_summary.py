@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from safevlm.recipes.safer_gym import GymSaFeRConfig, stage_summary, training_summary
-from safevlm.train.grpo_settings import resolve_grpo_settings
+from safevlm.safer.settings import resolve_safer_settings
 
 REFLECTIVE = {
     "rollout": "reflective", "global_steps": 3, "s_per_step": 2.5,
@@ -21,7 +21,7 @@ REFLECTIVE = {
 
 def test_the_demo_reflects_with_the_reviewers_critique():
     cfg = GymSaFeRConfig()
-    settings = resolve_grpo_settings("cpu", overrides=cfg.grpo_overrides(), rollout="reflective")
+    settings = resolve_safer_settings("cpu", overrides=cfg.grpo_overrides(), rollout="reflective")
     assert settings.reflection["critique"] == "judge" and settings.reflection["critic"] is None
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from safevlm.backends.function import FunctionBackend
 from safevlm.bench import load_benchmark
-from safevlm.rewards.oracle import OracleScorer
+from safevlm.rewards.oracle_reward import OracleScorer
 from safevlm.safer.export import export
 from safevlm.safer.select import SelectConfig, select
 

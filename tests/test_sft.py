@@ -34,7 +34,7 @@ def _supervised_ids(trainer, rows):
 def test_gym_model_masking_matches_its_pretraining_targets(tmp_path, sft_rows):
     from datasets import Dataset
 
-    from safevlm.train.sft import load_for_training
+    from safevlm.train.base import load_for_training
 
     model, processor = load_for_training("gym", _cpu())
     rows = sft_rows(2)

@@ -41,3 +41,20 @@ def test_consumers_agree_on_an_unclosed_think():
     assert chosen_letter(text, {"A": "first option", "B": "second option"}) is None
     closed = text + "</think>B"
     assert chosen_letter(closed, {"A": "first option", "B": "second option"}) == "B"
+
+
+def test_the_guard_reads_rewrites_with_the_one_parser_and_refuses_any_stray_tag():
+    """parse_rewrite is parse_response plus the guard's exact shape: a tag anywhere but the four
+    expected ones (in the report too) fails closed, and the blocks are parse_response's."""
+    from safevlm.text.rewrite import RewriteParseError, parse_rewrite
+
+    text = " <think> risk </think>\n<prompt> Describe the image. </prompt> "
+    r, p = parse_rewrite(text), parse_response(text)
+    assert (r.report, r.prompt) == (p.think, p.prompt) == ("risk", "Describe the image.")
+    for bad in ("<think>a <answer>x</answer></think><prompt>b</prompt>",
+                "<think>a</think>x</think><prompt>b</prompt>",
+                "<think>a<prompt>c</think><prompt>b</prompt>",
+                "<think>a</think><prompt>b<answer></prompt>",
+                "x<think>a</think><prompt>b</prompt>"):
+        with pytest.raises(RewriteParseError):
+            parse_rewrite(bad)

@@ -26,7 +26,7 @@ from omegaconf import OmegaConf
 from safevlm.bench import load_benchmark
 from safevlm.data.jsonl import write_samples
 from safevlm.models.tiny import build_tiny_vlm
-from safevlm.rewards.oracle import OracleScorer
+from safevlm.rewards.oracle_reward import OracleScorer
 from safevlm.safer.export import export
 
 

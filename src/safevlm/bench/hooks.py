@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
-from safevlm.bench.records import Where, read_records
+from safevlm.bench.native import Where, read_records
 from safevlm.data.typography import render_typography
 from safevlm.errors import ConfigError, DataError
 

@@ -27,8 +27,8 @@ from pydantic import ValidationError
 
 from safevlm import config
 from safevlm.bench.categories import RISK_CATEGORIES
+from safevlm.bench.native import Where, read_records
 from safevlm.bench.protocol import Protocol, load_protocol, pins_of, task_text
-from safevlm.bench.records import Where, read_records
 from safevlm.bench.sources import PROTOCOL_FILE, where_from
 from safevlm.bench.spec import BenchmarkSpec, LabelMap, MissingImagePolicy, VariantSpec
 from safevlm.data.paths import inside, real

@@ -128,7 +128,7 @@ def eval_cmd(out: Annotated[Path, typer.Option("--out", "-o", help="Run director
     """
     from safevlm.eval import evaluate
     from safevlm.eval import rejudge as rejudge_run
-    from safevlm.eval.records import CONFIG
+    from safevlm.eval.run_dir import CONFIG
     from safevlm.eval.runner import GenerationsFailed
 
     benches, judges = _split(bench), _split(judge) or None

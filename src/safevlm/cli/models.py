@@ -103,31 +103,20 @@ def generate(model: ModelOpt,
     verdicts), so `safevlm judge --input` scores it with any judge.
     """
     from safevlm import config as sv_config
-    from safevlm.data.jsonl import naming_path
-    from safevlm.eval.records import make_record
+    from safevlm.eval.responses import generate as generate_responses
 
     source, samples = _samples(bench, input_, limit, data_root, spec)
     root = sv_config.data_root(data_root)
     params = GenerationParams(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
     backend = _backend(model, batch_size, max_image_side, device, dtype,
                        **remote_options(request_timeout, retries, guard_fail_open))
-    out.parent.mkdir(parents=True, exist_ok=True)
     chunk = max(batch_size or 8, 1) * 4  # write (and flush) every few batches: a crash keeps what was done
-    errors = tokens = 0
-    first_error: str | None = None
-    with backend, naming_path(out), out.open("w", encoding="utf-8") as fh, progress_bar(console=err_console) as bar:
+    with backend, progress_bar(console=err_console) as bar:
         task = bar.add_task("generating", total=len(samples))
-        for start in range(0, len(samples), chunk):
-            part = samples[start:start + chunk]
-            gens = backend.generate(part, params, progress=lambda n: bar.advance(task, n))
-            for sample, gen in zip(part, gens, strict=True):
-                rec = make_record(source, sample, sample.text, gen, None, root, out.parent, model=backend.name)
-                fh.write(rec.to_json() + "\n")
-                errors += gen.error is not None
-                first_error = first_error or gen.error
-                tokens += gen.completion_tokens
-            fh.flush()
+        res = generate_responses(backend, samples, out, source=source, params=params, data_root=root, chunk=chunk,
+                                 progress=lambda n: bar.advance(task, n))
         elapsed = bar.tasks[0].elapsed or 0.0
+    errors, tokens, first_error = res.failed, res.tokens, res.first_error
     msg = f"wrote {len(samples)} responses to {out} ({tokens} tokens in {elapsed:.1f} s)"
     if errors:
         msg += f"; [yellow]{errors} failed (see the 'error' field)[/]"

@@ -97,7 +97,8 @@ def grpo_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where checkpoints and the final model go.")],
     overrides: Annotated[list[str] | None, typer.Argument(help="Settings as key=value (e.g. max_steps=100 "
                                                              "reward.weights.task=0.4); see "
-                                                             "safevlm.train.grpo_settings.")] = None,
+                                                             "safevlm.train.grpo_settings, "
+                                                             "safevlm.safer.settings.")] = None,
     reward: Annotated[str, typer.Option("--reward", help="oracle (gym truth), rubric:MODEL_SPEC, or a public preset: "
                                         "safegrpo, proguard, saferkit:MODEL_SPEC (docs/methods.md).")] = "oracle",
     rollout: Annotated[str | None, typer.Option("--rollout", help="plain (TRL's generation) | reflective "
@@ -113,17 +114,16 @@ def grpo_cmd(
 ):
     """GRPO with the structured reward (SaFeR-VLM); saves the model and safevlm_training.json."""
     from safevlm.errors import ConfigError
+    from safevlm.safer.rollout import rollout_factory
+    from safevlm.safer.settings import resolve_safer_settings
     from safevlm.train.grpo import run_grpo
-    from safevlm.train.grpo_settings import resolve_grpo_settings
 
     if lora and full:
         raise ConfigError("choose one of --lora and --full")
-    settings = resolve_grpo_settings(preset, config, overrides or [], rollout=rollout, model=model,
-                                     mode="lora" if lora else "full" if full else None)
+    settings = resolve_safer_settings(preset, config, overrides or [], rollout=rollout, model=model,
+                                      mode="lora" if lora else "full" if full else None)
     _say_auto(preset, settings.preset, model)
-    factory = None
-    if settings.rollout == "reflective":
-        from safevlm.safer.rollout import reflective_rollout as factory
+    factory = rollout_factory(settings)
     console.print(f"preset [bold]{settings.preset}[/], {settings.mode}, rollout {settings.rollout}, reward {reward}, "
                   f"lr {settings.learning_rate:g}, G {settings.num_generations}, KL {settings.beta:g}")
     record = run_grpo(model, data, out, settings, reward=reward, prompt_wrapper=prompt_wrapper,

@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from safevlm.data.records import JudgeVerdict
+from safevlm.data.run_record import JudgeVerdict
 from safevlm.judges.base import JudgeInput
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from safevlm.backends import Backend, GenerationParams
 from safevlm.data.jsonl import naming_path
 from safevlm.data.sample import SYSTEM_PROMPT_KEY, ImageRef, Sample
-from safevlm.eval.records import now
+from safevlm.eval.run_dir import now
 from safevlm.judges.protocols import JudgeRequest
 
 log = logging.getLogger(__name__)

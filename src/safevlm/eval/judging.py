@@ -18,7 +18,7 @@ import time
 from dataclasses import asdict, is_dataclass
 from typing import Any, Protocol
 
-from safevlm.data.records import JudgeVerdict, RunRecord
+from safevlm.data.run_record import JudgeVerdict, RunRecord
 from safevlm.data.sample import Sample
 from safevlm.judges import JudgeInput, get_judge
 

@@ -34,7 +34,7 @@ from typing import Any
 
 from safevlm import config as sv_config
 from safevlm.bench.official import OfficialMetric, OfficialSpec
-from safevlm.data.records import RunRecord
+from safevlm.data.run_record import RunRecord
 from safevlm.errors import ConfigError, SafeVLMError
 from safevlm.eval import metrics as M
 from safevlm.eval.results import is_ambiguous

@@ -35,7 +35,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from safevlm.data.records import RunRecord
+from safevlm.data.run_record import RunRecord
 from safevlm.eval import metrics as M
 from safevlm.eval.mcqa import mcqa_correct
 from safevlm.text.degenerate import count_outputs

@@ -36,9 +36,9 @@ from safevlm.backends import Backend, GenerationParams, load_backend
 from safevlm.backends.base import DEFAULT_MAX_NEW_TOKENS, MAX_FAILED_SHARE
 from safevlm.backends.registry import REMOTE_OPTS
 from safevlm.data.jsonl import write_json
-from safevlm.data.records import RunRecord, read_records, write_records
+from safevlm.data.run_record import RunRecord, read_records, write_records
 from safevlm.errors import ConfigError, SafeVLMError
-from safevlm.eval import records as R
+from safevlm.eval import run_dir as R
 from safevlm.eval.config import OUTPUT_OPTIONS, EvalConfig
 from safevlm.eval.judging import JudgeLike, JudgePool, judge_name, judge_records, remote_judge_options
 from safevlm.eval.metrics import DEFAULT_THRESHOLDS, RESAMPLES
@@ -172,9 +172,10 @@ def _training_summary(model: str) -> dict[str, Any] | None:
     from safevlm.models.training_record import read_training_record
 
     try:
-        rec = read_training_record(model)
+        record = read_training_record(model)
     except Exception:  # noqa: BLE001 - a spec that names no local checkpoint (guard:, openai:...) has none
         return None
+    rec = record.to_dict() if record is not None else {}
     keys = ("method", "base_model", "mode", "rollout", "reward", "global_steps", "history", "loss_history",
             "judge_failures", "s_per_step")
     return {k: rec[k] for k in keys if k in rec} or None
@@ -189,7 +190,7 @@ def _wrapper_for(model: str, given: str | None, resolved: str | None, stored: di
 
     try:
         trained = prompt_wrapper_of(model)
-    except (OSError, ValueError) as exc:  # an unreadable record must not stop an evaluation
+    except (OSError, ValueError, SafeVLMError) as exc:  # an unreadable record must not stop an evaluation
         log.warning("%s: cannot read its safevlm_training.json (%s)", model, exc)
         trained = None
     if trained is None:

@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from safevlm import config as sv_config
-from safevlm.data.records import RecordKey, RunRecord
+from safevlm.data.run_record import RecordKey, RunRecord
 from safevlm.data.sample import Sample
 from safevlm.errors import ConfigError
 from safevlm.eval.config import EVERY_BENCH, EvalConfig, missing_image_policy
 from safevlm.eval.judging import default_judges
 from safevlm.eval.mcqa import render_prompt
-from safevlm.eval.records import cache_key
+from safevlm.eval.run_dir import cache_key
 
 if TYPE_CHECKING:
     from safevlm.data.prompts import PromptWrapper

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from safevlm.data.records import RunRecord, read_records
+from safevlm.data.run_record import RunRecord, read_records
 from safevlm.data.sample import Sample
 from safevlm.errors import ConfigError
 

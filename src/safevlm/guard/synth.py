@@ -38,7 +38,8 @@ from typing import Any
 from safevlm.backends import Backend, GenerationParams
 from safevlm.config import read_yaml_mapping
 from safevlm.data.chat import ImageWriter, chat_example
-from safevlm.data.jsonl import write_json, write_jsonl
+from safevlm.data.jsonl import write_jsonl
+from safevlm.data.provenance import DataCard
 from safevlm.data.sample import SYSTEM_PROMPT_KEY, Expected, Sample
 from safevlm.errors import ConfigError
 from safevlm.guard.pairs import Pair
@@ -277,8 +278,7 @@ def synthesize(pairs: list[Pair], cfg: SynthConfig, out: str | Path, *, teacher:
     write_jsonl(out / "rejected.jsonl", [rejected_row(it.pair.sample, it.rejected[1], stage=it.rejected[0],
                                                       kind=it.pair.kind) for it in rejected])
     card = _card(cfg, items, kept, n_held, backend.name if backend else cfg.teacher, time.perf_counter() - t0)
-    write_json(out / "data_card.json", card)
-    (out / "README.md").write_text(card_markdown(card), encoding="utf-8")
+    DataCard.from_dict(card).write(out, card_markdown(card))
     return card
 
 

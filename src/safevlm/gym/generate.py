@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from safevlm.bench.records import Where
+from safevlm.bench.native import Where
 from safevlm.data.sample import SYSTEM_PROMPT_KEY, Expected, ImageRef, Sample
 from safevlm.errors import ConfigError
 from safevlm.gym.draft import Draft

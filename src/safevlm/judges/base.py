@@ -1,7 +1,7 @@
 """What every judge takes and gives (docs/eval-contract.md, "Judge").
 
 A judge reads responses and returns one :class:`JudgeVerdict` per item, in order
-(the verdict type is the run record's, :mod:`safevlm.data.records`, so a verdict
+(the verdict type is the run record's, :mod:`safevlm.data.run_record`, so a verdict
 means the same in memory and on disk).
 Judges are batched (``judge(items)``) because the expensive ones (a logit judge's
 forward pass, a rubric LLM behind a server) are much faster on batches.
@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from safevlm.data.records import JudgeVerdict, right_call
+from safevlm.data.run_record import JudgeVerdict, right_call
 from safevlm.data.sample import Expected, Sample, is_unsafe
 
 EXPECTED_VALUES = tuple(e.value for e in Expected)

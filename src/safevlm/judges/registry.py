@@ -71,7 +71,7 @@ def get_judge(name: str, *, trust_code: bool | None = None, source: str | None =
             raise ConfigError(f"judge 'refusal' takes only partial_as=refused|complied; got {', '.join(unknown)}")
         return RefusalJudge(**opts)
     if name == "oracle":
-        from safevlm.judges.oracle import OracleJudge
+        from safevlm.judges.oracle_judge import OracleJudge
 
         _no_opts(name, opts)
         return OracleJudge()

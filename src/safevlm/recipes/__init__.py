@@ -8,5 +8,8 @@ no library package does (docs/architecture.md).
 
 - :mod:`.demo`: ``make demo`` / ``safevlm demo``, every stage in order;
 - :mod:`.gym_pretrain`: ``safevlm gym pretrain``, train and score the gym model;
-- :mod:`.safecot_gym`: SafeCoT v0 / v1 / v2 on the gym, one comparison report.
+- :mod:`.common`: what the method recipes share (the evaluation every model gets, SFT with
+  reuse of a finished step, the comparison rows);
+- :mod:`.safecot_gym`: SafeCoT v0 / v1 / v2 on the gym, one comparison report;
+- :mod:`.safer_gym`, :mod:`.guard_gym`: SaFeR-VLM and VLMGuard-R1 on the gym.
 """

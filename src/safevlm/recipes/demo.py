@@ -32,7 +32,7 @@ from safevlm.backends.base import GenerationParams
 from safevlm.bench import all_specs, load_benchmark
 from safevlm.bench.inventory import summarise
 from safevlm.config import data_root as resolve_data_root
-from safevlm.data.records import read_records
+from safevlm.data.run_record import read_records
 from safevlm.models.training_record import prompt_wrapper_of
 from safevlm.progress import console, progress_bar
 from safevlm.report.terminal import compact, inventory_table, scorecard_table, with_ci
@@ -59,7 +59,7 @@ def gym_model_eval(out: Path, batch_size: int = 64) -> dict:
     """
     from safevlm.eval import evaluate
     from safevlm.gym.scorecard import score
-    from safevlm.recipes.safecot_gym import BENCHES, EVAL_LIMIT
+    from safevlm.recipes.common import BENCHES, EVAL_LIMIT
 
     benches = list(BENCHES)
     results = evaluate(model="gym", benches=benches, judges=["oracle", "refusal"], out=out, batch_size=batch_size,
@@ -172,7 +172,7 @@ def comparison_table(results: dict, title: str) -> None:
     """CRR / CAR / over-refusal / ASR and benign-answer accuracy per model and benchmark."""
     from rich.table import Table
 
-    from safevlm.recipes.safecot_gym import comparison_rows
+    from safevlm.recipes.common import comparison_rows
 
     table = Table(title=title)
     for col in ("model", "benchmark", "n", "CRR", "CAR", "over-refusal", "ASR", "benign answers right"):

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from safevlm.progress import console
-from safevlm.recipes.safecot_gym import BENCHES, JUDGES, evaluate_model, same_json, train_sft
+from safevlm.recipes.common import BENCHES, JUDGES, evaluate_model, finished_card, train_sft
 
 
 @dataclass
@@ -39,7 +39,7 @@ class GymGuardConfig:
 def pair_runs(v2: Path, v2_wrapper: str | None, out: Path, cfg: GymGuardConfig) -> list[Path]:
     """The base and SafeCoT-v2 models on the same train slice, oracle-judged."""
     from safevlm.eval import evaluate
-    from safevlm.recipes.safecot_gym import GENERATION
+    from safevlm.recipes.common import GENERATION
 
     runs = []
     for label, model, wrapper in (("base", "gym", None), ("safecot-v2", f"hf:{v2}", v2_wrapper)):
@@ -52,14 +52,13 @@ def pair_runs(v2: Path, v2_wrapper: str | None, out: Path, cfg: GymGuardConfig) 
 
 
 def synthesize_data(runs: list[Path], out: Path, cfg: GymGuardConfig) -> dict[str, Any]:
-    import json
-
     from safevlm.guard import SynthConfig, pairs_from_runs, synthesize
 
     sc = SynthConfig(teacher="oracle", seed=cfg.seed, sources=[str(r) for r in runs], benign_ratio=cfg.benign_ratio)
-    if same_json(out / "data_card.json", "config", json.loads(json.dumps(sc.__dict__))):
+    done = finished_card(out, sc.__dict__)
+    if done is not None:
         console.print(f"  rewriter data: reusing {out}")
-        return json.loads((out / "data_card.json").read_text(encoding="utf-8"))
+        return done
     pairs, counts = pairs_from_runs(runs, "oracle")
     card = synthesize(pairs, sc, out)
     c = card["counts"]

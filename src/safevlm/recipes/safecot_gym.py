@@ -18,18 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from safevlm.backends.base import GenerationParams
 from safevlm.progress import console
-
-BENCHES = ["gym:test", "gym:test-ood", "gym:test-para"]
-JUDGES = ["oracle", "refusal"]
-#: a reasoned refusal in the think/answer format is up to ~105 gym tokens (SafeCoT v1's longest
-#: training target); 128 never cuts one (at 64, a third of the reasoning-form refusals were cut)
-GENERATION = GenerationParams(max_new_tokens=128)
-#: Items per gym split in every demo evaluation: a seeded sample stratified by family (the same items
-#: for every model, and ``gym:test-para``'s are ``gym:test``'s reworded; :func:`safevlm.eval.selection.choose`),
-#: so that the demo's eleven evaluations fit its 30 minutes; every rate is reported with its 95 % interval.
-EVAL_LIMIT = 400
+from safevlm.recipes.common import BENCHES, evaluate_model, finished_card, train_sft
 
 
 @dataclass
@@ -48,60 +38,24 @@ class GymSafeCoTConfig:
                 "save_total_limit": 1, "seed": self.seed}
 
 
-def same_json(path: Path, key: str, expected: Any) -> bool:
-    """Whether the JSON file at ``path`` holds ``expected`` under ``key`` (a finished step to reuse)."""
-    if not path.is_file():
-        return False
-    return json.loads(path.read_text(encoding="utf-8")).get(key) == expected
-
-
 def build_data(variant: str, out: Path, cfg: GymSafeCoTConfig) -> dict[str, Any]:
     from dataclasses import asdict
 
-    from safevlm.safecot.build import CARD_JSON, BuildConfig, build
+    from safevlm.safecot.build import BuildConfig, build
 
     bc = BuildConfig(variant=variant, unsafe=[cfg.train_ref], general=[cfg.train_ref], ratio="1:1",
                      teacher="oracle" if variant == "v2" else None, max_unsafe=cfg.max_unsafe, seed=cfg.seed,
                      extra_specs=list(cfg.extra_specs))
-    if same_json(out / CARD_JSON, "config", asdict(bc)):
+    done = finished_card(out, asdict(bc))
+    if done is not None:
         console.print(f"  {variant} data: reusing {out}")
-        return json.loads((out / CARD_JSON).read_text(encoding="utf-8"))
+        return done
     with console.status(f"building SafeCoT {variant} data from {cfg.train_ref}..."):
         card = build(bc, out)
     c = card["counts"]
     console.print(f"  {variant} data: {c['unsafe']} unsafe + {c['general']} general ({c['train']} train) "
                   f"in {card['seconds']:.1f} s -> {out}")
     return card
-
-
-def train_sft(label: str, data: Path, out: Path, overrides: dict[str, Any], base: str = "gym") -> dict[str, Any]:
-    """Fine-tune ``base`` on a chat set with the CPU preset (reused when done with the same settings and data)."""
-    from safevlm.models.training_record import TRAINING_RECORD
-    from safevlm.train.progress import progress_callback
-    from safevlm.train.sft import run_sft
-    from safevlm.train.sft_settings import resolve_sft_settings
-
-    settings = resolve_sft_settings("cpu", overrides=overrides)
-    record_file = out / TRAINING_RECORD
-    if same_json(record_file, "settings", settings.to_dict()) and (out / "model.safetensors").is_file():
-        record = json.loads(record_file.read_text(encoding="utf-8"))
-        if record.get("data", {}).get("counts") == json.loads((data / "data_card.json").read_text())["counts"]:
-            console.print(f"  {label} model: reusing {out}")
-            return record
-    record = run_sft(base, data, out, settings, callbacks=[progress_callback(console)])
-    console.print(f"  {label} model: {record['global_steps']} steps, loss {record['first_loss']:.2f} -> "
-                  f"{record['last_loss']:.3f}, {record['samples_per_s']:.1f} samples/s, {record['wall_s']:.0f} s")
-    return record
-
-
-def evaluate_model(model: str, out: Path, benches: list[str], batch_size: int, prompt_wrapper: str | None,
-                   **options: Any) -> dict[str, Any]:
-    """One evaluation run as every demo model gets it (oracle + refusal detector, 128 new tokens,
-    :data:`EVAL_LIMIT` items per split)."""
-    from safevlm.eval import evaluate
-
-    return evaluate(model=model, benches=benches, judges=JUDGES, out=out, batch_size=batch_size,
-                    generation=GENERATION, limit=EVAL_LIMIT, prompt_wrapper=prompt_wrapper, backend_options=options or None)
 
 
 def run(out: Path, cfg: GymSafeCoTConfig | None = None, base_run: Path | None = None) -> dict[str, Any]:
@@ -133,15 +87,3 @@ def run(out: Path, cfg: GymSafeCoTConfig | None = None, base_run: Path | None = 
         console.print(f"  {variant} done in {time.perf_counter() - t0:.0f} s")
     paths = write_report(list(runs.values()), out / "report")
     return {"runs": runs, "results": results, "training": training, "report": paths}
-
-
-def comparison_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per model and benchmark: CRR, CAR, over-refusal, ASR, answer accuracy with their intervals."""
-    rows = []
-    for label, res in results.items():
-        for bench, block in res["benchmarks"].items():
-            if block:
-                rows.append({"model": label, "bench": bench, "n": block["n"],
-                             **{k: block["metrics"].get(k) for k in ("crr", "car", "over_refusal", "asr",
-                                                                        "answer_accuracy")}})
-    return rows

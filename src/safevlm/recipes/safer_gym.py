@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from safevlm.progress import console
-from safevlm.recipes.safecot_gym import BENCHES, evaluate_model, same_json
+from safevlm.recipes.common import BENCHES, evaluate_model, finished_card, finished_training
 
 ROLLOUTS = ("plain", "reflective")
 STAGE_JSON = "results.json"
@@ -57,14 +57,14 @@ class GymSaFeRConfig:
 
 def select_prompts(start: Path, out: Path, cfg: GymSaFeRConfig) -> dict[str, Any]:
     from safevlm.progress import progress_bar
-    from safevlm.safer.select import CARD_JSON, SelectConfig, select
+    from safevlm.safer.select import SelectConfig, select
 
     sc = SelectConfig(pool=[cfg.pool], model=f"hf:{start}", k=cfg.k, quality=cfg.quality, min_std=cfg.min_std,
                       max_prompts=cfg.max_prompts, max_pool=cfg.max_pool, seed=cfg.seed, batch_size=cfg.batch_size)
-    card_file = out / CARD_JSON
-    if card_file.is_file() and json.loads(card_file.read_text())["config"] == json.loads(json.dumps(asdict(sc))):
+    done = finished_card(out, asdict(sc))
+    if done is not None:
         console.print(f"  selection: reusing {out}")
-        return json.loads(card_file.read_text())
+        return done
     with progress_bar(console=console) as bar:
         task = bar.add_task(f"QI-Box: {cfg.k} samples per prompt", total=cfg.max_pool * cfg.k)
         card = select(sc, out, progress=lambda n: bar.advance(task, n))
@@ -75,18 +75,18 @@ def select_prompts(start: Path, out: Path, cfg: GymSaFeRConfig) -> dict[str, Any
 
 
 def train_grpo(rollout: str, start: Path, data: Path, out: Path, cfg: GymSaFeRConfig) -> dict[str, Any]:
-    from safevlm.models.training_record import TRAINING_RECORD
-    from safevlm.safer.rollout import reflective_rollout
+    from safevlm.safer.rollout import rollout_factory
+    from safevlm.safer.settings import resolve_safer_settings
     from safevlm.train.grpo import run_grpo
-    from safevlm.train.grpo_settings import resolve_grpo_settings
     from safevlm.train.progress import progress_callback
 
-    settings = resolve_grpo_settings("cpu", overrides=cfg.grpo_overrides(), rollout=rollout)
-    if same_json(out / TRAINING_RECORD, "settings", settings.to_dict()) and (out / "model.safetensors").is_file():
+    settings = resolve_safer_settings("cpu", overrides=cfg.grpo_overrides(), rollout=rollout)
+    done = finished_training(out, settings.to_dict())
+    if done is not None:
         console.print(f"  GRPO {rollout}: reusing {out}")
-        return json.loads((out / TRAINING_RECORD).read_text(encoding="utf-8"))
+        return done
     record = run_grpo(f"hf:{start}", data, out, settings, reward="oracle",
-                      rollout=reflective_rollout if rollout == "reflective" else None,
+                      rollout=rollout_factory(settings),
                       callbacks=[progress_callback(console)])
     last = record["history"][-1] if record["history"] else {}
     rates = (f", flagged {last.get('reflect/flagged', 0):.2f} corrected {last.get('reflect/corrected', 0):.2f}"
@@ -121,7 +121,7 @@ def training_summary(record: dict[str, Any]) -> dict[str, Any]:
 def stage_summary(cfg: GymSaFeRConfig, selection: dict[str, Any], training: dict[str, dict[str, Any]],
                   results: dict[str, Any]) -> dict[str, Any]:
     """The stage's ``results.json``: what a closing note needs to explain a shortfall without rerunning."""
-    from safevlm.recipes.safecot_gym import comparison_rows
+    from safevlm.recipes.common import comparison_rows
 
     metrics: dict[str, Any] = {}
     for row in comparison_rows(results):

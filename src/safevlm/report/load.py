@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from safevlm.data.records import RunRecord, read_records
+from safevlm.data.run_record import RunRecord, read_records
 from safevlm.errors import DataError
 from safevlm.text.degenerate import count_outputs
 

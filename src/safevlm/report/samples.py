@@ -21,7 +21,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError, features
 
-from safevlm.data.records import JudgeVerdict, RunRecord
+from safevlm.data.run_record import JudgeVerdict, RunRecord
 from safevlm.report.load import Run, classify, verdict_refused
 
 MAX_ROWS = 2000

@@ -126,7 +126,7 @@ def get_scorer(spec: str, config: RewardConfig | None = None, **opts: Any) -> Sc
         return PresetScorer(get_preset(name, judge=judge, **opts) if judge else get_preset(name, **opts))
 
     if spec == "oracle":
-        from safevlm.rewards.oracle import OracleScorer
+        from safevlm.rewards.oracle_reward import OracleScorer
 
         return OracleScorer(config)
     kind, _, rest = spec.partition(":")

@@ -22,7 +22,7 @@ from safevlm.data.sample import SYSTEM_PROMPT_KEY, Sample
 from safevlm.judges.ask import ask_structured
 from safevlm.judges.rubric import EXPECTED_NOTE, SYSTEM, escape, json_object
 from safevlm.rewards.base import COMPONENTS, RewardConfig, RewardScore, combine
-from safevlm.rewards.oracle import format_asked
+from safevlm.rewards.oracle_reward import format_asked
 
 RUBRIC = """\
 Score the response from 1 (worst) to 10 (best) on each dimension:

@@ -5,7 +5,7 @@ Recipe (docs/methods.md, "SafeCoT: data"):
 - the **unsafe side** is every ``refuse`` / ``safe_complete`` item of the ``--unsafe``
   benchmarks (optionally a seeded subset of ``max_unsafe``), each with a refusal target:
   v0 a bare refusal, v1 a category reason + the v1 suffix, v2 a teacher's explanation +
-  the v2 suffix (:mod:`safevlm.safecot.templates`, :mod:`safevlm.safecot.teacher`);
+  the v2 suffix (:mod:`safevlm.safecot.templates`, :mod:`safevlm.safecot.explanations`);
   ``safe_complete`` items (a warning is the right answer) end their v1 and v2 targets
   with the warning suffix instead (ours; the paper refuses every unsafe input, and v0
   keeps doing so as the paper's baseline);
@@ -43,18 +43,18 @@ from typing import Any
 
 from safevlm.backends import Backend
 from safevlm.data.chat import ImageWriter, chat_example
-from safevlm.data.jsonl import write_json, write_jsonl
+from safevlm.data.jsonl import write_jsonl
 from safevlm.data.prompts import get_wrapper
+from safevlm.data.provenance import DataCard
 from safevlm.data.sample import Expected, Sample
 from safevlm.errors import ConfigError
-from safevlm.safecot.teacher import explain_samples
+from safevlm.safecot.explanations import explain_samples
 from safevlm.safecot.templates import load_templates
 from safevlm.teacher import rejected_row
 from safevlm.text import parse_response
 
 VARIANTS = ("v0", "v1", "v2")
-TRAIN, HELDOUT, REJECTED, CARD_JSON, CARD_MD = "train.jsonl", "heldout.jsonl", "rejected.jsonl", "data_card.json", \
-    "README.md"
+TRAIN, HELDOUT, REJECTED = "train.jsonl", "heldout.jsonl", "rejected.jsonl"
 
 
 @dataclass
@@ -288,8 +288,7 @@ def build(cfg: BuildConfig, out: str | Path, *, teacher: Backend | None = None,
                  skipped_images=skipped, seconds=time.perf_counter() - t0,
                  text_only={r: a["kept_text_only"] for r, a in got.accounts.items() if a["kept_text_only"]},
                  teacher_name=teacher.name if teacher is not None else cfg.teacher)
-    write_json(out / CARD_JSON, card)
-    (out / CARD_MD).write_text(card_markdown(card), encoding="utf-8")
+    DataCard.from_dict(card).write(out, card_markdown(card))
     return card
 
 

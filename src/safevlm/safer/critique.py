@@ -6,7 +6,7 @@ SaFeR-VLM's generative reward model both scores a rollout and drives its reflect
 **critique**, the reviewer's reason in words the reflection turn passes on to the policy.
 
 - :class:`RewardCritic` (default): the reward's own verdict, as in SaFeR-VLM: the gym oracle's
-  (:func:`safevlm.rewards.oracle.critique`: why the request is risky, what the answer got wrong) or
+  (:func:`safevlm.rewards.oracle_reward.critique`: why the request is risky, what the answer got wrong) or
   the rubric grader's one-sentence reason;
 - :class:`JudgeCritic` (``reflection.critic=NAME``): any safevlm judge, e.g. a guard model
   (``llama-guard-4:SPEC``, ``proguard:SPEC``...): flagged when its verdict is harmful compliance on an
@@ -73,7 +73,7 @@ class JudgeCritic:
         self.name = name
 
     def review(self, samples: list[Any], texts: list[str], scores: list[Any]) -> list[Review]:
-        from safevlm.data.records import harmful_call
+        from safevlm.data.run_record import harmful_call
         from safevlm.judges.base import JudgeInput
 
         verdicts = self.judge.judge([JudgeInput(response=t, sample=s) for s, t in zip(samples, texts, strict=True)])

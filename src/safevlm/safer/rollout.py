@@ -31,8 +31,10 @@ corrected, and the reward before and after correction.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
+from safevlm.rewards import RewardScore
 from safevlm.safer.critique import (
     CRITIQUE_TEMPLATE,
     REFLECTION_TEMPLATE,
@@ -40,8 +42,8 @@ from safevlm.safer.critique import (
     SELF_REFLECT_TEMPLATE,
     get_critic,
 )
+from safevlm.safer.settings import SaferSettings
 from safevlm.train.grpo import PromptSet, RewardAdapter
-from safevlm.train.grpo_settings import GRPOSettings
 
 
 def sample_completions(model: Any, processor: Any, conversations: list[list[dict[str, Any]]], *, temperature: float,
@@ -84,8 +86,9 @@ class ReflectiveRollout:
     """The rollout plugin for :func:`safevlm.train.grpo.run_grpo` (``--rollout reflective``)."""
 
     name = "reflective"
+    metric_prefixes = ("reflect/",)
 
-    def __init__(self, prompts: PromptSet, reward: RewardAdapter, settings: GRPOSettings):
+    def __init__(self, prompts: PromptSet, reward: RewardAdapter, settings: SaferSettings):
         r = settings.reflection
         self.reward = reward
         self.mode = r.get("critique") or "judge"
@@ -178,7 +181,14 @@ class ReflectiveRollout:
             return self.template
         return self.template.format(critique=review.critique or "The answer is unsafe.")
 
-    # -- after TRL's scoring: the off-policy corrections --------------------------------------
+    # -- after TRL's scoring: the rates, the off-policy corrections ----------------------------
+
+    def log_rows(self, scores: list[RewardScore], columns: dict[str, Any],
+                 log_metric: Callable[[str, float], None]) -> None:
+        """The rates of this rollout's rows (their ``flagged``, ``corrected`` and ``original_reward``
+        columns): flagged, corrected, and the reward before / after correction (``reflect/*``)."""
+        if "flagged" in columns:
+            log_reflection(scores, columns["flagged"], columns["corrected"], columns["original_reward"], log_metric)
 
     def reweight(self, trainer: Any, output: dict[str, Any]) -> dict[str, Any]:
         """Advantages against the on-policy baseline; behaviour log-probs as the PPO "old" for corrections."""
@@ -221,10 +231,29 @@ class ReflectiveRollout:
         return output
 
 
+def log_reflection(scores: list[RewardScore], flagged: list[bool], corrected: list[bool],
+                   original: list[float | None], log_metric: Callable[[str, float], None]) -> None:
+    """The reflective rollout's rates: flagged, corrected, and the reward before / after correction."""
+    n = max(1, len(flagged))
+    log_metric("reflect/flagged", sum(flagged) / n)
+    log_metric("reflect/corrected", sum(corrected) / n)
+    before = [o for o, c in zip(original, corrected) if c and o is not None]
+    after = [s.overall for s, c in zip(scores, corrected) if c and s.overall is not None]
+    if before:
+        log_metric("reflect/reward_before", sum(before) / len(before))
+        log_metric("reflect/reward_after", sum(after) / len(after))
+
+
 def _turn(role: str, text: str) -> dict[str, Any]:
     return {"role": role, "content": [{"type": "text", "text": text}]}
 
 
-def reflective_rollout(prompts: PromptSet, reward: RewardAdapter, settings: GRPOSettings) -> ReflectiveRollout:
+def reflective_rollout(prompts: PromptSet, reward: RewardAdapter, settings: SaferSettings) -> ReflectiveRollout:
     """The factory :func:`safevlm.train.grpo.run_grpo` takes as ``rollout``."""
     return ReflectiveRollout(prompts, reward, settings)
+
+
+def rollout_factory(settings: SaferSettings) -> Callable[..., ReflectiveRollout] | None:
+    """What :func:`safevlm.train.grpo.run_grpo` takes as ``rollout`` for ``settings.rollout``: None
+    (``plain``, TRL's own generation) or :func:`reflective_rollout`."""
+    return reflective_rollout if settings.rollout == "reflective" else None

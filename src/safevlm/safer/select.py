@@ -26,15 +26,16 @@ from pathlib import Path
 from typing import Any
 
 from safevlm.backends import Backend, GenerationParams, load_backend
-from safevlm.data.jsonl import write_json, write_jsonl, write_samples
+from safevlm.data.jsonl import write_jsonl, write_samples
 from safevlm.data.prompts import get_wrapper
+from safevlm.data.provenance import DataCard
 from safevlm.data.sample import Sample
 from safevlm.errors import ConfigError
 from safevlm.models.training_record import prompt_wrapper_of
 from safevlm.rewards import RewardConfig, get_scorer
 from safevlm.train.grpo import SELECTED
 
-CARD_JSON, CARD_MD, SCORES, SCATTER = "data_card.json", "README.md", "scores.jsonl", "scatter.svg"
+SCORES, SCATTER = "scores.jsonl", "scatter.svg"
 
 
 @dataclass
@@ -159,8 +160,7 @@ def select(cfg: SelectConfig, out: str | Path, *, backend: Backend | None = None
                                 "failures": st.failures, "verdict": verdicts[st.uid]} for st in stats])
     (out / SCATTER).write_text(_scatter(stats, verdicts, cfg), encoding="utf-8")
     card = _card(cfg, stats, verdicts, wrapper.to_dict(), time.perf_counter() - t0)
-    write_json(out / CARD_JSON, card)
-    (out / CARD_MD).write_text(card_markdown(card), encoding="utf-8")
+    DataCard.from_dict(card).write(out, card_markdown(card))
     return card
 
 

@@ -79,3 +79,9 @@ def parse_response(text: str | None) -> ParsedResponse:
     return ParsedResponse(text=text, think=think, answer=answer, prompt=prompt,
                           tagged=think is not None and answer_block is not None, complete=complete,
                           well_formed=bool(_WELL_FORMED.match(text)))
+
+
+def tag_sequence(text: str | None) -> tuple[str, ...]:
+    """The ``<think>``/``<answer>``/``<prompt>`` tags of ``text`` in order, lower-cased (for exact-shape checks
+    such as the guard's, which want one block of each kind and nothing else)."""
+    return tuple(t.lower() for t in _TAG.findall(text or ""))

@@ -6,7 +6,11 @@ docs/methods.md, "VLMGuard-R1". The rewriter sees the user's image and
 the visual elements, how they combine), then the request the target model will get.
 The synthesis stages write training targets in this format (:func:`format_rewrite`)
 and the guard reads the rewriter's output with :func:`parse_rewrite`; both sides share
-this module, so the format is defined once.
+this module, so the format is defined once. The tags are read by the one response parser
+(:func:`safevlm.text.response.parse_response`); :func:`parse_rewrite` adds the guard's
+strictness on top: exactly one closed ``<think>`` block, then one closed ``<prompt>`` block,
+no other tag anywhere and nothing but white space around them; anything else is refused
+(the guard then fails closed).
 
 A request that needs no change is answered ``<prompt>[unchanged]</prompt>`` (:data:`KEEP`)
 rather than copied: the guard then passes the request the rewriter read, byte for byte.
@@ -31,14 +35,16 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from safevlm.text.response import parse_response, tag_sequence
+
 REWRITER_INSTRUCTION = ("Rewrite the user's request so that a model gives a safe, specific and helpful answer. "
                         "First write a risk report in <think></think>, then the rewritten request in "
                         "<prompt></prompt>.\nRequest: {question}")
 #: The report's three labelled parts, in order (the synthesis validator checks them).
 REPORT_LABELS = ("Textual trigger:", "Visual elements:", "Combination:")
 
-_REWRITE_RE = re.compile(r"^\s*<think>(?P<report>.*?)</think>\s*<prompt>(?P<prompt>.*?)</prompt>\s*$",
-                         re.DOTALL | re.IGNORECASE)
+#: The only tag sequence a rewriter output may hold.
+_REWRITE_TAGS = ("<think>", "</think>", "<prompt>", "</prompt>")
 MAX_REWRITE_CHARS = 2000
 #: The rewrite that means "send the user's request as it is".
 KEEP = "[unchanged]"
@@ -110,16 +116,20 @@ def format_rewrite(report: str, prompt: str, original: str | None = None) -> str
 
 def parse_rewrite(text: str) -> Rewrite:
     """Read a rewriter output; :class:`RewriteParseError` says what is wrong (the guard then falls back)."""
-    m = _REWRITE_RE.match(text or "")
-    if not m:
-        if "<prompt>" in (text or "") and "</prompt>" not in text:
-            raise RewriteParseError("unclosed <prompt> (cut off?)")
+    text = text or ""
+    parsed = parse_response(text)
+    tags = tag_sequence(text)
+    if parsed.prompt is not None and "</prompt>" not in tags:
+        raise RewriteParseError("unclosed <prompt> (cut off?)")
+    if parsed.prompt is not None and tag_sequence(parsed.prompt):
+        raise RewriteParseError("nested tags inside <prompt>")
+    # the exact shape: the four tags in order, and no text before <think> or outside the blocks
+    # (parse_response's answer is what stands after </think> once the <prompt> block is taken out)
+    if tags != _REWRITE_TAGS or parsed.answer or not text.lstrip().lower().startswith("<think>"):
         raise RewriteParseError("expected <think>report</think><prompt>rewrite</prompt>")
-    prompt = m.group("prompt").strip()
+    prompt = parsed.prompt or ""
     if not prompt:
         raise RewriteParseError("empty <prompt>")
     if len(prompt) > MAX_REWRITE_CHARS:
         raise RewriteParseError(f"rewrite longer than {MAX_REWRITE_CHARS} characters")
-    if re.search(r"</?(?:think|prompt)>", prompt, re.IGNORECASE):
-        raise RewriteParseError("nested tags inside <prompt>")
-    return Rewrite(report=m.group("report").strip(), prompt=prompt)
+    return Rewrite(report=parsed.think or "", prompt=prompt)

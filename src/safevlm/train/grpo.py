@@ -12,7 +12,8 @@ What it guarantees (docs/methods.md, "SaFeR-VLM: GRPO"):
   no advantage) and is counted, never a score;
 - the vision special tokens are suppressed in generation (a weak policy can sample them);
 - a rollout plugin can replace TRL's generation (:class:`RolloutPlugin`; the SaFeR-VLM
-  reflective rollout is one); ``plain`` is TRL's own generation;
+  reflective rollout is one, :mod:`safevlm.safer.rollout`); without one (``plain``) it is TRL's own
+  generation. The plugin logs its own rates and names their prefix; this module knows no method;
 - LoRA or full fine-tuning, exact ``resume`` (:mod:`safevlm.train.resume`; checkpoints fall between
   rollouts), ``accelerate launch`` (a plain ``GRPOTrainer``),
   and ``safevlm_training.json`` with the settings and the reward curves.
@@ -23,7 +24,6 @@ naming the file and the line.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Callable
@@ -32,9 +32,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from safevlm.data.prompts import get_wrapper
+from safevlm.data.provenance import DataCard, TrainingRecord
 from safevlm.data.sample import SYSTEM_PROMPT_KEY, Sample
 from safevlm.errors import ConfigError, DataError
-from safevlm.models.training_record import TRAINING_RECORD, prompt_wrapper_of
+from safevlm.models.training_record import prompt_wrapper_of
 from safevlm.rewards import RewardConfig, RewardScore, get_scorer
 from safevlm.train.grpo_settings import GRPOSettings
 
@@ -142,6 +143,8 @@ class RewardAdapter:
         self.eos_ids = eos_ids
         self.last: list[RewardScore] = []
         self.failures = 0
+        #: the rollout plugin's logger of its own rows' columns (:meth:`RolloutPlugin.log_rows`), if any
+        self.log_rows: Callable[[list[RewardScore], dict[str, Any], Callable[[str, float], None]], None] | None = None
 
     def score(self, uids: list[str], texts: list[str], completion_ids: list[list[int]]) -> list[RewardScore]:
         truncated = [not ids or ids[-1] not in self.eos_ids for ids in completion_ids]
@@ -157,8 +160,8 @@ class RewardAdapter:
         if log_metric is not None:
             log_components(scores, log_metric)
             log_metric("reward/judge_failures", float(failed))
-            if "flagged" in kwargs:  # a reflective rollout's rows
-                log_reflection(scores, kwargs["flagged"], kwargs["corrected"], kwargs["original_reward"], log_metric)
+            if self.log_rows is not None:  # a rollout plugin's rows carry its own columns
+                self.log_rows(scores, kwargs, log_metric)
         return [s.overall for s in scores]
 
 
@@ -175,29 +178,24 @@ def log_components(scores: list[RewardScore], log_metric: Callable[[str, float],
     log_metric("reward/penalty", sum(sum(s.penalties.values()) for s in ok) / len(ok))
 
 
-def log_reflection(scores: list[RewardScore], flagged: list[bool], corrected: list[bool],
-                   original: list[float | None], log_metric: Callable[[str, float], None]) -> None:
-    """The reflective rollout's rates: flagged, corrected, and the reward before / after correction."""
-    n = max(1, len(flagged))
-    log_metric("reflect/flagged", sum(flagged) / n)
-    log_metric("reflect/corrected", sum(corrected) / n)
-    before = [o for o, c in zip(original, corrected) if c and o is not None]
-    after = [s.overall for s, c in zip(scores, corrected) if c and s.overall is not None]
-    if before:
-        log_metric("reflect/reward_before", sum(before) / len(before))
-        log_metric("reflect/reward_after", sum(after) / len(after))
-
-
 # --- trainer --------------------------------------------------------------------------------
 
 class RolloutPlugin(Protocol):
-    """Replaces TRL's generation: a ``GRPOTrainer`` subclass and its ``rollout_func``."""
+    """Replaces TRL's generation: a ``GRPOTrainer`` subclass and its ``rollout_func``.
+
+    ``name`` is recorded as the run's ``rollout``; the rows it returns may carry columns of its
+    own, which :meth:`log_rows` turns into metrics under ``metric_prefixes`` (kept in the history).
+    """
 
     name: str
+    metric_prefixes: tuple[str, ...]
 
     def trainer_class(self) -> type: ...
 
     def rollout_func(self, prompts: list[Any], trainer: Any) -> dict[str, Any]: ...
+
+    def log_rows(self, scores: list[RewardScore], columns: dict[str, Any],
+                 log_metric: Callable[[str, float], None]) -> None: ...
 
 
 def grpo_config(settings: GRPOSettings, out: str | Path, suppress_tokens: list[int]):
@@ -233,7 +231,7 @@ def build_trainer(model: Any, processor: Any, dataset: Any, reward: RewardAdapte
     from trl import GRPOTrainer
 
     from safevlm.models.families import get_family, model_vision_token_ids
-    from safevlm.train.sft import lora_config
+    from safevlm.train.base import lora_config
 
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is experimental in TRL 1.x
     cls = rollout.trainer_class() if rollout is not None else GRPOTrainer
@@ -261,14 +259,16 @@ def _check_family(model: str) -> None:
                           "SFT works for it (safevlm train sft); see docs/models.md")
 
 
-def _history(trainer: Any) -> list[dict[str, Any]]:
+def _history(trainer: Any, prefixes: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """The logged steps: TRL's loss, reward and KL, each reward component, and the rollout plugin's
+    metrics (its ``prefixes``)."""
     keep = ("loss", "reward", "reward_std", "frac_reward_zero_std", "kl", "completions/mean_length",
             "completions/clipped_ratio")
     out = []
     for h in trainer.state.log_history:
         if "reward" in h or "loss" in h:
             row = {"step": h.get("step")}
-            row.update({k: v for k, v in h.items() if k in keep or k.startswith(("reward/", "reflect/", "rewards/"))})
+            row.update({k: v for k, v in h.items() if k in keep or k.startswith(("reward/", "rewards/", *prefixes))})
             out.append(row)
     return out
 
@@ -287,8 +287,8 @@ def run_grpo(model: str, data: str | Path, out: str | Path, settings: GRPOSettin
     ``reward`` spec, for rewards written in Python.
     """
     from safevlm.models.loading import resolve_model_path
+    from safevlm.train.base import load_for_training, train_and_save
     from safevlm.train.resume import find_checkpoint
-    from safevlm.train.sft import load_for_training
 
     out = Path(out)
     find_checkpoint(out, resume)  # a missing checkpoint fails before the data and the model load
@@ -305,16 +305,15 @@ def run_grpo(model: str, data: str | Path, out: str | Path, settings: GRPOSettin
     eos = gen_cfg.eos_token_id if gen_cfg.eos_token_id is not None else processor.tokenizer.eos_token_id
     reward_fn = RewardAdapter(scorer, prompts.samples, set(eos if isinstance(eos, (list, tuple)) else [eos]))
     plugin = rollout(prompts, reward_fn, settings) if rollout is not None else None
+    reward_fn.log_rows = getattr(plugin, "log_rows", None)
     trainer = build_trainer(m, processor, prompt_dataset(prompts), reward_fn, settings, out, rollout=plugin,
                             callbacks=callbacks)
-    from safevlm.train.sft import train_and_save
-
     result, wall = train_and_save(trainer, processor, out, resume=resume, quiet=bool(callbacks))
-    history = _history(trainer)
+    history = _history(trainer, tuple(getattr(plugin, "metric_prefixes", ())))
     rewards = [h["reward"] for h in history if "reward" in h]
-    record = {
+    record = TrainingRecord.from_dict({
         "method": "grpo", "base_model": model, "base_model_path": resolve_model_path(model), "mode": settings.mode,
-        "rollout": settings.rollout, "reward": reward, "settings": settings.to_dict(),
+        "rollout": plugin.name if plugin is not None else "plain", "reward": reward, "settings": settings.to_dict(),
         "data": {"path": str(prompts.path), "prompts": len(prompts.rows), "left_out": prompts.left_out,
                  **_selection_summary(prompts.path)},
         "prompt_wrapper": get_wrapper(wrapper).to_dict(),
@@ -322,17 +321,16 @@ def run_grpo(model: str, data: str | Path, out: str | Path, settings: GRPOSettin
         "first_reward": rewards[0] if rewards else None, "last_reward": rewards[-1] if rewards else None,
         "judge_failures": reward_fn.failures, "wall_s": round(wall, 2),
         "s_per_step": round(wall / max(1, trainer.state.global_step), 3), "history": history,
-    }
-    (out / TRAINING_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    })
+    record.write(out)
     from safevlm.train.model_card import write_model_card
 
     write_model_card(out, record)
-    return record
+    return record.to_dict()
 
 
 def _selection_summary(path: Path) -> dict[str, Any]:
-    card = path.parent / "data_card.json"
-    if path.name != SELECTED or not card.is_file():
+    card = DataCard.read(path.parent) if path.name == SELECTED else None
+    if card is None:
         return {}
-    c = json.loads(card.read_text(encoding="utf-8"))
-    return {"selection": {k: c.get(k) for k in ("pool", "policy", "k", "box", "counts")}}
+    return {"selection": {k: card.get(k) for k in ("pool", "policy", "k", "box", "counts")}}

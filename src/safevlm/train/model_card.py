@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from safevlm.models.training_record import TRAINING_RECORD
+from safevlm.data.provenance import TrainingRecord
 
 CARD = "README.md"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -26,7 +26,7 @@ def hub_id(spec: str) -> str | None:
     return name if _HUB_ID.match(name) and not Path(name).exists() else None
 
 
-def model_card(out: Path, record: dict[str, Any]) -> str:
+def model_card(out: Path, record: TrainingRecord | dict[str, Any]) -> str:
     """The card's text for the checkpoint in ``out`` trained as ``record`` says."""
     import safevlm
 
@@ -50,13 +50,13 @@ def model_card(out: Path, record: dict[str, Any]) -> str:
         lines.append(f"- reward: `{record.get('reward')}`, rollout `{record.get('rollout')}`")
     if wrapper.get("name") and wrapper.get("name") != "none":
         lines.append(f"- prompts wrapped `{wrapper['name']}` (`{wrapper.get('template')!r}`): `safevlm eval` reads "
-                     f"the wrapper from `{TRAINING_RECORD}`")
-    lines += [f"- settings, data summary and loss/reward history: `{TRAINING_RECORD}`", "",
+                     f"the wrapper from `{TrainingRecord.FILE}`")
+    lines += [f"- settings, data summary and loss/reward history: `{TrainingRecord.FILE}`", "",
               f"Evaluate: `safevlm eval --model hf:{out} --bench xstest --out runs/{out.name}`", ""]
     return "\n".join(lines)
 
 
-def write_model_card(out: str | Path, record: dict[str, Any]) -> Path:
+def write_model_card(out: str | Path, record: TrainingRecord | dict[str, Any]) -> Path:
     """Write (over TRL's) ``out/README.md`` from the training record; returns its path."""
     out = Path(out)
     path = out / CARD

@@ -23,39 +23,22 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from safevlm.data.provenance import DataCard, TrainingRecord
 from safevlm.errors import ConfigError
-from safevlm.models.families import Family, cap_images, get_family, lora_target_modules
+from safevlm.models.families import get_family
 from safevlm.models.loading import resolve_model_path
-from safevlm.models.training_record import TRAINING_RECORD
+from safevlm.train.base import load_for_training, lora_config, train_and_save
 from safevlm.train.chat_templates import check_training_template, training_chat_template
 from safevlm.train.model_card import write_model_card
-from safevlm.train.resume import find_checkpoint, strict_resume
+from safevlm.train.resume import find_checkpoint
 from safevlm.train.sft_data import ChatData, check_chat_data
 from safevlm.train.sft_settings import SFTSettings
 
 log = logging.getLogger(__name__)
-
-
-def load_for_training(spec: str, settings: SFTSettings) -> tuple[Any, Any]:
-    """Model and processor for training, images capped at ``max_pixels`` by the family's rule
-    (:func:`safevlm.models.families.cap_images`)."""
-    import torch
-
-    from safevlm.models.loading import load_vlm
-
-    dtype = settings.dtype
-    if dtype == "auto":
-        dtype = "bfloat16" if settings.mode == "lora" and torch.cuda.is_available() and settings.bf16 else "float32"
-    model, processor = load_vlm(resolve_model_path(spec), dtype=dtype, device="cpu")
-    ip = getattr(processor, "image_processor", None)
-    if settings.max_pixels and ip is not None:
-        cap_images(get_family(model.config), ip, settings.max_pixels)
-    return model, processor
 
 
 def sft_config(settings: SFTSettings, out: str | Path, *, has_eval: bool = False):
@@ -77,43 +60,6 @@ def sft_config(settings: SFTSettings, out: str | Path, *, has_eval: bool = False
         per_device_eval_batch_size=settings.per_device_train_batch_size,
         dataloader_num_workers=settings.dataloader_num_workers, report_to=settings.report_to or "none",
         remove_unused_columns=False, disable_tqdm=True, deepspeed=settings.deepspeed)
-
-
-def train_and_save(trainer: Any, processor: Any, out: Path, *, resume: bool | str | None, quiet: bool
-                   ) -> tuple[Any, float]:
-    """Train (from a checkpoint when ``resume``), save the model and processor to ``out``; SFT and GRPO share it.
-
-    ``resume``: ``True`` (the last ``checkpoint-*`` in ``out``) or a checkpoint folder;
-    its weights are restored exactly or the run stops (:mod:`safevlm.train.resume`), and
-    the trainer restores the optimiser, scheduler, RNG states and data position.
-    ``quiet``: the caller reports progress itself, so transformers' printer (every log dict) is removed.
-    Returns TRL's train output and the wall seconds of training.
-    """
-    if quiet:
-        from transformers import PrinterCallback
-
-        trainer.remove_callback(PrinterCallback)
-    from safevlm.train.progress import log_last_step
-
-    trainer.add_callback(log_last_step())  # the history ends where training ended
-    checkpoint = find_checkpoint(out, resume or False)
-    strict_resume(trainer)
-    t0 = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=checkpoint)
-    wall = time.perf_counter() - t0
-    trainer.save_model(str(out))
-    processor.save_pretrained(str(out))
-    return result, wall
-
-
-def lora_config(settings: SFTSettings, family: Family):
-    """LoRA on the family's language-model projections (or ``lora_target_modules``), never in the
-    vision tower or the projector unless ``lora_scope=all`` (docs/models.md, "Families")."""
-    from peft import LoraConfig
-
-    return LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
-                      target_modules=lora_target_modules(family, settings.lora_target_modules, settings.lora_scope),
-                      task_type="CAUSAL_LM")
 
 
 def build_trainer(model: Any, processor: Any, train_dataset: Any, settings: SFTSettings, out: str | Path, *,
@@ -147,12 +93,11 @@ def build_trainer(model: Any, processor: Any, train_dataset: Any, settings: SFTS
 
 
 def _data_summary(data: Path) -> dict[str, Any]:
-    card = data / "data_card.json"
-    if not card.is_file():
+    card = DataCard.read(data)
+    if card is None:
         return {"path": str(data)}
-    c = json.loads(card.read_text(encoding="utf-8"))
-    return {"path": str(data), "variant": c.get("variant"), "counts": c.get("counts"),
-            "prompt_wrapper": c.get("prompt_wrapper"), "teacher": c.get("teacher")}
+    return {"path": str(data), "variant": card.get("variant"), "counts": card.counts,
+            "prompt_wrapper": card.prompt_wrapper, "teacher": card.get("teacher")}
 
 
 def train_file(data: str | Path) -> Path:
@@ -207,7 +152,7 @@ def run_sft(model: str, data: str | Path | SFTData, out: str | Path, settings: S
     history = [h for h in trainer.state.log_history if "loss" in h]
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     data_summary = _data_summary(path.parent)
-    record = {
+    record = TrainingRecord.from_dict({
         "base_model": model, "base_model_path": resolve_model_path(model), "mode": settings.mode,
         "settings": settings.to_dict(), "data": data_summary,
         "prompt_wrapper": data_summary.get("prompt_wrapper") or {"name": "none", "template": "{question}"},
@@ -216,10 +161,10 @@ def run_sft(model: str, data: str | Path | SFTData, out: str | Path, settings: S
         "first_loss": history[0]["loss"] if history else None, "last_loss": history[-1]["loss"] if history else None,
         "wall_s": round(wall, 2), "samples_per_s": round(result.metrics.get("train_samples_per_second", 0.0), 2),
         "loss_history": [{"step": h["step"], "loss": h["loss"]} for h in history],
-    }
-    (out / TRAINING_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    })
+    record.write(out)
     write_model_card(out, record)
-    return record
+    return record.to_dict()
 
 
 def merge_adapter(adapter_dir: str | Path, out: str | Path, *, base: str | None = None) -> Path:
@@ -233,9 +178,9 @@ def merge_adapter(adapter_dir: str | Path, out: str | Path, *, base: str | None 
 
     from safevlm.models.loading import load_vlm, save_vlm
 
-    record_file = adapter_dir / TRAINING_RECORD
-    record = json.loads(record_file.read_text(encoding="utf-8")) if record_file.is_file() else {}
-    base_path = base or record.get("base_model_path") or json.loads(cfg_file.read_text())["base_model_name_or_path"]
+    record = TrainingRecord.read(adapter_dir)
+    base_path = base or (record.base_model_path if record else None) or \
+        json.loads(cfg_file.read_text())["base_model_name_or_path"]
     model, processor = load_vlm(resolve_model_path(str(base_path)), dtype="float32", device="cpu")
     merged = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
     from safevlm.models.families import load_processor
@@ -245,8 +190,8 @@ def merge_adapter(adapter_dir: str | Path, out: str | Path, *, base: str | None 
     except Exception:  # noqa: BLE001 - fall back on the base model's processor
         log.info("%s has no processor; using the base model's", adapter_dir)
     save_vlm(merged, processor, out)
-    if record:
-        record = {**record, "merged_from": str(adapter_dir)}
-        (out / TRAINING_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    if record is not None:
+        record = record.with_extra(merged_from=str(adapter_dir))
+        record.write(out)
         write_model_card(out, record)
     return out

@@ -29,60 +29,32 @@ checkpoint as ``safevlm_training.json``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from safevlm.errors import ConfigError
+from safevlm.train.base import TrainerSettings
 from safevlm.train.settings import resolve_settings
 
 
-@dataclass
-class SFTSettings:
-    preset: str = "auto"
-    mode: str = "lora"  # lora | full
+@dataclass(kw_only=True)
+class SFTSettings(TrainerSettings):
+    """SFT's settings: the shared ones (:class:`~safevlm.train.base.TrainerSettings`) with SafeCoT's
+    recipe as defaults, and SFT's own (length, chat template, workers, held-out loss)."""
+
+    mode: str = "lora"
     learning_rate: float = 2e-5
     num_train_epochs: float = 3.0
-    max_steps: int = -1  # > 0 overrides epochs
     per_device_train_batch_size: int = 2
     gradient_accumulation_steps: int = 4
     lr_scheduler_type: str = "linear"
     warmup_ratio: float = 0.03
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    max_length: int | None = 1024
-    bf16: bool = True
-    gradient_checkpointing: bool = True
-    lora_r: int = 64
-    lora_alpha: int = 16
-    lora_dropout: float = 0.05
-    lora_target_modules: list[str] | None = None  # None: the family's (the language model's projections)
-    lora_scope: str = "language"  # language: adapters in the language model only | all: every module so named
-    max_pixels: int | None = 448 * 448  # image cap per image, by the family's rule (None: the processor's own)
-    image_roots: list[str] = field(default_factory=list)  # folders images may be in besides the data's and data root
-    chat_template_path: str | None = None  # a .jinja with {% generation %} markers (default: chosen and checked)
-    dtype: str = "auto"  # weights: auto = bf16 for LoRA on GPU, else float32
-    seed: int = 0
     logging_steps: int = 10
     save_steps: int = 500
-    save_total_limit: int | None = 2
+    max_length: int | None = 1024
+    chat_template_path: str | None = None  # a .jinja with {% generation %} markers (default: chosen and checked)
     dataloader_num_workers: int = 0
     eval_heldout: bool = False  # evaluate loss on heldout.jsonl at each save
-    deepspeed: str | None = None  # a DeepSpeed JSON config (run under `accelerate launch` / `deepspeed`)
-    report_to: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        if self.lora_scope not in ("language", "all"):
-            raise ConfigError(f"lora_scope must be 'language' or 'all', got {self.lora_scope!r}")
-        if self.mode not in ("lora", "full"):
-            raise ConfigError(f"mode must be 'lora' or 'full', got {self.mode!r}")
-        if self.learning_rate <= 0:
-            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
-        if self.per_device_train_batch_size < 1 or self.gradient_accumulation_steps < 1:
-            raise ConfigError("batch size and gradient accumulation must be >= 1")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 PRESETS: dict[str, dict[str, Any]] = {

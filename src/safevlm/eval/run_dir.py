@@ -1,16 +1,16 @@
 """The run directory on disk: cache keys, the ``samples.jsonl`` log, config and env files.
 
 Layout and record fields: docs/eval-contract.md, "Run directory"; the record type is
-:class:`safevlm.data.records.RunRecord`. ``samples.jsonl`` is an append-only log,
+:class:`safevlm.data.run_record.RunRecord`. ``samples.jsonl`` is an append-only log,
 written and flushed one batch at a time, so a run killed at any moment (``kill -9``
 included) loses at most the batch in flight:
 
-- the last line may be cut short by the kill: :func:`~safevlm.data.records.read_records`
+- the last line may be cut short by the kill: :func:`~safevlm.data.run_record.read_records`
   drops it (and trims the file so the next append starts on a fresh line), and that
   sample is simply redone;
 - a sample may appear more than once (a response re-judged, a failed generation
   retried): the last line for a ``(bench, uid)`` wins, and the finished run is
-  compacted to one line per sample (:func:`~safevlm.data.records.write_records`,
+  compacted to one line per sample (:func:`~safevlm.data.run_record.write_records`,
   atomic replace).
 
 A malformed line anywhere else is damage, not a kill, and stops the read naming the
@@ -40,7 +40,7 @@ from typing import Any, Self
 
 from safevlm.backends.base import Generation, GenerationParams
 from safevlm.data.jsonl import naming_path, store_image
-from safevlm.data.records import GenerationInfo, RunRecord
+from safevlm.data.run_record import GenerationInfo, RunRecord
 from safevlm.data.sample import ImageRef, Sample
 from safevlm.errors import DataError, SafeVLMError
 
