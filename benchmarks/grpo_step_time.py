@@ -97,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
-    from safevlm.safer.rollout import reflective_rollout
-    from safevlm.safer.settings import resolve_safer_settings
+    from safevlm.methods.safer.rollout import reflective_rollout
+    from safevlm.methods.safer.settings import resolve_safer_settings
 
     model = args.model if ":" in args.model or args.model == "gym" else f"hf:{args.model}"
     settings = {r: resolve_safer_settings("cpu", overrides={"max_steps": args.steps, "save_steps": 10_000,

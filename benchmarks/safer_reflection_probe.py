@@ -43,9 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     from safevlm.models.loading import load_vlm
     from safevlm.models.training_record import prompt_wrapper_of
     from safevlm.rewards.oracle_reward import OracleScorer
-    from safevlm.safer.critique import RewardCritic
-    from safevlm.safer.rollout import ReflectiveRollout, sample_completions
-    from safevlm.safer.settings import resolve_safer_settings
+    from safevlm.methods.safer.critique import RewardCritic
+    from safevlm.methods.safer.rollout import ReflectiveRollout, sample_completions
+    from safevlm.methods.safer.settings import resolve_safer_settings
     from safevlm.train.grpo import PromptSet, RewardAdapter, prompt_messages
 
     model, processor = load_vlm(args.model, dtype="float32")

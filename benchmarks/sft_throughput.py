@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from safevlm.safecot.build import BuildConfig, build
+from safevlm.methods.safecot.build import BuildConfig, build
 from safevlm.train.sft import run_sft
 from safevlm.train.sft_settings import resolve_sft_settings
 

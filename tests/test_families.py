@@ -277,8 +277,8 @@ def test_grpo_step_with_the_reflective_rollout(tiny_family, tmp_path):
     """One GRPO step through ``safevlm train grpo``'s code path with SaFeR-VLM's rollout: TRL accepts
     the rollout's prompt tokenisation and completions for the family, and the language model moves."""
     from safevlm.data.jsonl import write_samples
-    from safevlm.safer.rollout import reflective_rollout
-    from safevlm.safer.settings import resolve_safer_settings
+    from safevlm.methods.safer.rollout import reflective_rollout
+    from safevlm.methods.safer.settings import resolve_safer_settings
     from safevlm.train.grpo import run_grpo
 
     samples = []

@@ -15,8 +15,8 @@ from safevlm.data.jsonl import write_samples
 from safevlm.data.sample import Sample
 from safevlm.errors import ConfigError, DataError
 from safevlm.rewards import RewardScore
-from safevlm.safer.rollout import ReflectiveRollout
-from safevlm.safer.settings import resolve_safer_settings
+from safevlm.methods.safer.rollout import ReflectiveRollout
+from safevlm.methods.safer.settings import resolve_safer_settings
 from safevlm.train.grpo import RewardAdapter, build_trainer, load_prompts, prompt_dataset, run_grpo
 
 G = 2
@@ -290,7 +290,7 @@ def test_corrections_replace_the_old_logprobs_trl_computed(tmp_path):
 def test_a_step_changes_the_weights_and_logs_components(rollout, tmp_path):
     from safevlm.models.loading import load_vlm, save_vlm
     from safevlm.models.tiny import build_tiny_vlm
-    from safevlm.safer.rollout import reflective_rollout
+    from safevlm.methods.safer.rollout import reflective_rollout
 
     model, processor = build_tiny_vlm("qwen2_5_vl", image_size=56)
     base = save_vlm(model, processor, tmp_path / "base")

@@ -24,8 +24,8 @@ from safevlm.backends.function import FunctionBackend
 from safevlm.data.run_record import JudgeVerdict, RunRecord
 from safevlm.data.sample import Sample
 from safevlm.errors import ConfigError
-from safevlm.guard import SynthConfig, pairs_from_references, pairs_from_runs, synthesize
-from safevlm.guard.synth import system_turn_pairs
+from safevlm.methods.guard import SynthConfig, pairs_from_references, pairs_from_runs, synthesize
+from safevlm.methods.guard.synth import system_turn_pairs
 from safevlm.text.rewrite import RewriteParseError, format_rewrite, parse_rewrite, rewriter_prompt
 
 GOOD = format_rewrite("Textual trigger: hurt. Visual elements: a knife. Combination: injury.",
@@ -266,7 +266,7 @@ def test_oracle_synthesis_writes_parsable_targets_and_keeps_benign_prompts(gymle
 
 
 def test_a_teacher_that_fails_a_stage_is_rejected_with_the_stage_and_reason(gymlet, tmp_path):
-    from safevlm.guard.synth import STAGE_KEY, oracle_stage
+    from safevlm.methods.guard.synth import STAGE_KEY, oracle_stage
 
     def flaky(req):
         if req.metadata[STAGE_KEY] == "report" and req.expected.value != "comply":

@@ -86,7 +86,7 @@ def test_attacks_on_a_served_guard_with_a_scripted_rewriter(benchdata):
 def gym_rewriter(tmp_path_factory):
     """A rewriter trained as the demo trains one, at toy size (about 30 s on two cores)."""
     from safevlm.bench import load_benchmark
-    from safevlm.guard import SynthConfig, pairs_from_references, synthesize
+    from safevlm.methods.guard import SynthConfig, pairs_from_references, synthesize
     from safevlm.train.sft import run_sft
     from safevlm.train.sft_settings import resolve_sft_settings
 

@@ -32,7 +32,7 @@ def toy(tmp_path, monkeypatch):
     calls = {"load_backend": 0, "run_grpo": 0, "run_sft": 0, "select": 0}
 
     from safevlm.eval import runner
-    from safevlm.safer import select as select_mod
+    from safevlm.methods.safer import select as select_mod
     from safevlm.train import grpo, sft
 
     def counting(module, name, key):

@@ -21,7 +21,7 @@ from safevlm.rewards.engines import (
     verl_compute_score_batch,
 )
 from safevlm.rewards.presets import proguard, safegrpo, saferkit, tool_depth
-from safevlm.safer.export import export
+from safevlm.methods.safer.export import export
 
 # --- saferkit ------------------------------------------------------------------------------------
 

@@ -12,9 +12,9 @@ from safevlm.backends.function import FunctionBackend
 from safevlm.data.prompts import PRESETS, get_wrapper
 from safevlm.errors import ConfigError
 from safevlm.gym.textmatch import mentions_any
-from safevlm.safecot.build import BuildConfig, build
-from safevlm.safecot.explanations import explain_samples
-from safevlm.safecot.templates import FALLBACK, load_templates
+from safevlm.methods.safecot.build import BuildConfig, build
+from safevlm.methods.safecot.explanations import explain_samples
+from safevlm.methods.safecot.templates import FALLBACK, load_templates
 from safevlm.text import parse_response
 
 

@@ -12,8 +12,8 @@ from safevlm.errors import ConfigError
 from safevlm.gym import generate_items
 from safevlm.rewards import RewardScore
 from safevlm.rewards.oracle_reward import OracleScorer
-from safevlm.safer import rollout as rollout_mod
-from safevlm.safer.critique import (
+from safevlm.methods.safer import rollout as rollout_mod
+from safevlm.methods.safer.critique import (
     CRITIQUE_TEMPLATE,
     REFLECTION_TEMPLATE,
     SELF_CORRECT_TEMPLATE,
@@ -21,7 +21,7 @@ from safevlm.safer.critique import (
     JudgeCritic,
     verdict_critique,
 )
-from safevlm.safer.settings import resolve_safer_settings
+from safevlm.methods.safer.settings import resolve_safer_settings
 
 POOL = [it.to_sample() for it in generate_items("train", 600, seed=0)]
 HURT = next(s for s in POOL if s.metadata["family"] == "harmful_text" and s.metadata["form"] == "plain")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from safevlm.recipes.safer_gym import GymSaFeRConfig, stage_summary, training_summary
-from safevlm.safer.settings import resolve_safer_settings
+from safevlm.methods.safer.settings import resolve_safer_settings
 
 REFLECTIVE = {
     "rollout": "reflective", "global_steps": 3, "s_per_step": 2.5,

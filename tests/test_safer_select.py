@@ -10,8 +10,8 @@ import pytest
 from safevlm.backends.function import FunctionBackend
 from safevlm.bench import load_benchmark
 from safevlm.rewards.oracle_reward import OracleScorer
-from safevlm.safer.export import export
-from safevlm.safer.select import SelectConfig, select
+from safevlm.methods.safer.export import export
+from safevlm.methods.safer.select import SelectConfig, select
 
 
 def right(sample) -> str:

@@ -7,7 +7,7 @@ from dataclasses import fields
 import pytest
 
 from safevlm.errors import ConfigError
-from safevlm.safer.settings import SaferSettings, resolve_safer_settings
+from safevlm.methods.safer.settings import SaferSettings, resolve_safer_settings
 from safevlm.train.base import TrainerSettings
 from safevlm.train.grpo_settings import GRPOSettings, resolve_grpo_settings
 from safevlm.train.sft_settings import SFTSettings, resolve_sft_settings

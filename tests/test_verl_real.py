@@ -27,7 +27,7 @@ from safevlm.bench import load_benchmark
 from safevlm.data.jsonl import write_samples
 from safevlm.models.tiny import build_tiny_vlm
 from safevlm.rewards.oracle_reward import OracleScorer
-from safevlm.safer.export import export
+from safevlm.methods.safer.export import export
 
 
 def right(sample) -> str:
@@ -152,7 +152,7 @@ def test_the_launch_command_export_writes_is_valid_for_verls_own_config(exported
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from safevlm.safer.export import verl_overrides
+    from safevlm.methods.safer.export import verl_overrides
 
     _, summary = exported
     out = Path(summary["parquet"]).parent

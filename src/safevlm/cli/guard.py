@@ -39,7 +39,7 @@ def synth_cmd(
     data_root: DataRootOpt = None, spec: SpecOpt = None,
 ):
     """Pairs -> hindsight analysis -> causal report -> rewrite, validated; writes the rewriter's SFT set."""
-    from safevlm.guard import SynthConfig, pairs_from_references, pairs_from_runs, synthesize
+    from safevlm.methods.guard import SynthConfig, pairs_from_references, pairs_from_runs, synthesize
 
     if not runs and not bench:
         raise ConfigError("give --runs RUN --runs RUN (evaluation runs to pair) or --bench NAME (reference responses)")

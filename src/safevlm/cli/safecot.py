@@ -1,4 +1,4 @@
-"""``safevlm safecot build``: SafeCoT training data (see :mod:`safevlm.safecot.build`)."""
+"""``safevlm safecot build``: SafeCoT training data (see :mod:`safevlm.methods.safecot.build`)."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def build_cmd(
     data_root: DataRootOpt = None, spec: SpecOpt = None,
 ):
     """Build a SafeCoT SFT set: chat JSONL + images + data card (README.md, data_card.json)."""
-    from safevlm.safecot.build import BuildConfig, build
+    from safevlm.methods.safecot.build import BuildConfig, build
 
     cfg = BuildConfig(variant=variant, unsafe=_split(unsafe), general=_split(general), ratio=ratio, teacher=teacher,
                       templates=[str(t) for t in templates or []], prompt_wrapper=prompt_wrapper, seed=seed,

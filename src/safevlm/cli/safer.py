@@ -55,7 +55,7 @@ def select_cmd(
     data_root: DataRootOpt = None, spec: SpecOpt = None,
 ):
     """QI-Box: sample k responses per prompt, score them, keep moderate-quality, high-instability prompts."""
-    from safevlm.safer.select import SelectConfig, select
+    from safevlm.methods.safer.select import SelectConfig, select
 
     cfg = SelectConfig(pool=_split(pool), model=model, k=k, reward=reward, quality=_band(quality), min_std=min_std,
                        max_prompts=max_prompts, max_pool=max_pool, temperature=temperature,
@@ -82,7 +82,7 @@ def export_cmd(
                                                        "fine-tuned (default: none).")] = None,
 ):
     """Write the selected prompts as EasyR1 / verl parquet and a compute_score file calling safevlm's reward."""
-    from safevlm.safer.export import export
+    from safevlm.methods.safer.export import export
 
     summary = export(data, out, fmt=fmt, reward=reward, prompt_wrapper=prompt_wrapper)
     console.print(f"{summary['rows']} prompts -> {summary['parquet']}; reward: {summary['reward_function']}")

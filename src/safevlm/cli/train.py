@@ -98,7 +98,7 @@ def grpo_cmd(
     overrides: Annotated[list[str] | None, typer.Argument(help="Settings as key=value (e.g. max_steps=100 "
                                                              "reward.weights.task=0.4); see "
                                                              "safevlm.train.grpo_settings, "
-                                                             "safevlm.safer.settings.")] = None,
+                                                             "safevlm.methods.safer.settings.")] = None,
     reward: Annotated[str, typer.Option("--reward", help="oracle (gym truth), rubric:MODEL_SPEC, or a public preset: "
                                         "safegrpo, proguard, saferkit:MODEL_SPEC (docs/methods.md).")] = "oracle",
     rollout: Annotated[str | None, typer.Option("--rollout", help="plain (TRL's generation) | reflective "
@@ -114,8 +114,8 @@ def grpo_cmd(
 ):
     """GRPO with the structured reward (SaFeR-VLM); saves the model and safevlm_training.json."""
     from safevlm.errors import ConfigError
-    from safevlm.safer.rollout import rollout_factory
-    from safevlm.safer.settings import resolve_safer_settings
+    from safevlm.methods.safer.rollout import rollout_factory
+    from safevlm.methods.safer.settings import resolve_safer_settings
     from safevlm.train.grpo import run_grpo
 
     if lora and full:

@@ -1,10 +1,10 @@
 """VLMGuard-R1 end to end on the gym: pairs, three-stage synthesis, the rewriter, the guard in
 front of the unchanged gym model, and the training-free baselines beside it (a recipe).
 
-1. **pairs** (:mod:`safevlm.guard.pairs`): the base gym model and the SafeCoT-v2 model
+1. **pairs** (:mod:`safevlm.methods.guard.pairs`): the base gym model and the SafeCoT-v2 model
    answer the same seeded slice of ``gym:train`` (never the test splits the guard is
    measured on); the oracle decides which answers are safe;
-2. **synthesis** (:mod:`safevlm.guard.synth`) with the ``oracle`` teacher, benign items
+2. **synthesis** (:mod:`safevlm.methods.guard.synth`) with the ``oracle`` teacher, benign items
    1:1 with risky ones;
 3. **the rewriter**: the gym model fine-tuned on that set with the CPU SFT preset;
 4. **evaluation** on ``gym:test``, ``gym:test-ood`` and ``gym:test-para`` of the base model behind the guard
@@ -52,7 +52,7 @@ def pair_runs(v2: Path, v2_wrapper: str | None, out: Path, cfg: GymGuardConfig) 
 
 
 def synthesize_data(runs: list[Path], out: Path, cfg: GymGuardConfig) -> dict[str, Any]:
-    from safevlm.guard import SynthConfig, pairs_from_runs, synthesize
+    from safevlm.methods.guard import SynthConfig, pairs_from_runs, synthesize
 
     sc = SynthConfig(teacher="oracle", seed=cfg.seed, sources=[str(r) for r in runs], benign_ratio=cfg.benign_ratio)
     done = finished_card(out, sc.__dict__)

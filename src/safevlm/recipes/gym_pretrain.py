@@ -52,8 +52,8 @@ def later_stage_corpus() -> list[str]:
     SafeCoT's shipped templates, SaFeR-VLM's reflection turn, the guard's instruction and reports, the
     baseline defences' prompts."""
     from safevlm.backends.defences import ECSO_ANSWER, ECSO_CAPTION, ECSO_HARM_CHECK, SAFETY_SYSTEM_PROMPT
-    from safevlm.safecot.templates import load_templates
-    from safevlm.safer.rollout import REFLECTION_TEMPLATE
+    from safevlm.methods.safecot.templates import load_templates
+    from safevlm.methods.safer.rollout import REFLECTION_TEMPLATE
     from safevlm.text.rewrite import REWRITER_INSTRUCTION
 
     book = load_templates()

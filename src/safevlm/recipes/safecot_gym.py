@@ -41,7 +41,7 @@ class GymSafeCoTConfig:
 def build_data(variant: str, out: Path, cfg: GymSafeCoTConfig) -> dict[str, Any]:
     from dataclasses import asdict
 
-    from safevlm.safecot.build import BuildConfig, build
+    from safevlm.methods.safecot.build import BuildConfig, build
 
     bc = BuildConfig(variant=variant, unsafe=[cfg.train_ref], general=[cfg.train_ref], ratio="1:1",
                      teacher="oracle" if variant == "v2" else None, max_unsafe=cfg.max_unsafe, seed=cfg.seed,

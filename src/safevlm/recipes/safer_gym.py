@@ -1,7 +1,7 @@
 """SaFeR-VLM end to end on the gym: QI-Box selection, then GRPO with the plain and the reflective
 rollout from the SafeCoT-v2 model, each evaluated like the other models (a recipe).
 
-1. **selection** (:mod:`safevlm.safer.select`): ``k`` samples per prompt from the
+1. **selection** (:mod:`safevlm.methods.safer.select`): ``k`` samples per prompt from the
    SafeCoT-v2 model on a seeded subset of ``gym:train``, scored by the oracle reward;
    the prompts of moderate quality and high instability are kept;
 2. **GRPO** twice from the same SafeCoT-v2 checkpoint, on the same prompts with the same
@@ -57,7 +57,7 @@ class GymSaFeRConfig:
 
 def select_prompts(start: Path, out: Path, cfg: GymSaFeRConfig) -> dict[str, Any]:
     from safevlm.progress import progress_bar
-    from safevlm.safer.select import SelectConfig, select
+    from safevlm.methods.safer.select import SelectConfig, select
 
     sc = SelectConfig(pool=[cfg.pool], model=f"hf:{start}", k=cfg.k, quality=cfg.quality, min_std=cfg.min_std,
                       max_prompts=cfg.max_prompts, max_pool=cfg.max_pool, seed=cfg.seed, batch_size=cfg.batch_size)
@@ -75,8 +75,8 @@ def select_prompts(start: Path, out: Path, cfg: GymSaFeRConfig) -> dict[str, Any
 
 
 def train_grpo(rollout: str, start: Path, data: Path, out: Path, cfg: GymSaFeRConfig) -> dict[str, Any]:
-    from safevlm.safer.rollout import rollout_factory
-    from safevlm.safer.settings import resolve_safer_settings
+    from safevlm.methods.safer.rollout import rollout_factory
+    from safevlm.methods.safer.settings import resolve_safer_settings
     from safevlm.train.grpo import run_grpo
     from safevlm.train.progress import progress_callback
 

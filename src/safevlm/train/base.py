@@ -7,7 +7,7 @@ LoRA, image cap, seed, saving) are declared here once, with their checks; a trai
 declares only its own fields and the defaults of its recipe. The helpers load the model
 for training (:func:`load_for_training`), place LoRA (:func:`lora_config`) and run, resume
 and save (:func:`train_and_save`). Nothing here knows a method: a method's settings extend
-a trainer's (SaFeR-VLM's rollout and reflection: :mod:`safevlm.safer.settings`).
+a trainer's (SaFeR-VLM's rollout and reflection: :mod:`safevlm.methods.safer.settings`).
 """
 
 from __future__ import annotations

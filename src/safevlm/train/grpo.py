@@ -12,7 +12,7 @@ What it guarantees (docs/methods.md, "SaFeR-VLM: GRPO"):
   no advantage) and is counted, never a score;
 - the vision special tokens are suppressed in generation (a weak policy can sample them);
 - a rollout plugin can replace TRL's generation (:class:`RolloutPlugin`; the SaFeR-VLM
-  reflective rollout is one, :mod:`safevlm.safer.rollout`); without one (``plain``) it is TRL's own
+  reflective rollout is one, :mod:`safevlm.methods.safer.rollout`); without one (``plain``) it is TRL's own
   generation. The plugin logs its own rates and names their prefix; this module knows no method;
 - LoRA or full fine-tuning, exact ``resume`` (:mod:`safevlm.train.resume`; checkpoints fall between
   rollouts), ``accelerate launch`` (a plain ``GRPOTrainer``),
@@ -282,7 +282,7 @@ def run_grpo(model: str, data: str | Path, out: str | Path, settings: GRPOSettin
     ``prompt_wrapper``: how prompts are wrapped; default: as the starting model was
     fine-tuned (its ``safevlm_training.json``). ``rollout``: a factory
     ``rollout(prompts, reward, settings) -> RolloutPlugin`` (e.g.
-    :func:`safevlm.safer.rollout.reflective_rollout`); None is TRL's own generation.
+    :func:`safevlm.methods.safer.rollout.reflective_rollout`); None is TRL's own generation.
     ``scorer``: a ready scorer object (:class:`safevlm.rewards.Scorer`) instead of the
     ``reward`` spec, for rewards written in Python.
     """

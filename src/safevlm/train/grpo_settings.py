@@ -20,7 +20,7 @@ Presets (``auto`` picks by the machine and the model, :func:`safevlm.train.setti
 
 The reward's knobs are settings too: ``reward.weights.task=0.4``, ``reward.gate=0.5`` (dotted
 keys change one entry). A method's rollout adds its own settings to these (SaFeR-VLM's rollout and
-reflection: :mod:`safevlm.safer.settings`, resolved with the same presets).
+reflection: :mod:`safevlm.methods.safer.settings`, resolved with the same presets).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from safevlm.train.settings import resolve_settings
 class GRPOSettings(TrainerSettings):
     """GRPO's settings: the shared ones (:class:`~safevlm.train.base.TrainerSettings`) with the sibling
     EasyR1 recipe as defaults, GRPO's own (groups, rollouts, generation, loss, vLLM) and the reward's.
-    A method's rollout adds its own (SaFeR-VLM's: :class:`safevlm.safer.settings.SaferSettings`)."""
+    A method's rollout adds its own (SaFeR-VLM's: :class:`safevlm.methods.safer.settings.SaferSettings`)."""
 
     mode: str = "full"
     learning_rate: float = 1e-6

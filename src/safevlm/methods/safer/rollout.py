@@ -35,14 +35,14 @@ from collections.abc import Callable
 from typing import Any
 
 from safevlm.rewards import RewardScore
-from safevlm.safer.critique import (
+from safevlm.methods.safer.critique import (
     CRITIQUE_TEMPLATE,
     REFLECTION_TEMPLATE,
     SELF_CORRECT_TEMPLATE,
     SELF_REFLECT_TEMPLATE,
     get_critic,
 )
-from safevlm.safer.settings import SaferSettings
+from safevlm.methods.safer.settings import SaferSettings
 from safevlm.train.grpo import PromptSet, RewardAdapter
 
 

@@ -5,7 +5,7 @@ Recipe (docs/methods.md, "SafeCoT: data"):
 - the **unsafe side** is every ``refuse`` / ``safe_complete`` item of the ``--unsafe``
   benchmarks (optionally a seeded subset of ``max_unsafe``), each with a refusal target:
   v0 a bare refusal, v1 a category reason + the v1 suffix, v2 a teacher's explanation +
-  the v2 suffix (:mod:`safevlm.safecot.templates`, :mod:`safevlm.safecot.explanations`);
+  the v2 suffix (:mod:`safevlm.methods.safecot.templates`, :mod:`safevlm.methods.safecot.explanations`);
   ``safe_complete`` items (a warning is the right answer) end their v1 and v2 targets
   with the warning suffix instead (ours; the paper refuses every unsafe input, and v0
   keeps doing so as the paper's baseline);
@@ -48,8 +48,8 @@ from safevlm.data.prompts import get_wrapper
 from safevlm.data.provenance import DataCard
 from safevlm.data.sample import Expected, Sample
 from safevlm.errors import ConfigError
-from safevlm.safecot.explanations import explain_samples
-from safevlm.safecot.templates import load_templates
+from safevlm.methods.safecot.explanations import explain_samples
+from safevlm.methods.safecot.templates import load_templates
 from safevlm.teacher import rejected_row
 from safevlm.text import parse_response
 

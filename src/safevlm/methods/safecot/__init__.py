@@ -10,13 +10,13 @@ The pipeline, one module per step:
 - the gym comparison (base vs v0 / v1 / v2, one report) is a recipe: :mod:`safevlm.recipes.safecot_gym`.
 
 ```python
-from safevlm.safecot import BuildConfig, build
+from safevlm.methods.safecot import BuildConfig, build
 card = build(BuildConfig("v1", unsafe=["mm-safetybench:typo"], general=["vlguard:train"]), "data/v1")
 ```
 """
 
 from safevlm.data.prompts import PromptWrapper, get_wrapper
-from safevlm.safecot.build import BuildConfig, build
-from safevlm.safecot.templates import TemplateBook, load_templates
+from safevlm.methods.safecot.build import BuildConfig, build
+from safevlm.methods.safecot.templates import TemplateBook, load_templates
 
 __all__ = ["BuildConfig", "PromptWrapper", "TemplateBook", "build", "get_wrapper", "load_templates"]

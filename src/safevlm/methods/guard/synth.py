@@ -1,7 +1,7 @@
 """``safevlm guard synth``: the rewriter's training set, in three teacher stages.
 
 docs/methods.md, "VLMGuard-R1: three-stage synthesis". For each pair
-(:mod:`safevlm.guard.pairs`), a teacher (any backend, or ``oracle`` on gym items) is
+(:mod:`safevlm.methods.guard.pairs`), a teacher (any backend, or ``oracle`` on gym items) is
 asked, each time with the image and an editable prompt (``templates/default.yaml``):
 
 1. **hindsight**: compare the safe and the unsafe response; name the risk features
@@ -42,7 +42,7 @@ from safevlm.data.jsonl import write_jsonl
 from safevlm.data.provenance import DataCard
 from safevlm.data.sample import SYSTEM_PROMPT_KEY, Expected, Sample
 from safevlm.errors import ConfigError
-from safevlm.guard.pairs import Pair
+from safevlm.methods.guard.pairs import Pair
 from safevlm.judges.rubric import escape
 from safevlm.teacher import Taught, load_teacher, rejected_row, request, teach
 from safevlm.text.refusal import find_refusal

@@ -2,7 +2,7 @@
 
 docs/methods.md, "SaFeR-VLM: safety-aware reflective rollout". :class:`SaferSettings` extends
 :class:`~safevlm.train.grpo_settings.GRPOSettings` with ``rollout`` (``plain``: TRL's own
-generation, the ablation; ``reflective``: :func:`safevlm.safer.rollout.reflective_rollout`) and
+generation, the ablation; ``reflective``: :func:`safevlm.methods.safer.rollout.reflective_rollout`) and
 ``reflection`` (how a flagged sample is corrected); it is resolved with GRPO's presets, so
 ``reflection.accept=0.8`` or ``reflection.critique=fixed`` is one more dotted override, and the
 checkpoint's ``safevlm_training.json`` records it with the other settings.
@@ -19,7 +19,7 @@ from safevlm.train.grpo_settings import PRESETS, GRPOSettings
 from safevlm.train.settings import resolve_settings
 
 ROLLOUTS = ("plain", "reflective")
-#: ``reflection.critique``: critique-guided (the default), plain, self-reflection (safevlm.safer.critique)
+#: ``reflection.critique``: critique-guided (the default), plain, self-reflection (safevlm.methods.safer.critique)
 CRITIQUE_MODES = ("judge", "fixed", "self")
 
 
@@ -31,7 +31,7 @@ class SaferSettings(GRPOSettings):
     reflection: dict[str, Any] = field(default_factory=lambda: {
         "critique": "judge",  # judge (the reviewer's reason, SaFeR-VLM's GRM gate) | fixed (plain) | self (ablations)
         "critic": None,  # None: the reward's own verdict; or a judge name (a guard model) that flags and critiques
-        "template": None,  # None: the mode's own (safevlm.safer.critique); in judge mode it must hold {critique}
+        "template": None,  # None: the mode's own (safevlm.methods.safer.critique); in judge mode it must hold {critique}
         "max_new_tokens": None,  # None: max_completion_length
         "temperature": 0.7,  # corrections are sampled a little cooler than the policy's rollouts
         "accept": 0.8,  # a correction is kept when its own reward is at least this (and it is complete and safe)

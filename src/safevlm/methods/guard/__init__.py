@@ -7,7 +7,7 @@ reference responses) -> :mod:`.synth` (three teacher stages -> rewriter SFT data
 usable wherever a model spec is.
 """
 
-from safevlm.guard.pairs import Pair, pairs_from_references, pairs_from_runs
-from safevlm.guard.synth import SynthConfig, synthesize
+from safevlm.methods.guard.pairs import Pair, pairs_from_references, pairs_from_runs
+from safevlm.methods.guard.synth import SynthConfig, synthesize
 
 __all__ = ["Pair", "SynthConfig", "pairs_from_references", "pairs_from_runs", "synthesize"]
