@@ -8,7 +8,7 @@ and after it into two folders, then
 Each ``results.json`` found below BEFORE_DIR is paired with the file at the same relative
 path below AFTER_DIR, and the two are compared as parsed JSON, value by value, leaving out
 what measures time rather than results: ``run.wall_s`` and ``run.created`` by default, and
-any key ending in ``latency_s`` (the guard's added latency). ``--ignore DOTTED.KEY`` leaves
+any key ending in ``latency_s`` (the guard's added latency) or ``s_per_step`` (a trainer's speed). ``--ignore DOTTED.KEY`` leaves
 out more (repeatable; a key of a list's items is written with ``[]``, e.g. ``rows[].seconds``).
 Prints each difference with its path and exits 0 when every pair is equal, 1 when any
 figure differs, 2 when a file is missing on one side.
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_IGNORE = ("run.wall_s", "run.created")
-TIMING_SUFFIX = "latency_s"
+TIMING_SUFFIXES = ("latency_s", "s_per_step")  # the guard's added latency, a trainer's seconds per step
 
 
 def differences(a: Any, b: Any, ignore: set[str], path: str = "") -> list[str]:
@@ -32,7 +32,7 @@ def differences(a: Any, b: Any, ignore: set[str], path: str = "") -> list[str]:
         out = []
         for key in sorted(set(a) | set(b), key=str):
             sub = f"{path}.{key}" if path else str(key)
-            if sub in ignore or str(key).endswith(TIMING_SUFFIX):
+            if sub in ignore or str(key).endswith(TIMING_SUFFIXES):
                 continue
             if key not in a or key not in b:
                 out.append(f"{sub}: only in {'after' if key not in a else 'before'}")
@@ -71,7 +71,7 @@ def compare_trees(before: Path, after: Path, ignore: set[str]) -> tuple[int, lis
         code = max(code, 1 if diff else 0)
     if not files and not theirs:
         return 2, [f"no results.json below {before} or {after}"]
-    lines.append(f"{len(files)} results.json compared (ignoring {', '.join(sorted(ignore))} and *{TIMING_SUFFIX}): "
+    lines.append(f"{len(files)} results.json compared (ignoring {', '.join(sorted(ignore))} and *{', *'.join(TIMING_SUFFIXES)}): "
                  + ("identical" if code == 0 else "DIFFERENT"))
     return code, lines
 

@@ -10,7 +10,8 @@ from pathlib import Path
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "compare_runs.py"
 RESULTS = {"run": {"wall_s": 12.5, "created": "2026-12-07T23:00:00", "model": "gym"},
            "benchmarks": {"gym:test": {"n": 400, "metrics": {"crr": {"value": 0.5, "low": 0.4, "high": 0.6}}}},
-           "guards": [{"name": "g", "added_latency_s": 0.1, "fallbacks": 2}]}
+           "guards": [{"name": "g", "added_latency_s": 0.1, "fallbacks": 2}],
+           "training": {"plain": {"s_per_step": 2.9, "steps": 40}}}
 
 
 def _tree(root: Path, results: dict) -> Path:
@@ -28,6 +29,7 @@ def test_timings_differ_only_so_the_trees_are_identical(tmp_path):
     later = json.loads(json.dumps(RESULTS))
     later["run"].update(wall_s=99.0, created="2026-12-08T01:00:00")
     later["guards"][0]["added_latency_s"] = 0.7
+    later["training"]["plain"]["s_per_step"] = 2.35  # the demo's SaFeR stage summary records GRPO speed
     r = _run(_tree(tmp_path / "a", RESULTS), _tree(tmp_path / "b", later))
     assert r.returncode == 0, r.stdout
     assert "2 results.json compared" in r.stdout and "identical" in r.stdout
