@@ -51,29 +51,27 @@ Reply with exactly: {"task_success": .., "safety": .., "helpfulness": .., "tool_
 "reason": "one short sentence"}"""
 
 
+def score_1_to_10(obj: dict[str, Any], key: str) -> int | float:
+    """``obj[key]`` when it is a number from 1 to 10 (a bool is not); ``ValueError`` naming the key otherwise."""
+    v = obj.get(key)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 1 <= v <= 10:
+        raise ValueError(f"{key} must be a number from 1 to 10, got {v!r}")
+    return v
+
+
 def parse_saferkit_scores(text: str) -> dict[str, Any]:
     """The SaFeR_ToolKit judge's reply: four whole scores 1-10 and a reason; ``ValueError`` names what is wrong."""
     from safevlm.rewards.presets import SAFERKIT_DIMENSIONS
 
     obj = json_object(text)
-    out: dict[str, Any] = {}
-    for key in SAFERKIT_DIMENSIONS:
-        v = obj.get(key)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 1 <= v <= 10:
-            raise ValueError(f"{key} must be a number from 1 to 10, got {v!r}")
-        out[key] = v
+    out = {key: score_1_to_10(obj, key) for key in SAFERKIT_DIMENSIONS}
     return {"scores": out, "reason": obj.get("reason") if isinstance(obj.get("reason"), str) else None}
 
 
 def parse_scores(text: str) -> dict[str, Any]:
     """The grader's reply as normalised components; ``ValueError`` names what is wrong."""
     obj = json_object(text)
-    out: dict[str, Any] = {}
-    for key in COMPONENTS:
-        v = obj.get(key)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 1 <= v <= 10:
-            raise ValueError(f"{key} must be a number from 1 to 10, got {v!r}")
-        out[key] = (float(v) - 1.0) / 9.0
+    out: dict[str, Any] = {key: (float(score_1_to_10(obj, key)) - 1.0) / 9.0 for key in COMPONENTS}
     h = obj.get("hallucinations")
     if isinstance(h, bool) or not isinstance(h, (int, float)) or h < 0 or h != int(h):
         raise ValueError(f"hallucinations must be a whole number >= 0, got {h!r}")
